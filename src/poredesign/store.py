@@ -1,0 +1,210 @@
+"""The zarr (v3) layout of every array artifact the workflow writes.
+
+A *structure store* (``structures.zarr``) holds
+
+- ``structures``: bool (n, N, N, N), True = solid, one structure per chunk, Blosc/zstd with bit-shuffle;
+- ``params``: float64 (n, p), generator parameters, ``attrs["names"]`` lists the p names;
+- ``attempts``: int32 (n,), draws needed until the acceptance checks passed (1 = first draw);
+- group attrs: ``generator``, ``generator_config``, ``seed``, ``first_index``, ``code_version``,
+  ``n``, ``size`` and ``complete`` (written last).
+
+Other stores (transport labels, posteriors) are plain groups of named arrays with attrs. Every store is
+written into a hidden temporary directory beside its final path and renamed into place only when
+complete, so an interrupted job never leaves anything that looks like a finished store.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+from zarr.codecs import BloscCodec
+
+from poredesign import __version__
+
+COMPLETE_KEY = "complete"
+
+
+def _compressor() -> BloscCodec:
+    # bit-shuffle packs bool voxels 8 per byte before zstd; typically 20-50x smaller than raw bytes
+    return BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle")
+
+
+class IncompleteStoreError(RuntimeError):
+    """A store exists but was not finished (no ``complete`` attribute)."""
+
+
+@contextmanager
+def atomic_group(path: str | os.PathLike) -> Iterator[zarr.Group]:
+    """Create a zarr group that only appears at ``path`` once the block exits without error.
+
+    The group is built in ``.<name>.tmp-<pid>-<id>`` beside ``path``; on success it gets
+    ``attrs["complete"] = True`` and replaces whatever was at ``path``; on any exception the
+    temporary directory is removed and the exception propagates.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    group = zarr.open_group(str(tmp), mode="w", zarr_format=3)
+    try:
+        yield group
+        group.attrs[COMPLETE_KEY] = True
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if path.exists():
+        shutil.rmtree(path)
+    os.replace(tmp, path)
+
+
+def open_group(path: str | os.PathLike) -> zarr.Group:
+    """Open a finished store read-only; raise if it is missing or was never completed."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no zarr store at {path}")
+    group = zarr.open_group(str(path), mode="r")
+    if not group.attrs.get(COMPLETE_KEY, False):
+        raise IncompleteStoreError(f"store {path} is incomplete (interrupted write?)")
+    return group
+
+
+def provenance(**attrs: Any) -> dict[str, Any]:
+    """Attributes every store carries: the given ones plus the code version."""
+    return {"code_version": __version__, **_jsonable(attrs)}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+def write_array(group: zarr.Group, name: str, data: np.ndarray, **attrs: Any) -> zarr.Array:
+    """Write a small array (tables, labels) as one compressed chunk."""
+    data = np.asarray(data)
+    array = group.create_array(
+        name, shape=data.shape, dtype=data.dtype, chunks=data.shape or None,
+        compressors=_compressor(),
+    )
+    array[...] = data
+    if attrs:
+        array.attrs.update(_jsonable(attrs))
+    return array
+
+
+def create_structure_arrays(
+    group: zarr.Group, n: int, size: int | Sequence[int], param_names: Sequence[str]
+) -> tuple[zarr.Array, zarr.Array, zarr.Array]:
+    """Create the empty ``structures``, ``params`` and ``attempts`` arrays of a structure store."""
+    shape = (size,) * 3 if np.isscalar(size) else tuple(int(s) for s in size)
+    structures = group.create_array(
+        "structures", shape=(n, *shape), chunks=(1, *shape), dtype="bool",
+        compressors=_compressor(), fill_value=False,
+    )
+    params = group.create_array(
+        "params", shape=(n, len(param_names)), chunks=(max(n, 1), max(len(param_names), 1)),
+        dtype="float64", fill_value=np.nan,
+    )
+    params.attrs["names"] = list(param_names)
+    attempts = group.create_array(
+        "attempts", shape=(n,), chunks=(max(n, 1),), dtype="int32", fill_value=0
+    )
+    return structures, params, attempts
+
+
+def write_structures(
+    path: str | os.PathLike,
+    structures: np.ndarray | Sequence[np.ndarray],
+    params: np.ndarray,
+    param_names: Sequence[str],
+    attempts: np.ndarray | None = None,
+    **attrs: Any,
+) -> None:
+    """Write a complete structure store atomically from arrays in memory."""
+    params = np.asarray(params, dtype=np.float64).reshape(len(structures), len(param_names))
+    with atomic_group(path) as group:
+        size = np.asarray(structures[0]).shape
+        arrays = create_structure_arrays(group, len(structures), size, param_names)
+        for i, structure in enumerate(structures):
+            arrays[0][i] = np.asarray(structure, dtype=bool)
+        arrays[1][...] = params
+        arrays[2][...] = np.ones(len(structures)) if attempts is None else attempts
+        group.attrs.update(provenance(n=len(structures), size=list(size), **attrs))
+
+
+class StructureStore:
+    """Read access to a finished structure store; indexing is lazy (one chunk per structure)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.group = open_group(self.path)
+        self.structures: zarr.Array = self.group["structures"]
+        self._params: zarr.Array = self.group["params"]
+        self.attrs: dict[str, Any] = dict(self.group.attrs)
+
+    def __len__(self) -> int:
+        return self.structures.shape[0]
+
+    def __getitem__(self, index: int | slice) -> np.ndarray:
+        return np.asarray(self.structures[index], dtype=bool)
+
+    @property
+    def size(self) -> tuple[int, int, int]:
+        return tuple(self.structures.shape[1:])
+
+    @property
+    def param_names(self) -> list[str]:
+        return list(self._params.attrs["names"])
+
+    @property
+    def params(self) -> np.ndarray:
+        return np.asarray(self._params[...])
+
+    @property
+    def attempts(self) -> np.ndarray:
+        return np.asarray(self.group["attempts"][...])
+
+
+def gather_structures(shard_paths: Sequence[str | os.PathLike], out_path: str | os.PathLike) -> None:
+    """Concatenate shard stores (in the given order) into one store, one structure at a time."""
+    shards = [StructureStore(p) for p in shard_paths]
+    if not shards:
+        raise ValueError("gather_structures needs at least one shard")
+    first = shards[0]
+    for shard in shards[1:]:
+        if shard.size != first.size or shard.param_names != first.param_names:
+            raise ValueError(
+                f"shard {shard.path} has size {shard.size} and parameters {shard.param_names}; "
+                f"expected {first.size} and {first.param_names} as in {first.path}"
+            )
+    n = sum(len(s) for s in shards)
+    per_shard = ("n", "first_index", "structures", "draws", "rejection_rate", COMPLETE_KEY)
+    attrs = {k: v for k, v in first.attrs.items() if k not in per_shard}
+    with atomic_group(out_path) as group:
+        structures, params, attempts = create_structure_arrays(group, n, first.size,
+                                                               first.param_names)
+        start = 0
+        for shard in shards:
+            stop = start + len(shard)
+            for i in range(len(shard)):
+                structures[start + i] = shard[i]
+            params[start:stop] = shard.params
+            attempts[start:stop] = shard.attempts
+            start = stop
+        draws = int(np.asarray(attempts[...]).sum())
+        group.attrs.update(attrs)
+        group.attrs.update({"n": n, "shards": len(shards), "structures": n, "draws": draws,
+                            "rejection_rate": 1.0 - n / draws if draws else 0.0})
