@@ -1,0 +1,19 @@
+# poredesign: inverse design of porous microstructures.
+# Stages: generate -> simulate -> train -> design -> validate -> report (see README.md).
+from poredesign.config import validate_config
+
+
+configfile: "config/config.yaml"
+
+
+validate_config(config)
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/generate.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        stage_targets(),

@@ -1,0 +1,114 @@
+"""Study configuration: JSON Schema validation with defaults and messages that name the key."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
+
+
+class ConfigError(ValueError):
+    """An invalid study configuration; the message names the key, the value and what is allowed."""
+
+
+def _with_defaults(validator_class: type) -> type:
+    """A validator that fills in ``default`` values of properties before checking them."""
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def fill_defaults(validator, properties, instance, schema):
+        if isinstance(instance, MutableMapping):
+            for key, subschema in properties.items():
+                if "default" in subschema and key not in instance:
+                    instance[key] = _copy(subschema["default"])
+                elif subschema.get("type") == "object" and key not in instance:
+                    # materialise nested sections so their own defaults get filled too
+                    instance[key] = {}
+        yield from check_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": fill_defaults})
+
+
+def _copy(value: Any) -> Any:
+    return yaml.safe_load(yaml.safe_dump(value))
+
+
+def _key(path: Any) -> str:
+    return ".".join(str(p) for p in path) or "<top level>"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key = _key(error.absolute_path)
+    schema = error.schema
+    if error.validator == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        where = "" if key == "<top level>" else f" in '{key}'"
+        return (f"unknown config key{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(repr(u) for u in unknown)}{where}; allowed keys: {', '.join(allowed)}")
+    allowed = []
+    for word, text in (("enum", "one of {}"), ("minimum", ">= {}"), ("maximum", "<= {}"),
+                       ("exclusiveMinimum", "> {}"), ("exclusiveMaximum", "< {}"),
+                       ("type", "of type {}"), ("minItems", "at least {} items"),
+                       ("maxItems", "at most {} items"), ("pattern", "matching {}")):
+        if word in schema:
+            allowed.append(text.format(schema[word]))
+    what = f"; allowed: {', '.join(allowed)}" if allowed else ""
+    description = f" ({schema['description']})" if "description" in schema else ""
+    return f"config key '{key}'{description}: value {error.instance!r} is not valid{what} " \
+           f"[{error.message}]"
+
+
+def validate_config(
+    config: MutableMapping[str, Any], schema_path: str | os.PathLike = SCHEMA_PATH
+) -> MutableMapping[str, Any]:
+    """Check ``config`` against the schema, fill in defaults in place and return it.
+
+    Raises :class:`ConfigError` listing every problem, each naming its key.
+    """
+    with open(schema_path) as fh:
+        schema = yaml.safe_load(fh)
+    validator_class = _with_defaults(jsonschema.validators.validator_for(schema))
+    validator = validator_class(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = "\n  - ".join(_describe(e) for e in errors)
+        raise ConfigError(f"invalid configuration:\n  - {lines}")
+    _check_consistency(config)
+    return config
+
+
+def _check_consistency(config: Mapping[str, Any]) -> None:
+    """Rules a JSON Schema cannot state: ranges ordered, sizes compatible."""
+    problems = []
+
+    def check_range(section: str, key: str) -> None:
+        value = config.get(section, {}).get(key)
+        if value is not None and value[0] > value[1]:
+            problems.append(f"config key '{section}.{key}': range {value} has min > max")
+
+    for section, keys in (("spinodoid", ("m_range", "beta_range", "porosity_range")),
+                          ("squares", ("n_pores_range",)),
+                          ("voronoi", ("n_points_range", "stretch_range"))):
+        for key in keys:
+            check_range(section, key)
+    dataset = config.get("dataset", {})
+    if dataset.get("shard_size", 1) > dataset.get("n_structures", 1):
+        problems.append(
+            f"config key 'dataset.shard_size': {dataset['shard_size']} exceeds "
+            f"dataset.n_structures = {dataset['n_structures']}; allowed: <= n_structures"
+        )
+    if problems:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+def load_config(path: str | os.PathLike, schema_path: str | os.PathLike = SCHEMA_PATH) -> dict:
+    """Read a YAML study config and validate it (defaults filled)."""
+    with open(path) as fh:
+        config = yaml.safe_load(fh) or {}
+    return dict(validate_config(config, schema_path))

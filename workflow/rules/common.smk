@@ -1,0 +1,43 @@
+# Helpers shared by all rule files: result paths, shards, stage targets.
+import math
+
+STUDY = config["study"]
+RESULTS = f"results/{STUDY}"
+LOGS = f"{RESULTS}/logs"
+ENVS = "../../envs"
+
+# each rule file registers the files its stage contributes to the default target
+STAGE_TARGETS: dict[str, list[str]] = {}
+
+
+wildcard_constraints:
+    shard=r"\d{4}",
+
+
+def n_shards() -> int:
+    return math.ceil(config["dataset"]["n_structures"] / config["dataset"]["shard_size"])
+
+
+SHARDS = [f"{i:04d}" for i in range(n_shards())]
+
+
+def shard_range(shard: str) -> tuple[int, int]:
+    """Indices [start, stop) of the structures in a shard."""
+    size = config["dataset"]["shard_size"]
+    start = int(shard) * size
+    return start, min(start + size, config["dataset"]["n_structures"])
+
+
+def generator_options() -> dict:
+    """The config section of the chosen generator (empty when it has none)."""
+    return dict(config.get(config["generator"], {}))
+
+
+def stage_targets() -> list[str]:
+    missing = [s for s in config["stages"] if s not in STAGE_TARGETS]
+    if missing:
+        raise ValueError(
+            f"config key 'stages': {missing} not available in this workflow; "
+            f"allowed: {sorted(STAGE_TARGETS)}"
+        )
+    return [t for stage in config["stages"] for t in STAGE_TARGETS[stage]]

@@ -1,0 +1,12 @@
+"""Concatenate the shard stores, in shard order, into the study's structure store."""
+
+import logging
+
+from poredesign.runlog import setup_logging
+from poredesign.store import gather_structures
+
+setup_logging(snakemake.log[0])
+gather_structures(snakemake.input.shards, snakemake.output.structures)
+logging.getLogger("gather").info(
+    "gathered %d shards into %s", len(snakemake.input.shards), snakemake.output.structures
+)
