@@ -8,7 +8,8 @@ A *structure store* (``structures.zarr``) holds
 - group attrs: ``generator``, ``generator_config``, ``seed``, ``first_index``, ``code_version``,
   ``n``, ``size`` and ``complete`` (written last).
 
-Other stores (transport labels, posteriors) are plain groups of named arrays with attrs. Every store is
+Other stores (transport labels, posteriors) are plain groups of named arrays with attrs.
+Every store is
 written into a hidden temporary directory beside its final path and renamed into place only when
 complete, so an interrupted job never leaves anything that looks like a finished store.
 """
@@ -178,7 +179,9 @@ class StructureStore:
         return np.asarray(self.group["attempts"][...])
 
 
-def gather_structures(shard_paths: Sequence[str | os.PathLike], out_path: str | os.PathLike) -> None:
+def gather_structures(
+    shard_paths: Sequence[str | os.PathLike], out_path: str | os.PathLike
+) -> None:
     """Concatenate shard stores (in the given order) into one store, one structure at a time."""
     shards = [StructureStore(p) for p in shard_paths]
     if not shards:

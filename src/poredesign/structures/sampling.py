@@ -38,8 +38,8 @@ class Sampler(Protocol):
 
 @dataclass(frozen=True)
 class SpinodoidSampler:
-    """SPEC 1.1: beta ~ U[1,3], alpha ~ U[1,beta], (1, alpha, beta) rescaled to mean m ~ U[0.05, 0.2],
-    randomly permuted onto (a_x, a_y, a_z); porosity ~ U[0.3, 0.85]. Accepted when the pore and the
+    """SPEC 1.1: beta ~ U[1,3], alpha ~ U[1,beta], (1, alpha, beta) rescaled to mean
+    m ~ U[0.05, 0.2], randomly permuted onto (a_x, a_y, a_z); porosity ~ U[0.3, 0.85]. Accepted when the pore and the
     solid phase both connect opposite faces along x, y and z."""
 
     size: int
@@ -65,8 +65,8 @@ class SpinodoidSampler:
 
 @dataclass(frozen=True)
 class SquaresSampler:
-    """SPEC 1.3: n_pores ~ U{n_min..n_max} square pores, extruded along z (flow axis); always accepted
-    since every pore is a straight channel along z."""
+    """SPEC 1.3: n_pores ~ U{n_min..n_max} square pores, extruded along z (flow axis);
+    always accepted since every pore is a straight channel along z."""
 
     size: int = 100
     n_pores_range: tuple[int, int] = (10, 40)

@@ -58,7 +58,7 @@ def gaussian_random_field(
 
 
 def threshold_at_porosity(field: np.ndarray, porosity: float) -> np.ndarray:
-    """Solid = field >= T with T the porosity-quantile, so exactly round(porosity * size) pore voxels."""
+    """Solid = field >= T, T the porosity-quantile: exactly round(porosity * size) pore voxels."""
     flat = field.ravel()
     n_pore = int(round(porosity * flat.size))
     if n_pore <= 0:

@@ -1,7 +1,7 @@
 """Square-pore extrusions [A25].
 
-An ``image`` x ``image`` solid plate receives ``n_pores`` square pores of ``pore`` x ``pore`` pixels at
-random integer positions; pores may touch but never overlap. Each pore is placed uniformly among the
+An ``image`` x ``image`` solid plate receives ``n_pores`` square pores of ``pore`` x ``pore``
+pixels at random integer positions; pores may touch but never overlap. Each pore is placed uniformly among the
 positions still free (found exactly with a summed-area table), so the placement never jams silently.
 The image is extruded along z; flow runs along z, and porosity = n_pores * pore^2 / image^2.
 """
@@ -16,7 +16,8 @@ from poredesign.structures.spinodoid import SeedLike, _as_rng
 def _free_positions(pore_mask: np.ndarray, pore: int) -> np.ndarray:
     """Top-left corners (i, j) where a pore x pore square touches no existing pore pixel."""
     table = np.pad(pore_mask.astype(np.int32).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    window = table[pore:, pore:] - table[:-pore, pore:] - table[pore:, :-pore] + table[:-pore, :-pore]
+    p = pore
+    window = table[p:, p:] - table[:-p, p:] - table[p:, :-p] + table[:-p, :-p]
     return np.argwhere(window == 0)
 
 

@@ -1,0 +1,39 @@
+"""Shared fixtures: paths and a helper to run the workflow in a scratch copy."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW_PARTS = ("Snakefile", "workflow", "config", "profiles", "envs", "resources")
+
+
+@pytest.fixture
+def workflow_copy(tmp_path: Path) -> Path:
+    """A scratch copy of the workflow (no results) to run Snakemake in."""
+    for part in WORKFLOW_PARTS:
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, tmp_path / part)
+        elif src.exists():
+            shutil.copy2(src, tmp_path / part)
+    return tmp_path
+
+
+def run_snakemake(
+    directory: Path, *args: str, check: bool = True, timeout: float = 900
+) -> subprocess.CompletedProcess:
+    """Run ``snakemake`` from this environment in ``directory``; show its output on failure."""
+    cmd = [sys.executable, "-m", "snakemake", "--directory", str(directory), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=directory)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({proc.returncode}):\n"
+            f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
+    return proc

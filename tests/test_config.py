@@ -1,0 +1,34 @@
+"""Config validation: defaults filled, errors name the key, the value and what is allowed."""
+
+import pytest
+
+from poredesign.config import ConfigError, validate_config
+
+
+def test_defaults_are_filled():
+    config = validate_config({"dataset": {"size": 32}})
+    assert config["dataset"]["size"] == 32
+    assert config["dataset"]["shard_size"] == 32
+    assert config["spinodoid"]["porosity_range"] == [0.3, 0.85]
+    assert config["generator"] == "spinodoid"
+
+
+@pytest.mark.parametrize(
+    "config, expected",
+    [
+        ({"dataset": {"size": 5000}}, ["dataset.size", "5000", "<= 1024"]),
+        ({"dataset": {"n_structures": 0}}, ["dataset.n_structures", ">= 1"]),
+        ({"generator": "cubes"}, ["generator", "cubes", "spinodoid"]),
+        ({"datset": {}}, ["unknown config key", "'datset'", "dataset"]),
+        ({"dataset": {"sise": 3}}, ["'sise'", "in 'dataset'", "size"]),
+        ({"spinodoid": {"porosity_range": [0.5, 1.5]}}, ["spinodoid.porosity_range.1", "< 1"]),
+        ({"spinodoid": {"m_range": [0.3, 0.1]}}, ["spinodoid.m_range", "min > max"]),
+        ({"dataset": {"n_structures": 4, "shard_size": 8}},
+         ["dataset.shard_size", "<= n_structures"]),
+    ],
+)
+def test_invalid_values_are_reported_with_key_value_and_allowed(config, expected):
+    with pytest.raises(ConfigError) as info:
+        validate_config(config)
+    for text in expected:
+        assert text in str(info.value)
