@@ -2,7 +2,8 @@
 
 A *structure store* (``structures.zarr``) holds
 
-- ``structures``: bool (n, N, N, N), True = solid, one structure per chunk, Blosc/zstd with bit-shuffle;
+- ``structures``: bool (n, N, N, N), True = solid, one structure per chunk, Blosc/zstd with
+  bit-shuffle;
 - ``params``: float64 (n, p), generator parameters, ``attrs["names"]`` lists the p names;
 - ``attempts``: int32 (n,), draws needed until the acceptance checks passed (1 = first draw);
 - group attrs: ``generator``, ``generator_config``, ``seed``, ``first_index``, ``code_version``,

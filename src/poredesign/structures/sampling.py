@@ -39,8 +39,8 @@ class Sampler(Protocol):
 @dataclass(frozen=True)
 class SpinodoidSampler:
     """SPEC 1.1: beta ~ U[1,3], alpha ~ U[1,beta], (1, alpha, beta) rescaled to mean
-    m ~ U[0.05, 0.2], randomly permuted onto (a_x, a_y, a_z); porosity ~ U[0.3, 0.85]. Accepted when the pore and the
-    solid phase both connect opposite faces along x, y and z."""
+    m ~ U[0.05, 0.2], randomly permuted onto (a_x, a_y, a_z); porosity ~ U[0.3, 0.85].
+    Accepted when the pore and the solid phase both connect opposite faces along x, y and z."""
 
     size: int
     m_range: tuple[float, float] = (0.05, 0.2)

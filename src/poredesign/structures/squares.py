@@ -1,8 +1,9 @@
 """Square-pore extrusions [A25].
 
 An ``image`` x ``image`` solid plate receives ``n_pores`` square pores of ``pore`` x ``pore``
-pixels at random integer positions; pores may touch but never overlap. Each pore is placed uniformly among the
-positions still free (found exactly with a summed-area table), so the placement never jams silently.
+pixels at random integer positions; pores may touch but never overlap. Each pore is placed
+uniformly among the positions still free (found exactly with a summed-area table), so the
+placement never jams silently.
 The image is extruded along z; flow runs along z, and porosity = n_pores * pore^2 / image^2.
 """
 
