@@ -142,3 +142,12 @@ def test_batched_torch_generator_matches_requested_porosity_and_statistics():
 def test_bad_parameters_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         spinodoid(**kwargs, seed=0)
+
+
+def test_threshold_is_exact_even_with_ties():
+    from poredesign.structures.spinodoid import threshold_at_porosity
+
+    field = np.repeat(np.arange(10, dtype=np.float32), 100).reshape(10, 10, 10)  # 100-fold ties
+    solid = threshold_at_porosity(field, 0.255)
+    assert np.count_nonzero(~solid) == 255
+    assert np.all(field[~solid] <= field[solid].min())  # pores are the lowest values

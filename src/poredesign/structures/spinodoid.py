@@ -65,7 +65,11 @@ def threshold_at_porosity(field: np.ndarray, porosity: float) -> np.ndarray:
         return np.ones(field.shape, dtype=bool)
     if n_pore >= flat.size:
         return np.zeros(field.shape, dtype=bool)
-    # exactly n_pore pore voxels even when the field has ties at the threshold
+    threshold = np.partition(flat, n_pore)[n_pore]
+    solid = field >= threshold
+    if field.size - np.count_nonzero(solid) == n_pore:
+        return solid
+    # ties at the threshold: pick exactly n_pore pore voxels by rank instead
     order = np.argpartition(flat, n_pore)
     solid = np.ones(flat.size, dtype=bool)
     solid[order[:n_pore]] = False
