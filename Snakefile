@@ -9,6 +9,10 @@ configfile: "config/config.yaml"
 validate_config(config)
 
 
+wildcard_constraints:
+    shard=r"\d{4}",
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/generate.smk"
 

@@ -1,4 +1,4 @@
-# Helpers shared by all rule files: result paths, shards, stage targets.
+# Helpers shared by the stages (result paths, shards, stage targets).
 import math
 
 STUDY = config["study"]
@@ -6,12 +6,8 @@ RESULTS = f"results/{STUDY}"
 LOGS = f"{RESULTS}/logs"
 ENVS = "../../envs"
 
-# each rule file registers the files its stage contributes to the default target
+# each stage registers the files its stage contributes to the default target
 STAGE_TARGETS: dict[str, list[str]] = {}
-
-
-wildcard_constraints:
-    shard=r"\d{4}",
 
 
 def n_shards() -> int:
