@@ -9,6 +9,15 @@ from poredesign.structures.checks import (
     solid_percolates,
     validate_binary,
 )
+from poredesign.structures.imported import (
+    crop_cubes,
+    import_volume,
+    read_volume,
+    threshold_porosity,
+    write_raw,
+    write_tiff,
+)
+from poredesign.structures.resize import resize_binary, resize_gray
 from poredesign.structures.sampling import (
     SpinodoidSampler,
     SquaresSampler,
@@ -20,7 +29,31 @@ from poredesign.structures.sampling import (
 from poredesign.structures.spinodoid import gaussian_random_field, spinodoid, spinodoid_batch
 from poredesign.structures.squares import square_pores
 
+# the Voronoi module compiles numba kernels: imported on first use (PEP 562)
+_LAZY = {"voronoi_membrane", "voronoi_edges", "VoronoiSampler", "SphereOptions"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from poredesign.structures import voronoi
+
+        return getattr(voronoi, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
+    "SphereOptions",
+    "VoronoiSampler",
+    "crop_cubes",
+    "import_volume",
+    "read_volume",
+    "resize_binary",
+    "resize_gray",
+    "threshold_porosity",
+    "voronoi_edges",
+    "voronoi_membrane",
+    "write_raw",
+    "write_tiff",
     "SpinodoidSampler",
     "SquaresSampler",
     "both_phases_percolate",

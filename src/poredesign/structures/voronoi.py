@@ -44,7 +44,8 @@ Optional post-processing, in this order:
   smooth, thick features, thins struts slightly).
 
 The structure is periodic in x, y and z. The same seed gives identical bytes (all random draws come
-from one numpy Generator, and the painting only sets voxels, so threads cannot change the result).
+from one numpy Generator). The kernel is serial (one core per structure; parallel workers are
+processes), compiled once and cached by numba next to this file (a few seconds on first use).
 """
 
 from __future__ import annotations
@@ -187,12 +188,12 @@ def voronoi_edges(
 # rasterisation
 
 
-@numba.njit(cache=True, parallel=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def _paint_capsules(out, a, b, radius, value):  # pragma: no cover - compiled
     """Set out[i % n, j % n, k % n] = value for every voxel centre within radius[s] of segment
     a[s]-b[s] (periodic wrap). Segments may be degenerate (a == b: a ball)."""
     nx, ny, nz = out.shape
-    for s in numba.prange(a.shape[0]):
+    for s in range(a.shape[0]):
         ax, ay, az = a[s, 0], a[s, 1], a[s, 2]
         dx, dy, dz = b[s, 0] - ax, b[s, 1] - ay, b[s, 2] - az
         length2 = dx * dx + dy * dy + dz * dz
@@ -231,9 +232,13 @@ def paint_capsules(
 ) -> np.ndarray:
     """Paint capsules (segments a[s]-b[s] of radius radius[s]) into the bool volume ``out`` in
     place, periodically; voxel (i, j, k) has its centre at (i, j, k). Returns ``out``."""
-    a = np.ascontiguousarray(a, dtype=np.float64).reshape(-1, 3)
-    b = np.ascontiguousarray(b, dtype=np.float64).reshape(-1, 3)
-    radius = np.ascontiguousarray(np.broadcast_to(np.asarray(radius, np.float64), (len(a),)))
+    # fresh writable C arrays: one compiled signature whatever the caller passes
+    a = np.array(a, dtype=np.float64, order="C").reshape(-1, 3)
+    b = np.array(b, dtype=np.float64, order="C").reshape(-1, 3)
+    radius = np.array(np.broadcast_to(np.asarray(radius, np.float64), (len(a),)), order="C")
+    if b.shape != a.shape:
+        raise ValueError(f"paint_capsules: a and b must have the same shape; got {a.shape}, "
+                         f"{b.shape}")
     if out.dtype != bool or out.ndim != 3 or not out.flags.c_contiguous:
         raise ValueError("paint_capsules needs a C-contiguous 3-D bool array")
     if len(a):
