@@ -1,0 +1,47 @@
+"""Inverse design: ABC posterior over generator parameters (pyABC, batched model evaluations)."""
+
+from poredesign.design.abc import (
+    AbcResult,
+    ABCStoppedError,
+    BoxPrior,
+    Generation,
+    MAPEDistance,
+    SpinodoidModel,
+    SpinodoidSupport,
+    default_tolerances,
+    perturbation_transition,
+    plot_marginals,
+    read_posterior_store,
+    run_abc,
+    save_outputs,
+    spinodoid_cnn_model,
+    spinodoid_prior,
+    spinodoid_prior_bounds,
+    write_posterior_store,
+    write_summary,
+)
+from poredesign.design.batch_sampler import BatchModel, BatchSampler, GenerationStats
+
+__all__ = [
+    "ABCStoppedError",
+    "AbcResult",
+    "BatchModel",
+    "BatchSampler",
+    "BoxPrior",
+    "Generation",
+    "GenerationStats",
+    "MAPEDistance",
+    "SpinodoidModel",
+    "SpinodoidSupport",
+    "default_tolerances",
+    "perturbation_transition",
+    "plot_marginals",
+    "read_posterior_store",
+    "run_abc",
+    "save_outputs",
+    "spinodoid_cnn_model",
+    "spinodoid_prior",
+    "spinodoid_prior_bounds",
+    "write_posterior_store",
+    "write_summary",
+]

@@ -1,0 +1,467 @@
+"""A pyABC sampler that evaluates whole batches of proposals with one model call.
+
+pyABC (0.13) hands a sampler a ``simulate_one`` closure (a ``functools.partial`` of
+``pyabc.inference_util._simulate_one``, or of ``_simulate_one_from_prior`` for a calibration
+sample) that draws one proposal, simulates it, computes its distance, decides acceptance and
+weights it. Calling it once per particle would run the model (structure generation + CNN) one
+structure at a time. :class:`BatchSampler` reads the same ingredients from the closure's keywords
+and performs the same steps on a batch:
+
+1. **Proposals** (as ``generate_valid_proposal``): at t = 0 from the prior; at t > 0 from the
+   fitted transition of the previous population, redrawing every proposal whose prior density is
+   zero (not counted as an evaluation, exactly as pyABC). Single-model runs are vectorised
+   (``prior.rvs(size=k)``, ``transition.rvs(size=k)``); several models fall back to pyABC's own
+   ``generate_valid_proposal`` per proposal.
+2. **Simulation**: one call ``model.sample_batch(params)`` per batch for models offering it
+   (:class:`BatchModel`); other pyABC models are simulated one by one.
+3. **Acceptance**: pyABC's acceptor on every particle; for the common case of a
+   ``UniformAcceptor`` (current time only) and a distance with a vectorised ``batch`` method the
+   same rule ``d <= eps(t)`` with acceptance weight 1 is applied to the whole batch at once.
+4. **Weights**: pyABC's ``weight_function`` from the closure (prior density / proposal density
+   times the acceptance weight; 1 at t = 0) for each accepted particle, 0 for rejected ones;
+   ``ABCSMC`` normalises the accepted weights to sum 1 afterwards, as for any sampler.
+
+Particles are appended to the :class:`pyabc.Sample` in proposal order and the generation stops at
+the n-th accepted one, so the sample is the one a sequential sampler (``SingleCoreSampler``) would
+have produced from the same stream of proposals: the particles of the last batch after the n-th
+acceptance are discarded. ``nr_evaluations_`` (what pyABC stores as the number of samples and uses
+for the acceptance rate) counts the proposals up to and including the n-th acceptance, as in
+``SingleCoreSampler``; the model evaluations actually paid for, including the discarded tail, are
+recorded in :attr:`BatchSampler.generations` (``model_evaluations``).
+
+Termination: the generation ends unsuccessfully (``sample.ok = False``, so ``ABCSMC`` stops)
+once ``max_eval`` proposals were counted (``ABCSMC`` passes ``population / min_acceptance_rate``),
+or once the run's ``max_total_nr_simulations`` would be exceeded (read from ``ana_vars``); the
+last batch is trimmed so neither is overshot. Batch sizes adapt to the acceptance rate seen so
+far in the generation (``safety * still_needed / rate``, within ``[min_batch_size, batch_size]``).
+
+Randomness: proposals come from numpy's global random state, as everywhere in pyABC (seed it with
+``np.random.seed``); the model draws its own structures from its own seeds. Batch sizes depend
+only on counts, so a seeded run is reproducible for a fixed ``batch_size``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyabc
+from pyabc.acceptor import UniformAcceptor
+from pyabc.inference_util import inference_util as _iu
+from pyabc.parameters import Parameter
+from pyabc.population import Particle
+from pyabc.sampler import Sampler
+
+log = logging.getLogger(__name__)
+
+#: why a generation ended: enough acceptances, max_eval (pyABC's population / min_acceptance_rate)
+#: reached, or the run's max_total_nr_simulations reached
+STOP_OK, STOP_MAX_EVAL, STOP_BUDGET = "ok", "max_eval", "simulation_budget"
+
+
+class BatchModel(pyabc.Model):
+    """A pyABC model whose simulations can be run as a batch.
+
+    ``predict_batch(theta)`` maps an (B, p) float array of parameters, columns in
+    ``param_names`` order, to an (B, d) array of summary statistics; the particle's summary
+    statistics are ``{stat_name: row}``. ``sample`` (one particle, as pyABC's own samplers call it)
+    runs the same function on a batch of one, so a ``SingleCoreSampler`` sees the same model.
+    """
+
+    def __init__(
+        self,
+        predict_batch: Callable[[np.ndarray], np.ndarray],
+        param_names: Sequence[str],
+        stat_name: str = "eta",
+        name: str = "batch_model",
+    ):
+        super().__init__(name=name)
+        self.predict_batch = predict_batch
+        self.param_names = list(param_names)
+        self.stat_name = stat_name
+
+    def _as_array(self, params: pd.DataFrame | Sequence[Parameter]) -> np.ndarray:
+        if isinstance(params, pd.DataFrame):
+            return params[self.param_names].to_numpy(dtype=np.float64)
+        return np.array([[float(p[k]) for k in self.param_names] for p in params])
+
+    def sample_batch(self, params: pd.DataFrame | Sequence[Parameter]) -> list[dict]:
+        theta = self._as_array(params)
+        stats = np.asarray(self.predict_batch(theta), dtype=np.float64)
+        if stats.ndim != 2 or stats.shape[0] != theta.shape[0]:
+            raise ValueError(
+                f"model {self.name!r}: predict_batch returned shape {stats.shape} for "
+                f"{theta.shape[0]} parameter rows; expected ({theta.shape[0]}, d)"
+            )
+        return [{self.stat_name: row} for row in stats]
+
+    def sample(self, pars: Parameter) -> dict:
+        return self.sample_batch([pars])[0]
+
+
+@dataclass
+class GenerationStats:
+    """What one call of ``sample_until_n_accepted`` did (also for failed generations)."""
+
+    t: int
+    epsilon: float | None
+    requested: int
+    accepted: int
+    nr_evaluations: int  # proposals counted as pyABC counts them (up to the n-th acceptance)
+    model_evaluations: int  # proposals simulated, including the discarded tail of the last batch
+    batches: int
+    best_distance: float  # smallest distance among all model evaluations of the generation
+    zero_prior_redraws: int
+    wall_time: float
+    stop: str  # STOP_OK, STOP_MAX_EVAL or STOP_BUDGET
+    max_eval: float
+    calibration: bool = False
+
+    @property
+    def acceptance_rate(self) -> float:
+        return self.accepted / self.nr_evaluations if self.nr_evaluations else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "acceptance_rate": self.acceptance_rate}
+
+
+def _is_partial_of(f: Callable, target: Callable) -> bool:
+    return isinstance(f, functools.partial) and f.func is target
+
+
+def _param_frame(rows: Sequence[Parameter] | pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    return frame[list(names)].reset_index(drop=True).astype(np.float64)
+
+
+def prior_density_batch(prior: pyabc.DistributionBase, params: pd.DataFrame) -> np.ndarray:
+    """The prior density of each row of ``params`` (vectorised where the prior allows it)."""
+    k = len(params)
+    try:
+        dens = np.asarray(prior.pdf({c: params[c].to_numpy() for c in params.columns}), float)
+        if dens.shape == (k,):
+            return dens
+        if dens.shape == () and k == 1:
+            return dens.reshape(1)
+    except Exception:  # noqa: BLE001  (a prior that only evaluates one Parameter at a time)
+        pass
+    return np.array([float(prior.pdf(Parameter(row._asdict()))) for row in
+                     params.itertuples(index=False)])
+
+
+def prior_rvs_batch(prior: pyabc.DistributionBase, k: int, names: Sequence[str]) -> pd.DataFrame:
+    """k draws from the prior as a frame with columns ``names``."""
+    if isinstance(prior, pyabc.Distribution) and hasattr(prior, "rvs_batch"):
+        return _param_frame(prior.rvs_batch(k), names)
+    if type(prior) is pyabc.Distribution and all(isinstance(v, pyabc.RV) for v in prior.values()):
+        draw = prior.rvs(size=k)
+        return _param_frame(pd.DataFrame({key: np.asarray(draw[key]) for key in names}), names)
+    return _param_frame([prior.rvs() for _ in range(k)], names)
+
+
+class BatchSampler(Sampler):
+    """pyABC sampler that proposes, simulates and accepts whole batches (see module docstring).
+
+    Parameters
+    ----------
+    batch_size: most proposals simulated in one model call.
+    min_batch_size: fewest proposals per model call (except where max_eval trims the last one).
+    safety: a batch aims at ``safety * still_needed / acceptance_rate`` proposals.
+    check_max_eval: stop a generation at ``max_eval`` counted proposals (``sample.ok = False``).
+    check_max_total: also stop at the run's ``max_total_nr_simulations`` (from ``ana_vars``).
+    """
+
+    def __init__(
+        self,
+        batch_size: int = 4096,
+        min_batch_size: int = 64,
+        safety: float = 1.2,
+        check_max_eval: bool = True,
+        check_max_total: bool = True,
+    ):
+        super().__init__()
+        if batch_size < 1 or min_batch_size < 1 or min_batch_size > batch_size:
+            raise ValueError(
+                f"BatchSampler needs 1 <= min_batch_size <= batch_size; got "
+                f"min_batch_size={min_batch_size}, batch_size={batch_size}"
+            )
+        self.batch_size = int(batch_size)
+        self.min_batch_size = int(min_batch_size)
+        self.safety = float(safety)
+        self.check_max_eval = check_max_eval
+        self.check_max_total = check_max_total
+        self.generations: list[GenerationStats] = []
+        self.total_model_evaluations = 0
+
+    # -- pyABC protocol -------------------------------------------------------------------------
+    def sample_until_n_accepted(
+        self,
+        n,
+        simulate_one,
+        t,
+        *,
+        max_eval=np.inf,
+        all_accepted=False,
+        ana_vars=None,
+    ):
+        start = time.perf_counter()
+        limit, stop_kind = self._eval_limit(max_eval, ana_vars)
+        if _is_partial_of(simulate_one, _iu._simulate_one) and simulate_one.keywords.get(
+            "evaluate", True
+        ):
+            job = _Job.from_simulate_one(simulate_one)
+        elif _is_partial_of(simulate_one, _iu._simulate_one_from_prior):
+            job = _Job.from_prior_simulate(simulate_one)
+        else:
+            log.warning("BatchSampler: unknown simulate_one %r; evaluating one by one",
+                        simulate_one)
+            job = None
+
+        sample = self._create_empty_sample()
+        counted = accepted = simulated = batches = 0
+        best = math.inf
+        redraws = 0
+        while accepted < n and counted < limit:
+            needed = n - accepted
+            if job is None:
+                k = 1
+            elif job.calibration:
+                k = needed
+            else:
+                rate = accepted / counted if counted else 1.0
+                want = self.batch_size if rate == 0 else math.ceil(self.safety * needed / rate)
+                k = min(self.batch_size, max(self.min_batch_size, want))
+            if math.isfinite(limit):
+                k = min(k, int(limit - counted))
+            if job is None:
+                particles = [(simulate_one(), None)]
+            else:
+                particles, batch_redraws = job.run_batch(k)
+                redraws += batch_redraws
+            batches += 1
+            simulated += len(particles)
+            best = min([best, *(p.distance for p, _ in particles if np.isfinite(p.distance))])
+            for particle, acceptance_weight in particles:
+                counted += 1
+                if particle.accepted and job is not None:
+                    particle.weight = job.weight(particle, acceptance_weight)
+                sample.append(particle)
+                if particle.accepted:
+                    accepted += 1
+                    if accepted == n:
+                        break
+
+        self.nr_evaluations_ = counted
+        self.total_model_evaluations += simulated
+        if accepted < n:
+            sample.ok = False
+        stop = STOP_OK if accepted >= n else stop_kind
+        eps = None if job is None or job.eps is None else float(job.eps(t))
+        stats = GenerationStats(
+            t=int(t), epsilon=eps, requested=int(n), accepted=accepted, nr_evaluations=counted,
+            model_evaluations=simulated, batches=batches, best_distance=best,
+            zero_prior_redraws=redraws, wall_time=time.perf_counter() - start, stop=stop,
+            max_eval=float(limit), calibration=bool(job is not None and job.calibration),
+        )
+        self.generations.append(stats)
+        if stop != STOP_OK:
+            log.warning(
+                "generation t=%d (eps=%s) stopped after %d evaluations with %d of %d accepted "
+                "(%s); best distance %.4g", t, eps, counted, accepted, n, stop, best,
+            )
+        return sample
+
+    def _eval_limit(self, max_eval: float, ana_vars) -> tuple[float, str]:
+        limit, kind = (float(max_eval), STOP_MAX_EVAL) if self.check_max_eval else (np.inf, "")
+        if self.check_max_total and ana_vars is not None:
+            total = getattr(ana_vars, "max_total_nr_simulations", np.inf)
+            done = getattr(ana_vars, "prev_total_nr_simulations", 0) or 0
+            if total is not None and np.isfinite(total):
+                left = max(float(total) - float(done), 0.0)
+                if left < limit:
+                    limit, kind = left, STOP_BUDGET
+        return limit, kind
+
+
+@dataclass
+class _Job:
+    """The pieces of one pyABC ``simulate_one`` closure, applied to batches."""
+
+    t: int
+    models: list
+    model_prior: Any
+    parameter_priors: list
+    summary_statistics: Callable
+    calibration: bool = False
+    m: np.ndarray | None = None
+    p: np.ndarray | None = None
+    model_perturbation_kernel: Any = None
+    transitions: list | None = None
+    x_0: dict | None = None
+    distance_function: Any = None
+    eps: Any = None
+    acceptor: Any = None
+    weight_function: Callable | None = None
+    proposal_id: int = 0
+    names: dict[int, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_simulate_one(cls, f: functools.partial) -> _Job:
+        kw = f.keywords
+        return cls(
+            t=kw["t"], models=kw["models"], model_prior=kw["model_prior"],
+            parameter_priors=kw["parameter_priors"], summary_statistics=kw["summary_statistics"],
+            m=np.asarray(kw["m"]), p=np.asarray(kw["p"]),
+            model_perturbation_kernel=kw["model_perturbation_kernel"],
+            transitions=kw["transitions"], x_0=kw["x_0"],
+            distance_function=kw["distance_function"], eps=kw["eps"], acceptor=kw["acceptor"],
+            weight_function=kw["weight_function"], proposal_id=kw.get("proposal_id", 0),
+        )
+
+    @classmethod
+    def from_prior_simulate(cls, f: functools.partial) -> _Job:
+        kw = f.keywords
+        return cls(
+            t=0, models=kw["models"], model_prior=kw["model_prior"],
+            parameter_priors=kw["parameter_priors"], summary_statistics=kw["summary_statistics"],
+            calibration=True,
+        )
+
+    # -- proposals ------------------------------------------------------------------------------
+    def _names(self, m: int) -> list[str]:
+        if m not in self.names:
+            prior = self.parameter_priors[m]
+            model = self.models[m]
+            self.names[m] = list(getattr(model, "param_names", None) or prior.keys())
+        return self.names[m]
+
+    def _single_model(self) -> int | None:
+        if self.calibration or self.t == 0:
+            n_models = len(self.models)
+            return 0 if n_models == 1 else None
+        return int(self.m[0]) if len(self.m) == 1 else None
+
+    def propose(self, k: int) -> tuple[np.ndarray, dict[int, pd.DataFrame], int]:
+        """k valid proposals in proposal order.
+
+        Returns the model of each proposal (k,), the parameters grouped by model
+        ({m: frame of that model's proposals, in proposal order}) and the zero-prior redraw count.
+        """
+        m = self._single_model()
+        if m is None:  # several models: pyABC's own proposal, one at a time
+            models = np.empty(k, dtype=int)
+            draws: dict[int, list[Parameter]] = {}
+            for i in range(k):
+                m_ss, theta = _iu.generate_valid_proposal(
+                    t=self.t, m=self.m if self.m is not None else np.arange(len(self.models)),
+                    p=self.p, model_prior=self.model_prior,
+                    parameter_priors=self.parameter_priors,
+                    model_perturbation_kernel=self.model_perturbation_kernel,
+                    transitions=self.transitions,
+                )
+                models[i] = int(m_ss)
+                draws.setdefault(int(m_ss), []).append(theta)
+            frames = {mm: _param_frame(rows, self._names(mm)) for mm, rows in draws.items()}
+            return models, frames, 0
+        names = self._names(m)
+        prior = self.parameter_priors[m]
+        models = np.full(k, m, dtype=int)
+        if self.calibration or self.t == 0:
+            return models, {m: prior_rvs_batch(prior, k, names)}, 0
+        # later generations: perturb the previous population, redraw zero prior density
+        frame = _param_frame(self.transitions[m].rvs(size=k), names)
+        model_pmf = float(self.model_prior.pmf(m))
+        valid = model_pmf * prior_density_batch(prior, frame) > 0
+        redraws, rounds = 0, 0
+        while not valid.all():
+            bad = np.flatnonzero(~valid)
+            redraws += len(bad)
+            rounds += 1
+            if rounds == 1000:
+                log.warning("Unusually many (model, parameter) samples have prior density zero. "
+                            "The transition might be inappropriate.")
+            fresh = _param_frame(self.transitions[m].rvs(size=len(bad)), names)
+            frame.iloc[bad] = fresh.to_numpy()
+            valid[bad] = model_pmf * prior_density_batch(prior, fresh) > 0
+        return models, {m: frame}, redraws
+
+    # -- simulation, distance, acceptance -------------------------------------------------------
+    def _simulate(self, m: int, frame: pd.DataFrame) -> list[dict]:
+        model = self.models[m]
+        if hasattr(model, "sample_batch"):
+            raw = model.sample_batch(frame)
+            return [self.summary_statistics(r) for r in raw]
+        return [
+            model.summary_statistics(self.t, Parameter(row._asdict()), self.summary_statistics)
+            .sum_stat for row in frame.itertuples(index=False)
+        ]
+
+    def _accept(self, stats: list[dict], params: list[Parameter]):
+        acceptor = self.acceptor
+        distance = self.distance_function
+        if (type(acceptor) is UniformAcceptor and not acceptor.use_complete_history
+                and hasattr(distance, "batch")):
+            d = np.asarray(distance.batch(stats, self.x_0, self.t, params), dtype=float)
+            return d, d <= self.eps(self.t), np.ones(len(stats))
+        results = [
+            acceptor(distance_function=distance, eps=self.eps, x=x, x_0=self.x_0, t=self.t,
+                     par=par)
+            for x, par in zip(stats, params, strict=True)
+        ]
+        return (np.array([r.distance for r in results], dtype=float),
+                np.array([bool(r.accept) for r in results]),
+                np.array([r.weight for r in results], dtype=float))
+
+    def run_batch(self, k: int) -> tuple[list[tuple[Particle, float]], int]:
+        """Propose, simulate and judge k particles.
+
+        Returns (particle, acceptance weight) pairs in proposal order, and the zero-prior redraw
+        count. Accepted particles still carry weight 0: :meth:`weight` gives their importance
+        weight once the sampler counts them.
+        """
+        models, frames, redraws = self.propose(k)
+        return self.evaluate(models, frames), redraws
+
+    def evaluate(self, models: np.ndarray, frames: dict[int, pd.DataFrame]
+                 ) -> list[tuple[Particle, float]]:
+        """Simulate (one model call per model), compute distances and accept; proposal order."""
+        results: dict[int, list[tuple[Particle, float]]] = {}
+        for m, frame in frames.items():
+            stats = self._simulate(m, frame)
+            params = [Parameter({c: float(v) for c, v in zip(frame.columns, row, strict=True)})
+                      for row in frame.to_numpy()]
+            if self.calibration:
+                results[m] = [
+                    (Particle(m=m, parameter=par, weight=1.0, sum_stat=x, distance=np.inf,
+                              accepted=True, proposal_id=0, preliminary=False), 1.0)
+                    for x, par in zip(stats, params, strict=True)
+                ]
+                continue
+            d, acc, acc_weight = self._accept(stats, params)
+            results[m] = [
+                (Particle(m=m, parameter=par, weight=0.0, sum_stat=x, distance=float(d[i]),
+                          accepted=bool(acc[i]), proposal_id=self.proposal_id,
+                          preliminary=False), float(acc_weight[i]))
+                for i, (x, par) in enumerate(zip(stats, params, strict=True))
+            ]
+        # back to proposal order (the sampler truncates at the n-th acceptance: the order must
+        # not depend on the model or the outcome)
+        position = dict.fromkeys(results, 0)
+        ordered = []
+        for m in models:
+            ordered.append(results[m][position[m]])
+            position[m] += 1
+        return ordered
+
+    def weight(self, particle: Particle, acceptance_weight: float) -> float:
+        """pyABC's importance weight of an accepted particle (1 for calibration samples)."""
+        if self.calibration:
+            return 1.0
+        return float(self.weight_function(particle.m, particle.parameter, acceptance_weight))
