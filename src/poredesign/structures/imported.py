@@ -66,34 +66,44 @@ def _check_gray(volume: np.ndarray, source: str) -> np.ndarray:
     return volume
 
 
-def read_tiff(path: PathLike) -> np.ndarray:
-    """A TIFF stack (multi-page file, or a folder of slices) as an (x, y, z) array."""
+def _read_tiff_gray(path: Path) -> np.ndarray:
+    """All pages of a TIFF file as gray values (pages, rows, columns) or (rows, columns)."""
     import tifffile
 
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        axes, shape = series.axes, series.shape
+        if "S" in axes and shape[axes.index("S")] > 1:
+            raise ValueError(f"{path}: colour or multi-channel TIFF (axes {axes}, shape {shape}); "
+                             f"convert it to gray values first")
+        data = series.asarray()
+    return np.squeeze(data)
+
+
+def read_tiff(path: PathLike) -> np.ndarray:
+    """A TIFF stack (multi-page file, or a folder of slices) as an (x, y, z) array."""
     path = Path(path)
     if path.is_dir():
         files = sorted((p for p in path.iterdir() if p.suffix.lower() in TIFF_SUFFIXES),
                        key=_natural_key)
         if not files:
             raise ValueError(f"{path}: no .tif/.tiff slices in this folder")
-        slices = [tifffile.imread(f) for f in files]
+        slices = [_read_tiff_gray(f) for f in files]
         shapes = {s.shape for s in slices}
         if len(shapes) != 1 or slices[0].ndim != 2:
             raise ValueError(f"{path}: the slices must be 2-D gray images of one shape; found "
                              f"shapes {sorted(shapes)}")
         stack = np.stack(slices)
     elif path.is_file():
-        stack = tifffile.imread(path)
+        stack = _read_tiff_gray(path)
         if stack.ndim == 2:
             raise ValueError(f"{path}: a single 2-D image (shape {stack.shape}), not a stack; "
                              f"give a multi-page TIFF or a folder of slices")
     else:
         raise FileNotFoundError(f"{path}: no such TIFF file or folder")
-    stack = np.squeeze(stack)
     if stack.ndim != 3:
         raise ValueError(f"{path}: expected a stack of gray images (pages, rows, columns); got "
-                         f"shape {stack.shape} (colour or multi-channel data must be converted "
-                         f"to gray values first)")
+                         f"shape {stack.shape}")
     return _check_gray(np.ascontiguousarray(stack.transpose(2, 1, 0)), str(path))
 
 
@@ -106,7 +116,8 @@ def write_tiff(path: PathLike, volume: np.ndarray) -> None:
         raise ValueError(f"write_tiff needs a 3-D (x, y, z) array; got shape {volume.shape}")
     if volume.dtype == bool:
         volume = volume.astype(np.uint8) * 255
-    tifffile.imwrite(path, np.ascontiguousarray(volume.transpose(2, 1, 0)))
+    tifffile.imwrite(path, np.ascontiguousarray(volume.transpose(2, 1, 0)),
+                     photometric="minisblack")
 
 
 def _raw_dtype(dtype, byte_order: str) -> np.dtype:
