@@ -139,7 +139,7 @@ def _edges_with_margin(
     box_simplices = tri.simplices[in_box]
     rel = scaled[box_simplices[:, 1:]] - scaled[box_simplices[:, :1]]
     volume = np.abs(np.linalg.det(rel)).sum() / 6.0
-    if not np.isclose(volume, n**3 * np.prod(e), rtol=1e-7, atol=0.0):
+    if not np.isclose(volume, n**3 * np.prod(e), rtol=1e-10, atol=0.0):
         raise _IncompleteTessellation
     # Voronoi edges = Delaunay triangles = pairs of neighbouring tetrahedra
     t = np.repeat(np.arange(len(tri.simplices)), 4)
