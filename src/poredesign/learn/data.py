@@ -1,0 +1,402 @@
+"""Zarr-backed datasets and the LightningDataModule shared by all models.
+
+A *view* is one training sample: structure ``i`` seen with transport along axis ``a``. Labels are
+per view: a per-axis property array (shape (n, 3), e.g. ``eta``, ``k``, ``tau``) contributes its
+column ``a``; a scalar array (shape (n,), e.g. ``porosity``) contributes its value. So every label
+of a view is a scalar, and label-preserving augmentations are exactly the symmetries of the
+transport problem along ``a``:
+
+- flips of the two axes orthogonal to transport (mirror images; the lateral boundaries are periodic);
+- the swap of the two orthogonal axes;
+- circular shifts along the orthogonal axes (exact for periodic structures: the lateral boundaries of
+  the transport solvers are periodic); shifting along the transport axis as well (``shift_axes:
+  all``) is what [R22] does for periodic spinodoids, but it moves the inlet plane, so it preserves the
+  label only statistically, and is off by default.
+
+With ``axes = (0, 1, 2)`` (axis permutation, SPEC 3.1) each structure yields three views and the
+volume is rotated so that the transport axis ``a`` lies along x: (x, y, z) -> (a, a+1, a+2 mod 3).
+With a single axis (e.g. ``axes = (2,)``, flow along z for extrusions) the volume is not rotated.
+
+Reads are lazy: each sample reads one chunk (one structure) from the zarr array, so a paper-scale
+store (8192 x 192^3) never needs to fit in memory. The array is opened per process, so
+``num_workers > 0`` works with forked or spawned workers.
+
+Input scaling: ``centered`` maps solid fraction f in [0, 1] (after optional 2x2x2 sum pooling,
+f = sum / 8) to f - 1/2 in [-1/2, 1/2] (SPEC 3.1); ``binary`` keeps f in [0, 1] (VAE targets).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from poredesign.store import StructureStore, open_group
+
+log = logging.getLogger(__name__)
+
+SCALES = ("centered", "binary")
+SHIFT_AXES = ("orthogonal", "all", "none")
+
+
+# ----------------------------------------------------------------------------------------------
+# input transforms (numpy for the data pipeline, torch for batched inference)
+
+
+def pool2(volume: np.ndarray) -> np.ndarray:
+    """Sum over non-overlapping 2x2x2 windows: (2n, 2n, 2n) bool -> (n, n, n) uint8 in 0..8."""
+    nx, ny, nz = volume.shape
+    if nx % 2 or ny % 2 or nz % 2:
+        raise ValueError(f"2x2x2 pooling needs even edges; got a volume of shape {volume.shape}")
+    v = np.asarray(volume, dtype=np.uint8).reshape(nx // 2, 2, ny // 2, 2, nz // 2, 2)
+    return v.sum(axis=(1, 3, 5), dtype=np.uint8)
+
+
+def to_input(volume: np.ndarray, pool: bool, scale: str = "centered") -> np.ndarray:
+    """A bool structure (True = solid) -> the float32 network input (no channel axis)."""
+    if scale not in SCALES:
+        raise ValueError(f"input scale must be one of {SCALES}; got {scale!r}")
+    if pool:
+        x = pool2(volume).astype(np.float32) / 8.0
+    else:
+        x = np.asarray(volume, dtype=np.float32)
+    if scale == "centered":
+        x -= 0.5
+    return x
+
+
+def to_input_torch(volumes: torch.Tensor, pool: bool, scale: str = "centered") -> torch.Tensor:
+    """Batched torch version of :func:`to_input`: (B, M, M, M) -> float32 (B, 1, n, n, n)."""
+    if scale not in SCALES:
+        raise ValueError(f"input scale must be one of {SCALES}; got {scale!r}")
+    x = volumes.to(torch.float32)
+    if pool:
+        b, nx, ny, nz = x.shape
+        if nx % 2 or ny % 2 or nz % 2:
+            raise ValueError(f"2x2x2 pooling needs even edges; got volumes of shape {tuple(x.shape)}")
+        x = x.reshape(b, nx // 2, 2, ny // 2, 2, nz // 2, 2).sum(dim=(2, 4, 6)) / 8.0
+    if scale == "centered":
+        x = x - 0.5
+    return x.unsqueeze(1)
+
+
+def rotate_to_x(volume: np.ndarray, axis: int) -> np.ndarray:
+    """Cyclic axis permutation that puts ``axis`` along x: (x, y, z) -> (axis, axis+1, axis+2)."""
+    if axis == 0:
+        return volume
+    return np.transpose(volume, (axis, (axis + 1) % 3, (axis + 2) % 3))
+
+
+def rotate_to_x_torch(volumes: torch.Tensor, axis: int) -> torch.Tensor:
+    """Batched :func:`rotate_to_x` for (B, N, N, N) tensors."""
+    if axis == 0:
+        return volumes
+    return volumes.permute(0, 1 + axis, 1 + (axis + 1) % 3, 1 + (axis + 2) % 3)
+
+
+# ----------------------------------------------------------------------------------------------
+# augmentation
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Label-preserving augmentations of a view whose transport axis is ``transport_axis``."""
+
+    flip: bool = True
+    swap: bool = True
+    shift: bool = True
+    shift_axes: str = "orthogonal"
+
+    def __post_init__(self) -> None:
+        if self.shift_axes not in SHIFT_AXES:
+            raise ValueError(f"augment.shift_axes must be one of {SHIFT_AXES}; "
+                             f"got {self.shift_axes!r}")
+
+    @property
+    def active(self) -> bool:
+        return self.flip or self.swap or (self.shift and self.shift_axes != "none")
+
+    def __call__(self, volume: np.ndarray, transport_axis: int,
+                 generator: torch.Generator | None = None) -> np.ndarray:
+        """Apply a random draw of the augmentations; draws come from torch's RNG (seeded per worker)."""
+        lateral = [d for d in range(3) if d != transport_axis]
+        draws = torch.rand(6, generator=generator).tolist()
+        if self.flip:
+            flips = tuple(d for d, u in zip(lateral, draws[:2], strict=True) if u < 0.5)
+            if flips:
+                volume = np.flip(volume, axis=flips)
+        if self.swap and draws[2] < 0.5 and volume.shape[lateral[0]] == volume.shape[lateral[1]]:
+            volume = np.swapaxes(volume, lateral[0], lateral[1])
+        if self.shift and self.shift_axes != "none":
+            axes = lateral if self.shift_axes == "orthogonal" else [0, 1, 2]
+            shifts = tuple(int(draws[3 + d] * volume.shape[d]) for d in axes)
+            volume = np.roll(volume, shifts, axis=tuple(axes))
+        return volume
+
+
+# ----------------------------------------------------------------------------------------------
+# labels
+
+
+def read_labels(path: str | os.PathLike, names: Sequence[str], n: int) -> dict[str, np.ndarray]:
+    """Read label arrays ``names`` from a property store; check each has n rows and shape (n,) or (n, 3)."""
+    group = open_group(path)
+    labels = {}
+    for name in names:
+        if name not in group:
+            raise KeyError(f"property store {path} has no array {name!r}; "
+                           f"available: {sorted(group.array_keys())}")
+        values = np.asarray(group[name][...], dtype=np.float64)
+        if values.shape[0] != n or values.ndim not in (1, 2) or (
+                values.ndim == 2 and values.shape[1] != 3):
+            raise ValueError(f"property {name!r} in {path} has shape {values.shape}; "
+                             f"expected ({n},) or ({n}, 3) to match the structure store")
+        labels[name] = values
+    return labels
+
+
+def view_labels(labels: Mapping[str, np.ndarray], targets: Sequence[str], index: int,
+                axis: int) -> np.ndarray:
+    """The label vector (one entry per target) of structure ``index`` seen along ``axis``."""
+    out = np.empty(len(targets), dtype=np.float32)
+    for j, name in enumerate(targets):
+        values = labels[name]
+        out[j] = values[index, axis] if values.ndim == 2 else values[index]
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# dataset
+
+
+class StructureViews(Dataset):
+    """Views (structure index, transport axis) of a structure store with their labels.
+
+    ``__getitem__`` returns ``(x, y)``: x float32 (1, n, n, n), y float32 (n_targets,) (empty when
+    there are no targets). The zarr array is opened lazily in each process.
+    """
+
+    def __init__(
+        self,
+        structures_path: str | os.PathLike,
+        indices: Sequence[int],
+        axes: Sequence[int] = (0, 1, 2),
+        labels: Mapping[str, np.ndarray] | None = None,
+        targets: Sequence[str] = (),
+        pool: bool = False,
+        scale: str = "centered",
+        augment: Augment | None = None,
+        rotate: bool | None = None,
+    ):
+        self.structures_path = str(structures_path)
+        self.indices = np.asarray(indices, dtype=np.int64)
+        self.axes = tuple(int(a) for a in axes)
+        if not self.axes or any(a not in (0, 1, 2) for a in self.axes):
+            raise ValueError(f"axes must be a non-empty subset of (0, 1, 2); got {axes!r}")
+        self.labels = dict(labels or {})
+        self.targets = tuple(targets)
+        missing = [t for t in self.targets if t not in self.labels]
+        if missing:
+            raise KeyError(f"targets {missing} have no label arrays; loaded: {sorted(self.labels)}")
+        self.pool = pool
+        self.scale = scale
+        self.augment = augment if augment is not None and augment.active else None
+        # rotate so the transport axis lies along x when several axes are used (axis permutation)
+        self.rotate = len(self.axes) > 1 if rotate is None else rotate
+        self._array = None
+        self._pid = None
+
+    def __len__(self) -> int:
+        return len(self.indices) * len(self.axes)
+
+    def view(self, item: int) -> tuple[int, int]:
+        """(structure index in the store, transport axis) of sample ``item``."""
+        if not 0 <= item < len(self):
+            raise IndexError(f"sample {item} out of range for a dataset of {len(self)} views")
+        return int(self.indices[item // len(self.axes)]), self.axes[item % len(self.axes)]
+
+    @property
+    def array(self):
+        if self._array is None or self._pid != os.getpid():
+            self._array = StructureStore(self.structures_path).structures
+            self._pid = os.getpid()
+        return self._array
+
+    def read(self, index: int) -> np.ndarray:
+        return np.asarray(self.array[index], dtype=bool)
+
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
+        index, axis = self.view(item)
+        volume = self.read(index)
+        transport = axis
+        if self.rotate:
+            volume = rotate_to_x(volume, axis)
+            transport = 0
+        if self.augment is not None:
+            volume = self.augment(volume, transport)
+        x = to_input(np.ascontiguousarray(volume), self.pool, self.scale)
+        y = view_labels(self.labels, self.targets, index, axis)
+        return torch.from_numpy(x).unsqueeze(0), torch.from_numpy(y)
+
+    def label_matrix(self) -> np.ndarray:
+        """Labels of all views in order, (len, n_targets)."""
+        rows = [view_labels(self.labels, self.targets, *self.view(i)) for i in range(len(self))]
+        return np.stack(rows) if rows else np.empty((0, len(self.targets)), np.float32)
+
+
+# ----------------------------------------------------------------------------------------------
+# split
+
+
+def split_indices(n: int, fractions: Sequence[float], seed: int) -> tuple[np.ndarray, ...]:
+    """Deterministic train/val/test split of structure indices 0..n-1 (by structure, not by view).
+
+    ``fractions`` (train, val, test) must sum to 1; counts are rounded so every structure lands in
+    exactly one split; each index array is sorted (sequential chunk reads within an epoch's order do
+    not matter for correctness, sorting only makes the split easy to read).
+    """
+    fractions = np.asarray(fractions, dtype=float)
+    if fractions.shape != (3,) or np.any(fractions < 0) or not np.isclose(fractions.sum(), 1.0):
+        raise ValueError(f"split fractions must be three non-negative numbers summing to 1; "
+                         f"got {list(fractions)}")
+    order = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5EED])).permutation(n)
+    n_val = int(round(fractions[1] * n))
+    n_test = int(round(fractions[2] * n))
+    n_train = n - n_val - n_test
+    if n_train <= 0:
+        raise ValueError(f"split {list(fractions)} of {n} structures leaves no training structure")
+    train, val, test = np.split(order, [n_train, n_train + n_val])
+    return np.sort(train), np.sort(val), np.sort(test)
+
+
+# ----------------------------------------------------------------------------------------------
+# datamodule
+
+
+@dataclass
+class DataConfig:
+    """Everything that defines the samples (stored with each trained model)."""
+
+    targets: list[str] = field(default_factory=list)
+    axes: list[int] = field(default_factory=lambda: [0, 1, 2])
+    pool: bool = False
+    scale: str = "centered"
+    split: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
+    seed: int = 0
+    augment: dict[str, Any] = field(default_factory=lambda: {
+        "flip": True, "swap": True, "shift": True, "shift_axes": "orthogonal"})
+    periodic: bool | None = None  # None: read the structure store's attrs (generator)
+    max_structures: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PERIODIC_GENERATORS = {"spinodoid", "voronoi", "squares"}
+
+
+def store_is_periodic(store: StructureStore) -> bool:
+    """Structures from the built-in generators are periodic (SPEC 1); imported volumes are not."""
+    return bool(store.attrs.get("periodic", store.attrs.get("generator") in PERIODIC_GENERATORS))
+
+
+class PoreDataModule(pl.LightningDataModule):
+    """Train/val/test views of a structure store with labels from a property store.
+
+    ``properties_path`` may be None for label-free models (VAE3D). Augmentation is applied to the
+    training views only; circular shifts only when the structures are periodic.
+    """
+
+    def __init__(
+        self,
+        structures_path: str | os.PathLike,
+        properties_path: str | os.PathLike | None = None,
+        data: DataConfig | Mapping[str, Any] | None = None,
+        batch_size: int = 16,
+        num_workers: int = 0,
+        pin_memory: bool | None = None,
+    ):
+        super().__init__()
+        self.structures_path = Path(structures_path)
+        self.properties_path = None if properties_path is None else Path(properties_path)
+        self.data = data if isinstance(data, DataConfig) else DataConfig(**(data or {}))
+        self.batch_size = int(batch_size)
+        self.num_workers = int(num_workers)
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        if self.data.targets and self.properties_path is None:
+            raise ValueError(f"targets {self.data.targets} need a property store (properties_path)")
+        self._setup_done = False
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        if self._setup_done:
+            return
+        store = StructureStore(self.structures_path)
+        n = len(store)
+        if self.data.max_structures is not None:
+            n = min(n, int(self.data.max_structures))
+        self.input_edge = store.size[0] // 2 if self.data.pool else store.size[0]
+        if len(set(store.size)) != 1:
+            raise ValueError(f"structures in {self.structures_path} are {store.size}; "
+                             f"the models need cubic volumes")
+        labels = (read_labels(self.properties_path, self.data.targets, len(store))
+                  if self.data.targets else {})
+        self.labels = labels
+        self.periodic = store_is_periodic(store) if self.data.periodic is None else self.data.periodic
+        self.train_idx, self.val_idx, self.test_idx = split_indices(
+            n, self.data.split, self.data.seed)
+        aug = dict(self.data.augment)
+        if not self.periodic:
+            aug["shift"] = False
+        augment = Augment(**aug)
+        common = dict(axes=self.data.axes, labels=labels, targets=self.data.targets,
+                      pool=self.data.pool, scale=self.data.scale)
+        self.train_set = StructureViews(self.structures_path, self.train_idx, augment=augment,
+                                        **common)
+        self.train_eval_set = StructureViews(self.structures_path, self.train_idx, **common)
+        self.val_set = StructureViews(self.structures_path, self.val_idx, **common)
+        self.test_set = StructureViews(self.structures_path, self.test_idx, **common)
+        log.info("data: %d structures (%d train, %d val, %d test), %d views per structure, "
+                 "input %d^3, targets %s, periodic %s", n, len(self.train_idx), len(self.val_idx),
+                 len(self.test_idx), len(self.data.axes), self.input_edge, self.data.targets,
+                 self.periodic)
+        self._setup_done = True
+
+    def target_range(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-target (min, max) over the training views, for min-max scaling."""
+        self.setup()
+        y = self.train_eval_set.label_matrix()
+        return y.min(axis=0), y.max(axis=0)
+
+    # -- loaders --------------------------------------------------------------------------------
+    def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
+            pin_memory=self.pin_memory, persistent_workers=self.num_workers > 0,
+            drop_last=False,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set, shuffle=False)
+
+    def eval_dataloader(self, split: str) -> DataLoader:
+        """Unaugmented, unshuffled loader of ``split`` (train, val or test) for evaluation."""
+        self.setup()
+        sets = {"train": self.train_eval_set, "val": self.val_set, "test": self.test_set}
+        if split not in sets:
+            raise ValueError(f"split must be one of {sorted(sets)}; got {split!r}")
+        return self._loader(sets[split], shuffle=False)

@@ -1,0 +1,52 @@
+"""Regression metrics as the papers report them (numpy, per target column)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _pair(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pred = np.asarray(pred, dtype=np.float64)
+    true = np.asarray(true, dtype=np.float64)
+    if pred.shape != true.shape:
+        raise ValueError(f"predictions {pred.shape} and labels {true.shape} differ in shape")
+    if pred.ndim == 1:
+        pred, true = pred[:, None], true[:, None]
+    return pred, true
+
+
+def mse(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Mean squared error per column."""
+    pred, true = _pair(pred, true)
+    return np.mean((pred - true) ** 2, axis=0)
+
+
+def mape(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Mean absolute percentage error per column, 100 * mean(|pred - true| / |true|)."""
+    pred, true = _pair(pred, true)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 100.0 * np.mean(np.abs(pred - true) / np.abs(true), axis=0)
+
+
+def r2(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Coefficient of determination per column (nan when the labels are constant)."""
+    pred, true = _pair(pred, true)
+    ss_res = np.sum((pred - true) ** 2, axis=0)
+    ss_tot = np.sum((true - true.mean(axis=0)) ** 2, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(ss_tot > 0, 1.0 - ss_res / ss_tot, np.nan)
+
+
+def regression_report(pred: np.ndarray, true: np.ndarray, names: list[str],
+                      pred_scaled: np.ndarray | None = None,
+                      true_scaled: np.ndarray | None = None) -> dict[str, float]:
+    """``mse``/``mape``/``r2`` per target (physical units) plus ``mse_scaled`` on the training scale
+    (e.g. the logit scale of SPEC 3.1), keyed ``<metric>_<target>``; NaN becomes None (JSON null)."""
+    out: dict[str, float] = {}
+    columns = {"mse": mse(pred, true), "mape": mape(pred, true), "r2": r2(pred, true)}
+    if pred_scaled is not None and true_scaled is not None:
+        columns["mse_scaled"] = mse(pred_scaled, true_scaled)
+    for metric, values in columns.items():
+        for name, value in zip(names, np.atleast_1d(values), strict=True):
+            out[f"{metric}_{name}"] = None if not np.isfinite(value) else float(value)
+    return out

@@ -1,0 +1,82 @@
+"""Transfer-learning regressor [Z23], SPEC 3.5.
+
+The encoder of a trained :class:`VAE3D` (its latent mean, no sampling), frozen, followed by dense
+64 (ReLU), 64 (ReLU) and a linear output (tortuosity by default). Weights are Xavier-uniform, the
+head's kernels carry an L2 penalty of 1e-5 (Keras ``kernel_regularizer=l2(1e-5)``: 1e-5 * sum w^2
+added to the training loss), Adam, MSE, 100 epochs.
+
+``pretrained=False`` is the paper's baseline: the same network (encoder + head) trained from scratch,
+every layer trainable and Xavier-initialised. :func:`poredesign.learn.train.repeated_runs` repeats
+either variant with different seeds (paper: 20 each) and reports train/test MSE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+
+from poredesign.learn.base import PropertyRegressor, xavier_init
+from poredesign.learn.vae import Encoder3D
+
+
+class TransferRegressor(PropertyRegressor):
+    def __init__(
+        self,
+        input_size: int = 128,
+        channels: Sequence[int] = (16, 32, 64, 128),
+        hidden: int = 2048,
+        latent_dim: int = 256,
+        head: Sequence[int] = (64, 64),
+        targets: Sequence[str] = ("tau",),
+        pretrained: bool = True,
+        lr: float = 1e-3,
+        l2: float = 1e-5,
+    ):
+        super().__init__(targets, "none")
+        self.save_hyperparameters()
+        self.encoder = Encoder3D(input_size, channels, hidden, latent_dim)
+        layers: list[nn.Module] = []
+        width = latent_dim
+        for h in head:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        layers.append(nn.Linear(width, len(self.targets)))
+        self.head = nn.Sequential(*layers)
+        xavier_init(self.head)
+        if pretrained:
+            self.encoder.requires_grad_(False)
+        else:
+            xavier_init(self.encoder)
+
+    @property
+    def frozen(self) -> bool:
+        return bool(self.hparams.pretrained)
+
+    def load_encoder(self, vae_state_dict: Mapping[str, torch.Tensor]) -> None:
+        """Copy the ``encoder.*`` weights of a trained VAE3D state_dict (shapes must match)."""
+        enc = {k[len("encoder."):]: v for k, v in vae_state_dict.items() if k.startswith("encoder.")}
+        if not enc:
+            raise KeyError("the VAE state_dict has no 'encoder.*' weights")
+        self.encoder.load_state_dict(enc)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.frozen:
+            with torch.no_grad():
+                mu = self.encoder(x)[0]
+        else:
+            mu = self.encoder(x)[0]
+        return self.head(mu)
+
+    def on_train_epoch_start(self) -> None:
+        if self.frozen:
+            self.encoder.eval()
+
+    def regularization(self) -> torch.Tensor:
+        return self.hparams.l2 * sum(m.weight.pow(2).sum() for m in self.head
+                                     if isinstance(m, nn.Linear))
+
+    def configure_optimizers(self):
+        params = [p for p in self.parameters() if p.requires_grad]
+        return torch.optim.Adam(params, lr=self.hparams.lr)

@@ -1,0 +1,173 @@
+"""3D convolutional VAE [Z23], SPEC 3.3, and the encoder/decoder shared with the pVAE.
+
+Layers at the paper's 128^3 (``VAE3D.layer_table()`` prints them):
+
+==========  =====================================================  ==================
+encoder     Conv3d 1->16, 16->32, 32->64, 64->128; k 4, s 2, p 1   128->64->32->16->8
+            ReLU after each; flatten 8^3 x 128 = 65536
+            Linear 65536 -> 2048, ReLU
+            Linear 2048 -> 256 (mu), Linear 2048 -> 256 (log var)
+decoder     Linear 256 -> 65536, ReLU; reshape (128, 8, 8, 8)
+            ConvTranspose3d 128->64, 64->32, 32->16 (ReLU), 16->1   8->16->32->64->128
+            k 4, s 2, p 1; sigmoid on the last
+==========  =====================================================  ==================
+
+For edges that are not multiples of 16 the transposed convolutions get an ``output_padding`` so the
+decoder returns exactly the input edge (e.g. 100 -> 50 -> 25 -> 12 -> 6 and back).
+
+Loss: binary cross-entropy + KL divergence (the negative ELBO), both summed over voxels / latent
+dimensions and divided by the number of voxels, so the loss reads as bits-per-voxel-like numbers
+independent of the edge; the minimiser is the paper's. Adam lr 1e-5, betas (0.9, 0.999), batch 64,
+1000 epochs. Inputs are the binary structures (scale ``binary``: solid = 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from poredesign.learn.base import conv_out
+
+
+class Encoder3D(nn.Module):
+    """Strided conv encoder -> dense hidden -> (mu, log variance)."""
+
+    def __init__(self, input_size: int, channels: Sequence[int] = (16, 32, 64, 128),
+                 hidden: int = 2048, latent_dim: int = 256):
+        super().__init__()
+        self.sizes = [int(input_size)]
+        convs: list[nn.Module] = []
+        c_in = 1
+        for c in channels:
+            convs += [nn.Conv3d(c_in, c, 4, stride=2, padding=1), nn.ReLU()]
+            self.sizes.append(conv_out(self.sizes[-1], 4, 2, 1))
+            c_in = c
+        if self.sizes[-1] < 1:
+            raise ValueError(f"VAE input_size {input_size} is too small for {len(channels)} "
+                             f"stride-2 convolutions (need >= {2 ** len(channels)})")
+        self.convs = nn.Sequential(*convs)
+        self.flat = c_in * self.sizes[-1] ** 3
+        self.fc = nn.Linear(self.flat, hidden)
+        self.mu = nn.Linear(hidden, latent_dim)
+        self.logvar = nn.Linear(hidden, latent_dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = F.relu(self.fc(torch.flatten(self.convs(x), 1)))
+        return self.mu(h), self.logvar(h)
+
+
+class Decoder3D(nn.Module):
+    """Dense -> reshape -> transposed convs mirroring :class:`Encoder3D`; returns logits."""
+
+    def __init__(self, sizes: Sequence[int], channels: Sequence[int] = (16, 32, 64, 128),
+                 latent_dim: int = 256):
+        super().__init__()
+        self.channels = list(channels)
+        self.start = int(sizes[-1])
+        self.fc = nn.Linear(latent_dim, self.channels[-1] * self.start**3)
+        outs = [*self.channels[-2::-1], 1]  # 64, 32, 16, 1 for the paper
+        layers: list[nn.Module] = []
+        c_in, size = self.channels[-1], self.start
+        for i, c in enumerate(outs):
+            target = sizes[-2 - i]
+            pad = target - 2 * size  # (size - 1) * 2 - 2 + 4 + output_padding = target
+            if pad not in (0, 1):
+                raise ValueError(f"cannot mirror encoder sizes {list(sizes)}")
+            layers.append(nn.ConvTranspose3d(c_in, c, 4, stride=2, padding=1, output_padding=pad))
+            if i < len(outs) - 1:
+                layers.append(nn.ReLU())
+            c_in, size = c, target
+        self.deconvs = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.fc(z)).view(-1, self.channels[-1], self.start, self.start, self.start)
+        return self.deconvs(h)
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(q(z|x) || N(0, I)) summed over latent dimensions, per sample (B,)."""
+    return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1)
+
+
+def bce_per_sample(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy summed over voxels, per sample (B,)."""
+    bce = F.binary_cross_entropy_with_logits(logits.float(), target.float(), reduction="none")
+    return bce.flatten(1).sum(dim=1)
+
+
+class VAE3D(pl.LightningModule):
+    def __init__(
+        self,
+        input_size: int = 128,
+        channels: Sequence[int] = (16, 32, 64, 128),
+        hidden: int = 2048,
+        latent_dim: int = 256,
+        beta: float = 1.0,
+        lr: float = 1e-5,
+        betas: Sequence[float] = (0.9, 0.999),
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.encoder = Encoder3D(input_size, channels, hidden, latent_dim)
+        self.decoder = Decoder3D(self.encoder.sizes, channels, latent_dim)
+        self.n_voxels = int(input_size) ** 3
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Decoder logits (sample z during training, z = mu in eval mode), mu, log variance."""
+        mu, logvar = self.encoder(x)
+        z = reparameterize(mu, logvar) if self.training else mu
+        return self.decoder(z), mu, logvar
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Latent means (B, latent_dim): the deterministic embedding used downstream."""
+        return self.encoder(x)[0]
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Voxel solid probabilities (B, 1, n, n, n)."""
+        return torch.sigmoid(self.decoder(z).float())
+
+    def losses(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        logits, mu, logvar = self(x)
+        bce = bce_per_sample(logits, x).mean() / self.n_voxels
+        kl = kl_divergence(mu.float(), logvar.float()).mean() / self.n_voxels
+        return {"loss": bce + self.hparams.beta * kl, "bce": bce, "kl": kl}
+
+    def _step(self, batch, stage: str) -> torch.Tensor:
+        x = batch[0] if isinstance(batch, (list, tuple)) else batch
+        out = self.losses(x)
+        for name, value in out.items():
+            self.log(f"{stage}_{name}", value, on_step=False, on_epoch=True,
+                     prog_bar=name == "loss" and stage != "test", batch_size=x.shape[0])
+        return out["loss"]
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        return self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        return self._step(batch, "test")
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr,
+                                betas=tuple(self.hparams.betas))
+
+    def layer_table(self) -> list[tuple[str, str, tuple[int, ...], int]]:
+        """(name, layer type, weight shape, parameters incl. bias) of every weighted layer."""
+        rows = []
+        for name, m in self.named_modules():
+            if isinstance(m, (nn.Conv3d, nn.ConvTranspose3d, nn.Linear)):
+                n = m.weight.numel() + (m.bias.numel() if m.bias is not None else 0)
+                rows.append((name, type(m).__name__, tuple(m.weight.shape), n))
+        return rows
