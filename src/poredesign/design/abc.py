@@ -282,7 +282,7 @@ class SpinodoidModel:
 
         from poredesign.structures.spinodoid import spinodoid_batch
 
-        theta = np.asarray(theta, dtype=np.float64).reshape(-1, 4)
+        theta = np.array(theta, dtype=np.float64).reshape(-1, 4)  # a writable copy
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
         out = []
@@ -456,7 +456,7 @@ def run_abc(
     prior_bounds: Mapping[str, Sequence[float]] | BoxPrior,
     population: int = 512,
     tolerances: Sequence[float] | None = None,
-    db_path: str | os.PathLike = "abc.db",
+    db_path: str | os.PathLike | None = "abc.db",
     seed: int = 0,
     *,
     support: Callable[[np.ndarray], np.ndarray] | None = None,
@@ -481,7 +481,8 @@ def run_abc(
     population: particles per generation.
     tolerances: the schedule (default :func:`default_tolerances`: 9 from 100 to 1); one
         generation per value.
-    db_path: the pyABC SQLite database for this target; an existing file is replaced.
+    db_path: the pyABC SQLite database for this target; an existing file is replaced; None keeps
+        the History in memory (benchmarks, tests).
     seed: seeds numpy's global random state (pyABC's proposals).
     batch_size, min_batch_size: BatchSampler bounds on proposals per model call.
     min_acceptance_rate: a generation stops unsuccessfully after population / rate evaluations;
@@ -509,10 +510,14 @@ def run_abc(
         raise ValueError(f"min_acceptance_rate must lie in (0, 1] so that every generation "
                          f"terminates; got {min_acceptance_rate}")
 
-    db_path = Path(db_path).resolve()
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    if db_path.exists():
-        db_path.unlink()
+    if db_path is None:
+        db_url, db_path = "sqlite://", ":memory:"
+    else:
+        db_path = Path(db_path).resolve()
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        if db_path.exists():
+            db_path.unlink()
+        db_url = f"sqlite:///{db_path}"
     sampler = sampler if sampler is not None else BatchSampler(batch_size, min_batch_size)
     abc = pyabc.ABCSMC(
         models=BatchModel(predict_batch, names, stat_name, name="model"),
@@ -524,7 +529,7 @@ def run_abc(
         sampler=sampler,
     )
     np.random.seed(int(seed) % 2**32)  # noqa: NPY002  (pyABC draws from the global state)
-    history = abc.new(f"sqlite:///{db_path}", {stat_name: target})
+    history = abc.new(db_url, {stat_name: target})
     log.info("ABC for %s* = %s: population %d, tolerances %s, db %s", stat_name,
              target.tolist(), population, [round(v, 4) for v in tolerances], db_path)
     start = time.perf_counter()
@@ -650,10 +655,10 @@ def _diagnose(result: AbcResult, min_rate, max_total, max_walltime_s) -> tuple[s
 
 
 # -- outputs ----------------------------------------------------------------------------------
-def _write(group, name: str, data: np.ndarray, **attrs: Any) -> None:
+def _write(group, key: str, data: np.ndarray, **attrs: Any) -> None:
     data = np.asarray(data)
     chunks = tuple(max(int(s), 1) for s in data.shape) or None
-    array = group.create_array(name, shape=data.shape, dtype=data.dtype, chunks=chunks,
+    array = group.create_array(key, shape=data.shape, dtype=data.dtype, chunks=chunks,
                                compressors=store._compressor())
     if data.size:
         array[...] = data
