@@ -3,19 +3,20 @@
 ``start_cluster()`` installs Debian's ``slurm-wlm`` and ``munge`` when their daemons are missing,
 then starts a private ``munged``, ``slurmctld`` and ``slurmd`` (as root) whose configuration, keys,
 sockets, spool, state and logs all live in one directory (default ``/tmp/poredesign-slurm``, or
-``$POREDESIGN_SLURM_DIR``). Nothing under ``/etc`` is written and no system service is touched: the
-clients find the cluster through ``SLURM_CONF`` (see ``SlurmCluster.env``), and munge runs on its own
-socket (``AuthInfo=socket=...``), so a machine's real SLURM or munge installation is left alone.
+``$POREDESIGN_SLURM_DIR``). Nothing under ``/etc`` is written and no system service is touched:
+clients find the cluster through ``SLURM_CONF`` (see ``SlurmCluster.env``) and a link at
+``/run/slurm/conf/slurm.conf`` (for srun inside jobs, see ``CONFIGLESS_CONF``), and munge runs on
+its own socket (``AuthInfo=socket=...``), so a machine's real munge installation is left alone.
 
-The configuration suits a container: no cgroups (``proctrack/pgid``, ``task/none``), no accounting
-database (job status comes from ``squeue``; ``MinJobAge`` keeps finished jobs visible for 5 minutes),
-free TCP ports picked at start, the node's CPUs and memory taken from ``slurmd -C``.
+The configuration suits a container: no cgroups (``proctrack/pgid``, ``task/none``), no
+accounting database (job status comes from ``squeue``; ``MinJobAge`` keeps finished jobs listed for
+5 minutes), free TCP ports picked at start, the node's CPUs and memory taken from ``slurmd -C``.
 
 Idempotent: a healthy cluster left running in the same directory (an earlier session with
-``POREDESIGN_SLURM_KEEP=1``, or another session right now) is reused and left running; otherwise any
-stale daemons recorded in the directory's pid files are stopped and a fresh cluster is started.
-``stop()`` stops only what this process started. Failures raise ``SlurmClusterError`` with the tail of
-the daemon logs, so a test using the cluster fails with the reason instead of skipping.
+``POREDESIGN_SLURM_KEEP=1``, or another session right now) is reused and left running; otherwise
+any stale daemons recorded in the directory's pid files are stopped and a fresh cluster is started.
+``stop()`` stops only what this process started. Failures raise ``SlurmClusterError`` with the tail
+of the daemon logs, so a test using the cluster fails with the reason instead of skipping.
 
 Run ``python tests/slurm_cluster.py start|stop|status`` to drive it by hand.
 """
@@ -33,10 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_DIR = "/tmp/poredesign-slurm"
-# Where SLURM clients look for slurm.conf when SLURM_CONF is unset: the system file first, then the
-# cache of a "configless" slurmd. Inside a job the slurm-jobstep executor starts `srun` with every
-# SLURM_* variable removed (SLURM_CONF included), so that srun must find this cluster's file in one of
-# these places: the helper links it from the configless cache path (a volatile directory).
+# Where SLURM clients look for slurm.conf when SLURM_CONF is unset: the system file first, then
+# the cache of a "configless" slurmd. Inside a job the slurm-jobstep executor starts `srun` with
+# every SLURM_* variable removed (SLURM_CONF included), so that srun must find this cluster's file
+# in one of these places: the helper links it from the configless cache path (under /run).
 SYSTEM_CONF = Path("/etc/slurm/slurm.conf")
 CONFIGLESS_CONF = Path("/run/slurm/conf/slurm.conf")
 PACKAGES = ("slurm-wlm", "munge")
@@ -79,12 +80,13 @@ def _tail(path: Path, lines: int = 25) -> str:
 
 
 def _pid_alive(pid: int, name: str) -> bool:
-    """Whether process ``pid`` exists and runs the executable ``name`` (guards against pid reuse)."""
+    """Whether process ``pid`` runs the executable ``name`` (not a zombie, not a reused pid)."""
     try:
-        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return False
-    return comm == name[:15]
+    comm, state = stat[stat.find("(") + 1 : stat.rfind(")")], stat[stat.rfind(")") + 2 :][:1]
+    return comm == name[:15] and state not in ("Z", "X")
 
 
 def _read_pid(path: Path) -> int | None:
@@ -107,16 +109,29 @@ def ensure_packages() -> None:
         return
     if os.geteuid() != 0:
         raise SlurmClusterError(
-            f"SLURM/munge programs {missing} are missing and installing them needs root: "
-            f"run `apt-get install -y {' '.join(PACKAGES)}` (Debian) or deselect with -m 'not slurm'"
+            f"SLURM/munge programs {missing} are missing and installing them needs root: run "
+            f"`apt-get install -y {' '.join(PACKAGES)}` (Debian), or deselect with -m 'not slurm'"
         )
     if _which("apt-get") is None:
         raise SlurmClusterError(f"SLURM/munge programs {missing} are missing and apt-get is not "
                                 "available to install them")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    _run(["apt-get", "update", "-q"], env=env, timeout=APT_TIMEOUT_S)
-    _run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES], env=env,
-         timeout=APT_TIMEOUT_S)
+    # the packages' postinst scripts start munge/slurmctld/slurmd services unless a policy-rc.d
+    # forbids it (Docker's Debian images ship one); without /etc/slurm/slurm.conf, slurmctld's start
+    # fails and with it the installation, so forbid service starts for the time of the install
+    policy = Path("/usr/sbin/policy-rc.d")
+    own_policy = not policy.exists()
+    if own_policy:
+        policy.write_text("#!/bin/sh\n# written by tests/slurm_cluster.py during apt-get install\n"
+                          "exit 101\n")
+        policy.chmod(0o755)
+    try:
+        _run(["apt-get", "update", "-q"], env=env, timeout=APT_TIMEOUT_S)
+        _run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES], env=env,
+             timeout=APT_TIMEOUT_S)
+    finally:
+        if own_policy:
+            policy.unlink(missing_ok=True)
     still = [name for name in DAEMONS + CLIENTS if _which(name) is None]
     if still:
         raise SlurmClusterError(f"after installing {PACKAGES}, {still} are still missing")
@@ -185,7 +200,7 @@ class SlurmCluster:
 
     # ---------------------------------------------------------------- start/stop
     def start(self) -> SlurmCluster:
-        """Bring the cluster up (or reuse a healthy one in ``root``); wait until the node is idle."""
+        """Bring the cluster up (or reuse a healthy one in ``root``); wait for an idle node."""
         ensure_packages()
         if self.is_ready():
             return self

@@ -1,9 +1,9 @@
 """The generate stage through the SLURM profile, on a real one-node cluster started for the test.
 
 The cluster (tests/slurm_cluster.py) installs slurm-wlm and munge from Debian when missing and runs
-its daemons as root; it has no accounting database, so job status comes from ``squeue``. When the
-daemons cannot start, the test fails and says why (daemon log tails); it never skips. Deselect it with
-``-m "not slurm"`` on machines where that is expected (no root, a system SLURM configuration).
+its daemons as root; it has no accounting database, so job status comes from ``squeue``. When
+the daemons cannot start, the test fails and says why (daemon log tails); it never skips. Deselect
+it with ``-m "not slurm"`` where that is expected (no root, a system SLURM configuration).
 
 Environment: ``POREDESIGN_SLURM_KEEP=1`` leaves the cluster running after the session (the next run
 reuses it); ``POREDESIGN_SLURM_DIR`` moves its files (default /tmp/poredesign-slurm).
@@ -44,7 +44,7 @@ def slurm_cluster():
     try:
         cluster.start()
     except SlurmClusterError as e:
-        cluster.stop()
+        cluster.stop(remove=False)  # keep its logs for a look; the next start wipes them
         pytest.fail(f"could not start the local SLURM cluster: {e}", pytrace=False)
     yield cluster
     if os.environ.get("POREDESIGN_SLURM_KEEP", "") not in ("1", "true", "yes"):
