@@ -92,7 +92,7 @@ def test_generate_stage_through_slurm_profile(slurm_cluster: SlurmCluster, tmp_p
         "--configfile", str(tmp_path / TINY.name),
         # no accounting database: poll squeue (MinJobAge=300 keeps finished jobs listed)
         "--slurm-status-command", "squeue",
-        "--slurm-init-seconds-before-status-checks", "5",
+        "--slurm-init-seconds-before-status-checks", "8",  # polls at 8, 26, 54 s
         "--slurm-keep-successful-logs",
         "--retries", "0",
         # one CPU per shard, so both shards run side by side on the 2-core test node
