@@ -33,10 +33,10 @@ from poredesign.design import run_abc, spinodoid_cnn_model, spinodoid_prior
 class StandInCNN(nn.Module):
     """SPEC 3.1's layers (used only when poredesign.learn is missing)."""
 
-    def __init__(self, input_size: int):
+    def __init__(self, input_size: int, channels=(32, 48, 64)):
         super().__init__()
         layers, size, c_in = [], input_size, 1
-        for c in (32, 48, 64):
+        for c in channels:
             layers += [nn.Conv3d(c_in, c, 3), nn.ELU(), nn.Conv3d(c, c, 3), nn.ELU(),
                        nn.AvgPool3d(2)]
             size, c_in = (size - 4) // 2, c
@@ -50,14 +50,14 @@ class StandInCNN(nn.Module):
         return self.net(x)
 
 
-def make_predictor(size: int, device: str, chunk: int):
+def make_predictor(size: int, device: str, chunk: int, channels=(32, 48, 64)):
     """structures (B, N, N, N) bool -> eta (B, 3), and a label for the table."""
     pool = size >= 72  # paper: 192 -> 96 by 2x2x2 sums; the network needs >= 36 per edge
     input_size = size // 2 if pool else size
     try:
         from poredesign.learn import DiffusivityCNN, predict
     except ImportError:
-        model = StandInCNN(input_size).to(device).eval()
+        model = StandInCNN(input_size, channels).to(device).eval()
 
         @torch.no_grad()
         def predict_structures(solid):
@@ -72,19 +72,21 @@ def make_predictor(size: int, device: str, chunk: int):
                 out.append(torch.sigmoid(model((x - 0.5).unsqueeze(1))[:, 0]))
             return torch.stack(out, 1)
 
-        return predict_structures, f"stand-in CNN (SPEC 3.1 layers), input {input_size}^3"
-    model = DiffusivityCNN(input_size=input_size).to(device).eval()
+        return predict_structures, (f"stand-in CNN (SPEC 3.1 layers, channels {tuple(channels)})"
+                                    f", input {input_size}^3")
+    model = DiffusivityCNN(input_size=input_size, channels=channels).to(device).eval()
     n_weights = sum(p.numel() for p in model.parameters())
 
     def predict_structures(solid):
         return predict(model, solid, pool=pool, batch_size=chunk)
 
-    return predict_structures, (f"poredesign.learn.DiffusivityCNN, input {input_size}^3"
+    return predict_structures, (f"poredesign.learn.DiffusivityCNN{tuple(channels)}, input "
+                                f"{input_size}^3"
                                 f"{' (2x2x2-pooled)' if pool else ''}, {n_weights:,} weights")
 
 
-def bench_model(size, device, batch, chunk, repeats, seed=0):
-    predict_structures, label = make_predictor(size, device, chunk)
+def bench_model(size, device, batch, chunk, repeats, channels, seed=0):
+    predict_structures, label = make_predictor(size, device, chunk, channels)
     prior = spinodoid_prior()
     np.random.seed(seed)  # noqa: NPY002
     model = spinodoid_cnn_model(predict_structures, size, seed, batch_size=chunk, device=device)
@@ -135,6 +137,23 @@ def bench_abc(size, device, chunk, predict_structures, population, tolerances, b
     }
 
 
+def bench_overhead(population=512, tolerances=(100.0, 30.0, 10.0, 5.0, 3.0), batch=4096, seed=0):
+    """pyABC + BatchSampler cost per evaluation with a free model (what a fast GPU model sees)."""
+
+    def null_model(theta):  # smooth, cheap, reaches the target: eta ~ porosity-weighted a_i
+        a, eps = theta[:, :3], theta[:, 3:4]
+        return eps * np.sqrt(a / a.max(axis=1, keepdims=True))
+
+    start = time.perf_counter()
+    result = run_abc(null_model, [0.4, 0.5, 0.6], spinodoid_prior(), population=population,
+                     tolerances=list(tolerances), db_path=None, seed=seed, batch_size=batch,
+                     min_acceptance_rate=1e-4)
+    wall = time.perf_counter() - start
+    return {"population": population, "generations": len(result.generations),
+            "model_evaluations": result.model_evaluations, "wall_s": wall,
+            "evals_per_s": result.model_evaluations / wall, "status": result.status}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -145,6 +164,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--population", type=int, default=64)
     parser.add_argument("--tolerances", type=float, nargs="+", default=[100.0, 30.0, 10.0])
+    parser.add_argument("--channels", type=int, nargs=3, default=[32, 48, 64],
+                        help="conv filters per block (paper: 32 48 64)")
     parser.add_argument("--skip-abc", action="store_true")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--json", type=Path, default=None)
@@ -154,7 +175,7 @@ def main() -> None:
     device_name = (torch.cuda.get_device_name() if args.device.startswith("cuda")
                    else f"CPU ({torch.get_num_threads()} torch threads, {os.cpu_count()} cores)")
     model_row, predictor = bench_model(args.size, args.device, args.batch, args.chunk,
-                                       args.repeats)
+                                       args.repeats, tuple(args.channels))
     out = {"size": args.size, "device": device_name, "batch": args.batch, "chunk": args.chunk,
            "model": model_row}
     print(f"# ABC model throughput, N = {args.size}, {device_name}")
@@ -171,6 +192,11 @@ def main() -> None:
                  f"{abc_row['model_evaluations']} evals)")
         print(f"{label:44s} {abc_row['evals_per_s']:10.2f}"
               f"   (model {100 * abc_row['model_share']:.0f} % of wall time, {abc_row['status']})")
+    overhead = bench_overhead()
+    out["sampler_overhead"] = overhead
+    label = (f"sampler only, free model (pop {overhead['population']}, "
+             f"{overhead['model_evaluations']} evals)")
+    print(f"{label:44s} {overhead['evals_per_s']:10.0f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, indent=2) + "\n")
