@@ -399,8 +399,8 @@ class AbcResult:
         return int(sum(a["model_evaluations"] for a in self.attempts))
 
     def summary(self) -> dict[str, Any]:
-        """JSON-ready acceptance/evaluation summary."""
-        return store._jsonable({
+        """JSON-ready acceptance/evaluation summary (non-finite numbers become None)."""
+        return _finite_or_none(store._jsonable({
             "status": self.status,
             "converged": self.converged,
             "message": self.message,
@@ -432,7 +432,17 @@ class AbcResult:
             "db_path": self.db_path,
             "prior": self.prior,
             "settings": self.settings,
-        })
+        }))
+
+
+def _finite_or_none(value):
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_none(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _nan_to_none(value):
@@ -755,7 +765,7 @@ def plot_marginals(result: AbcResult, path: str | os.PathLike, bins: int = 30,
 def write_summary(result: AbcResult, path: str | os.PathLike) -> None:
     """The acceptance/evaluation summary as JSON (:meth:`AbcResult.summary`)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(result.summary(), indent=2) + "\n")
+    Path(path).write_text(json.dumps(result.summary(), indent=2, allow_nan=False) + "\n")
 
 
 def save_outputs(result: AbcResult, store_path: str | os.PathLike | None = None,
