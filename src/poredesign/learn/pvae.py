@@ -61,6 +61,8 @@ class PropertyVAE(pl.LightningModule):
             layers += [nn.Linear(width, h), nn.ReLU()]
             width = h
         layers += [nn.Linear(width, len(self.targets)), nn.ReLU()]
+        # start the ReLU outputs inside the min-max range so no output begins dead
+        nn.init.constant_(layers[-2].bias, 0.5)
         self.regressor = nn.Sequential(*layers)
         self.scaler = TargetScaler(len(self.targets), "minmax")
         self.n_voxels = int(input_size) ** 3

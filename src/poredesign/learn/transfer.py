@@ -49,6 +49,8 @@ class TransferRegressor(PropertyRegressor):
             self.encoder.requires_grad_(False)
         else:
             xavier_init(self.encoder)
+        # the log variance head is part of the VAE encoder but unused here (latent mean only)
+        self.encoder.logvar.requires_grad_(False)
 
     @property
     def frozen(self) -> bool:
