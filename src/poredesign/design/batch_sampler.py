@@ -33,7 +33,8 @@ Termination: the generation ends unsuccessfully (``sample.ok = False``, so ``ABC
 once ``max_eval`` proposals were counted (``ABCSMC`` passes ``population / min_acceptance_rate``),
 or once the run's ``max_total_nr_simulations`` would be exceeded (read from ``ana_vars``); the
 last batch is trimmed so neither is overshot. Batch sizes adapt to the acceptance rate seen so
-far in the generation (``safety * still_needed / rate``, within ``[min_batch_size, batch_size]``).
+far in the generation (``safety * still_needed / rate``, within ``[min_batch_size, batch_size]``;
+before the first batch of a generation the previous generation's rate).
 
 Randomness: proposals come from numpy's global random state, as everywhere in pyABC (seed it with
 ``np.random.seed``); the model draws its own structures from its own seeds. Batch sizes depend
@@ -228,6 +229,10 @@ class BatchSampler(Sampler):
         counted = accepted = simulated = batches = 0
         best = math.inf
         redraws = 0
+        # before the first batch: the previous generation's acceptance rate (an upper bound, as the
+        # tolerance shrinks), or 1 for the first generation
+        previous = [g for g in self.generations if not g.calibration and g.accepted]
+        first_rate = previous[-1].acceptance_rate if previous and t > 0 else 1.0
         while accepted < n and counted < limit:
             needed = n - accepted
             if job is None:
@@ -235,7 +240,7 @@ class BatchSampler(Sampler):
             elif job.calibration:
                 k = needed
             else:
-                rate = accepted / counted if counted else 1.0
+                rate = accepted / counted if counted else first_rate
                 want = self.batch_size if rate == 0 else math.ceil(self.safety * needed / rate)
                 k = min(self.batch_size, max(self.min_batch_size, want))
             if math.isfinite(limit):
