@@ -41,8 +41,9 @@ def make_stores(root: Path, n: int = 10, size: int = 16, seed: int = 0) -> tuple
 
 
 def diffusivity(solid: np.ndarray, axis: int = 0) -> float:
-    """Relative diffusivity along ``axis`` by a finite-volume solve (SPEC 2.2 set-up): c = 1 on the
-    first pore layer, 0 on the last, zero flux into solid, periodic laterally; eta = J (N - 1) / N^2."""
+    """Relative diffusivity along ``axis`` by a finite-volume solve (SPEC 2.2 set-up): c = 1 on
+    the first pore layer, 0 on the last, zero flux into solid, periodic laterally;
+    eta = J (N - 1) / N^2."""
     solid = np.moveaxis(np.asarray(solid, bool), axis, 0)
     n = solid.shape[0]
     pore = ~solid

@@ -6,12 +6,13 @@ column ``a``; a scalar array (shape (n,), e.g. ``porosity``) contributes its val
 of a view is a scalar, and label-preserving augmentations are exactly the symmetries of the
 transport problem along ``a``:
 
-- flips of the two axes orthogonal to transport (mirror images; the lateral boundaries are periodic);
+- flips of the two axes orthogonal to transport (mirror images; the lateral boundaries are
+  periodic);
 - the swap of the two orthogonal axes;
-- circular shifts along the orthogonal axes (exact for periodic structures: the lateral boundaries of
-  the transport solvers are periodic); shifting along the transport axis as well (``shift_axes:
-  all``) is what [R22] does for periodic spinodoids, but it moves the inlet plane, so it preserves the
-  label only statistically, and is off by default.
+- circular shifts along the orthogonal axes (exact for periodic structures: the lateral boundaries
+  of the transport solvers are periodic); shifting along the transport axis as well
+  (``shift_axes: all``) is what [R22] does for periodic spinodoids, but it moves the inlet plane, so
+  it preserves the label only statistically, and is off by default.
 
 With ``axes = (0, 1, 2)`` (axis permutation, SPEC 3.1) each structure yields three views and the
 volume is rotated so that the transport axis ``a`` lies along x: (x, y, z) -> (a, a+1, a+2 mod 3).
@@ -81,7 +82,8 @@ def to_input_torch(volumes: torch.Tensor, pool: bool, scale: str = "centered") -
     if pool:
         b, nx, ny, nz = x.shape
         if nx % 2 or ny % 2 or nz % 2:
-            raise ValueError(f"2x2x2 pooling needs even edges; got volumes of shape {tuple(x.shape)}")
+            raise ValueError(f"2x2x2 pooling needs even edges; got volumes of shape "
+                             f"{tuple(x.shape)}")
         x = x.reshape(b, nx // 2, 2, ny // 2, 2, nz // 2, 2).sum(dim=(2, 4, 6)) / 8.0
     if scale == "centered":
         x = x - 0.5
@@ -126,7 +128,8 @@ class Augment:
 
     def __call__(self, volume: np.ndarray, transport_axis: int,
                  generator: torch.Generator | None = None) -> np.ndarray:
-        """Apply a random draw of the augmentations; draws come from torch's RNG (seeded per worker)."""
+        """Apply a random draw of the augmentations; draws come from torch's RNG (seeded per
+        worker by Lightning) unless a generator is given."""
         lateral = [d for d in range(3) if d != transport_axis]
         draws = torch.rand(6, generator=generator).tolist()
         if self.flip:
@@ -147,7 +150,7 @@ class Augment:
 
 
 def read_labels(path: str | os.PathLike, names: Sequence[str], n: int) -> dict[str, np.ndarray]:
-    """Read label arrays ``names`` from a property store; check each has n rows and shape (n,) or (n, 3)."""
+    """Read label arrays ``names`` from a property store; each must have shape (n,) or (n, 3)."""
     group = open_group(path)
     labels = {}
     for name in names:
@@ -350,7 +353,8 @@ class PoreDataModule(pl.LightningDataModule):
         labels = (read_labels(self.properties_path, self.data.targets, len(store))
                   if self.data.targets else {})
         self.labels = labels
-        self.periodic = store_is_periodic(store) if self.data.periodic is None else self.data.periodic
+        self.periodic = (store_is_periodic(store) if self.data.periodic is None
+                         else self.data.periodic)
         self.train_idx, self.val_idx, self.test_idx = split_indices(
             n, self.data.split, self.data.seed)
         aug = dict(self.data.augment)

@@ -23,7 +23,7 @@ def read_history(path: str | os.PathLike) -> dict[str, np.ndarray]:
             continue
         epoch = int(float(row["epoch"]))
         for key, value in row.items():
-            if key in ("epoch", "step") or value in ("", None):
+            if key in ("epoch", "step", "stage") or value in ("", None):
                 continue
             out.setdefault(key, {})[epoch] = float(value)
     return {k: np.array(sorted(v.items())) for k, v in out.items()}
@@ -31,7 +31,7 @@ def read_history(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 def plot_loss_curves(history: str | os.PathLike, path: str | os.PathLike, title: str = "",
                      keys: Sequence[str] | None = None) -> None:
-    """Training and validation loss per epoch (log scale when positive), one panel per stage prefix."""
+    """Training and validation loss per epoch (log scale when all positive)."""
     columns = read_history(history)
     if keys is None:
         keys = sorted(k for k in columns if k.endswith("_loss"))

@@ -58,7 +58,7 @@ def hparams_path(weights: str | os.PathLike) -> Path:
 
 def save_model(model: torch.nn.Module, weights: str | os.PathLike,
                data: Mapping[str, Any] | None = None, **extra: Any) -> tuple[Path, Path]:
-    """Write ``weights`` (state_dict of CPU tensors) and its ``.json`` beside it; return both paths."""
+    """Write ``weights`` (state_dict of CPU tensors) and its ``.json`` beside it; return both."""
     weights = Path(weights)
     weights.parent.mkdir(parents=True, exist_ok=True)
     name = type(model).__name__
@@ -85,7 +85,8 @@ def read_meta(weights: str | os.PathLike) -> dict[str, Any]:
 def load_state_dict(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, torch.Tensor]:
     """Tensors only: refuses any pickled object that is not a tensor or a primitive container."""
     state = torch.load(path, map_location=map_location, weights_only=True)
-    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor)
+                                                 for v in state.values()):
         raise ValueError(f"{path} is not a state_dict of tensors")
     return dict(state)
 

@@ -40,8 +40,8 @@ def r2(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
 def regression_report(pred: np.ndarray, true: np.ndarray, names: list[str],
                       pred_scaled: np.ndarray | None = None,
                       true_scaled: np.ndarray | None = None) -> dict[str, float]:
-    """``mse``/``mape``/``r2`` per target (physical units) plus ``mse_scaled`` on the training scale
-    (e.g. the logit scale of SPEC 3.1), keyed ``<metric>_<target>``; NaN becomes None (JSON null)."""
+    """``mse``/``mape``/``r2`` per target (physical units) plus ``mse_scaled`` on the training
+    scale (e.g. the logit of SPEC 3.1), keyed ``<metric>_<target>``; NaN becomes None."""
     out: dict[str, float] = {}
     columns = {"mse": mse(pred, true), "mape": mape(pred, true), "r2": r2(pred, true)}
     if pred_scaled is not None and true_scaled is not None:

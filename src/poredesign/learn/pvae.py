@@ -92,7 +92,7 @@ class PropertyVAE(pl.LightningModule):
 
     # -- model ----------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor):
-        """(decoder logits before the steep sigmoid, mu, log variance, scaled property predictions)."""
+        """(decoder logits before the steep sigmoid, mu, log variance, scaled properties)."""
         mu, logvar = self.encoder(x)
         z = reparameterize(mu, logvar) if self.training else mu
         return self.decoder(z), mu, logvar, self.regressor(mu)

@@ -431,7 +431,8 @@ def train(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    settings = settings if isinstance(settings, TrainSettings) else TrainSettings(**(settings or {}))
+    if not isinstance(settings, TrainSettings):
+        settings = TrainSettings(**(settings or {}))
     outs = Outputs.in_dir(out_dir, **dict(outputs or {}))
     model_kwargs = dict(model_kwargs or {})
     data_cfg = _data_config(name, data, settings.seed)
@@ -551,9 +552,11 @@ def _fit_stages(model: PropertyVAE, dm: PoreDataModule, out_dir: Path, settings:
 # pVAE latent-size search and transfer repeats
 
 
-def search_latent_size(dm: PoreDataModule, model_kwargs: Mapping[str, Any], settings: TrainSettings,
-                       trials: int = 50, latent_range: Sequence[int] = (4, 256),
-                       stage_epochs: Sequence[int] | None = None, out_dir: str | os.PathLike | None = None,
+def search_latent_size(dm: PoreDataModule, model_kwargs: Mapping[str, Any],
+                       settings: TrainSettings, trials: int = 50,
+                       latent_range: Sequence[int] = (4, 256),
+                       stage_epochs: Sequence[int] | None = None,
+                       out_dir: str | os.PathLike | None = None,
                        seed: int | None = None) -> dict[str, Any]:
     """Optuna (TPE, seeded) over ``latent_dim`` in ``latent_range`` (log-uniform integers).
 
@@ -567,14 +570,16 @@ def search_latent_size(dm: PoreDataModule, model_kwargs: Mapping[str, Any], sett
     stage_epochs = list(stage_epochs or settings.stage_epochs or [settings.epochs] * 3)
     lo, hi = (int(v) for v in latent_range)
     if not 1 <= lo <= hi:
-        raise ValueError(f"learn.pvae.search.latent_range must satisfy 1 <= lo <= hi; got {[lo, hi]}")
+        raise ValueError(f"learn.pvae.search.latent_range must satisfy 1 <= lo <= hi; "
+                         f"got {[lo, hi]}")
     storage = None
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         storage = f"sqlite:///{Path(out_dir, 'optuna.db').resolve()}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    key = _hash([dict(model_kwargs), dm.data.to_dict(), stage_epochs, lo, hi])
     study = optuna.create_study(
-        study_name=f"pvae-latent-{_hash([dict(model_kwargs), dm.data.to_dict(), stage_epochs, lo, hi])}",
+        study_name=f"pvae-latent-{key}",
         storage=storage, load_if_exists=True, direction="minimize",
         sampler=optuna.samplers.TPESampler(seed=seed))
     device = settings.torch_device()
@@ -611,8 +616,8 @@ def repeated_runs(dm: PoreDataModule, model_kwargs: Mapping[str, Any], settings:
                   encoder: str | os.PathLike | None, runs: int,
                   table_path: str | os.PathLike | None = None,
                   variants: Sequence[str] = ("pretrained", "scratch")) -> dict[str, Any]:
-    """Train the transfer regressor ``runs`` times per variant (seeds seed, seed+1, ...): the frozen
-    pretrained encoder and the from-scratch network; train and test MSE of each run, mean and std."""
+    """Train the transfer regressor ``runs`` times per variant (seeds seed, seed+1, ...): the
+    frozen pretrained encoder and the from-scratch network; train/test MSE per run, mean, std."""
     device = settings.torch_device()
     rows = []
     for variant in variants:

@@ -5,9 +5,10 @@ The encoder of a trained :class:`VAE3D` (its latent mean, no sampling), frozen, 
 head's kernels carry an L2 penalty of 1e-5 (Keras ``kernel_regularizer=l2(1e-5)``: 1e-5 * sum w^2
 added to the training loss), Adam, MSE, 100 epochs.
 
-``pretrained=False`` is the paper's baseline: the same network (encoder + head) trained from scratch,
-every layer trainable and Xavier-initialised. :func:`poredesign.learn.train.repeated_runs` repeats
-either variant with different seeds (paper: 20 each) and reports train/test MSE.
+``pretrained=False`` is the paper's baseline: the same network (encoder + head) trained from
+scratch, every layer trainable and Xavier-initialised.
+:func:`poredesign.learn.train.repeated_runs` repeats either variant with different seeds (paper: 20
+each) and reports train/test MSE.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ class TransferRegressor(PropertyRegressor):
 
     def load_encoder(self, vae_state_dict: Mapping[str, torch.Tensor]) -> None:
         """Copy the ``encoder.*`` weights of a trained VAE3D state_dict (shapes must match)."""
-        enc = {k[len("encoder."):]: v for k, v in vae_state_dict.items() if k.startswith("encoder.")}
+        enc = {k[len("encoder."):]: v for k, v in vae_state_dict.items()
+               if k.startswith("encoder.")}
         if not enc:
             raise KeyError("the VAE state_dict has no 'encoder.*' weights")
         self.encoder.load_state_dict(enc)
