@@ -1,5 +1,5 @@
-"""The study summary (Markdown): surrogate error, and per design target its posterior, the validated
-properties against the target and the cost."""
+"""The study summary (Markdown): surrogate error, and per design target its posterior, the
+validated properties against the target and the cost."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ def _read(path: str | os.PathLike | None) -> dict[str, Any] | None:
 def surrogate_table(metrics: Mapping[str, Any], target: str = "eta") -> list[str]:
     """Train/validation/test errors of the surrogate, as in [R22] Table 1 (MSE on the training
     scale, the logit for eta; MAPE in percent on the linear scale)."""
-    lines = ["| split | structures x axes | MSE (logit) | MAPE (%) | R^2 |", "|---|---|---|---|---|"]
+    lines = ["| split | structures x axes | MSE (logit) | MAPE (%) | R^2 |",
+             "|---|---|---|---|---|"]
     for split in ("train", "val", "test"):
         m = metrics.get(split, {})
         lines.append(f"| {split} | {m.get('n', '?')} | {_fmt(m.get(f'mse_scaled_{target}'), 3)} | "
@@ -76,7 +77,7 @@ def write_study_summary(
                 f"MAPE {_fmt(up.get('mape_solver_percent'), 2)} % against the target")
     if notes:
         lines += ["", *notes]
-    lines += ["", "eta = D_eff / D along (x, y, z); MAPE = 100 mean_i |eta_i - eta*_i| / eta*_i of "
-              "the mean over the validation structures. theta_hat is the posterior mean of the last "
-              "ABC generation.", ""]
+    lines += ["", "eta = D_eff / D along (x, y, z); MAPE = 100 mean_i |eta_i - eta*_i| / eta*_i "
+              "of the mean over the validation structures. theta_hat is the posterior mean of the "
+              "last ABC generation.", ""]
     Path(path).write_text("\n".join(lines))

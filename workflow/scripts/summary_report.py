@@ -7,6 +7,8 @@ setup_logging(snakemake.log[0])
 inp = snakemake.input
 targets = {
     name: {"abc": abc, "validation": val, "upscaling": up}
-    for name, abc, val, up in zip(snakemake.params.targets, inp.abc, inp.validation, inp.upscaling)
+    for name, abc, val, up in zip(
+        snakemake.params.targets, inp.abc, inp.validation, inp.upscaling, strict=True
+    )
 }
 write_study_summary(snakemake.output.summary, snakemake.params.study, inp.metrics, targets)

@@ -14,6 +14,9 @@ stream = setup_logging(snakemake.log[0])
 params = snakemake.params
 abc = json.loads(open(snakemake.input.summary).read())
 theta = [abc["theta_hat"][name] for name in abc["param_names"]]
+if any(value is None for value in theta):
+    raise RuntimeError(f"ABC for target {snakemake.wildcards.target} completed no generation, so "
+                       f"there is no posterior mean to validate: {abc['message']}")
 target = np.asarray(abc["target_vector"])
 device = TrainSettings(device=params.device).torch_device()
 cnn = load_model(snakemake.input.model, map_location=device)

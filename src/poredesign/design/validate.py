@@ -1,11 +1,11 @@
-"""Validation of a designed parameter vector with new structures, the surrogate and the solver [R22].
+"""Validation of a designed parameter vector with new structures, surrogate and solver [R22].
 
 The posterior mean theta_hat = (a_x, a_y, a_z, porosity) of an ABC run is checked by generating
 fresh spinodoids at theta_hat (seeds independent of the training data), computing their effective
-diffusivity along x, y and z with the transport solver and, when a surrogate is given, with the CNN.
-The upscaling check generates structures at ``factor`` * N with a / ``factor``: the same feature size
-in voxels in a domain ``factor`` times larger per edge, so eta should not change if the N^3 volume is
-representative.
+diffusivity along x, y and z with the transport solver and, when a surrogate is given, with the
+CNN. The upscaling check generates structures at ``factor`` * N with a / ``factor``: the same
+feature size in voxels in a domain ``factor`` times larger per edge, so eta should not change if
+the N^3 volume is representative.
 """
 
 from __future__ import annotations
