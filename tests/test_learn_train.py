@@ -80,6 +80,8 @@ def test_resume_continues_and_a_changed_setting_restarts(stores, tmp_path):
     first = train("permeability", structures, properties, tmp_path,
                   settings={"epochs": 2, "batch_size": 8}, **kwargs)
     assert first["resumed_from_epoch"] is None
+    # last.ckpt is the latest epoch, whether or not it was the best one
+    assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 1
     steps_per_epoch = -(-first["train"]["n"] // 8)
     more = train("permeability", structures, properties, tmp_path,
                  settings={"epochs": 4, "batch_size": 8}, **kwargs)

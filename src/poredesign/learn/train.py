@@ -208,9 +208,12 @@ def fit(model: pl.LightningModule, datamodule: pl.LightningDataModule, work_dir:
         ckpt_dir.mkdir(parents=True)
         fp_path.write_text(json.dumps({"hash": fp, "fingerprint": _plain(fingerprint or {})},
                                       indent=2) + "\n")
+    # two callbacks: Lightning's save_last only refreshes last.ckpt when the best one changes
     checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_loss", mode="min",
-                                 save_top_k=1, save_last=True, enable_version_counter=False)
-    callbacks: list[Callback] = [checkpoint, _EpochLog()]
+                                 save_top_k=1, enable_version_counter=False)
+    latest = ModelCheckpoint(dirpath=ckpt_dir, filename="last", save_top_k=1,
+                             enable_version_counter=False)
+    callbacks: list[Callback] = [checkpoint, latest, _EpochLog()]
     if settings.early_stopping:
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min",
                                        patience=int(settings.early_stopping)))

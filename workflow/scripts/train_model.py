@@ -1,0 +1,25 @@
+"""Train one surrogate model of SPEC 3 (wildcard ``model``): weights, metrics, figures."""
+
+import torch
+
+from poredesign.learn.train import data_from_config, settings_from_config, train
+from poredesign.runlog import setup_logging
+
+setup_logging(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+params, inp, out = snakemake.params, snakemake.input, snakemake.output
+section, common = params.section, params.common
+train(
+    snakemake.wildcards.model,
+    inp.structures,
+    inp.properties[0] if inp.properties else None,
+    out_dir=params.out_dir,
+    model_kwargs=section.get("hparams", {}),
+    data=data_from_config(section, common),
+    settings=settings_from_config(section, common, params.seed, params.device),
+    outputs={"model": out.model, "metrics": out.metrics, "loss_figure": out.loss,
+             "parity_figure": out.parity},
+    encoder=inp.encoder[0] if inp.encoder else None,
+    search=section.get("search"),
+    repeats=section.get("repeats", 0),
+)
