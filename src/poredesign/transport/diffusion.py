@@ -43,7 +43,6 @@ def _laplacian_system(pore: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray, np.n
     Returns (A, b, index) with ``index`` the unknown number of each voxel (-1: none, -2: inlet,
     -3: outlet).
     """
-    n0 = pore.shape[0]
     index = np.full(pore.shape, -1, dtype=np.int64)
     interior = pore.copy()
     interior[0] = interior[-1] = False
