@@ -15,7 +15,9 @@ wildcard_constraints:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/generate.smk"
+include: "workflow/rules/simulate.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/design.smk"
 
 
 rule all:

@@ -75,3 +75,33 @@ def plot_validation(
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_transport_overview(transport_path: str | os.PathLike, path: str | os.PathLike) -> None:
+    """eta (and k, when present) per axis against porosity."""
+    from poredesign.store import open_group
+
+    group = open_group(transport_path)
+    porosity = np.asarray(group["porosity"][...])
+    panels = [(name, np.asarray(group[name][...])) for name in ("eta", "k")
+              if np.isfinite(np.asarray(group[name][...])).any()]
+    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(5 * max(len(panels), 1), 3.8),
+                             squeeze=False)
+    for ax, (name, values) in zip(axes[0], panels, strict=False):
+        for axis, color in enumerate(("tab:blue", "tab:orange", "tab:green")):
+            ax.scatter(porosity, values[:, axis], s=8, alpha=0.6, color=color,
+                       label=f"{name}_{'xyz'[axis]}")
+        if name == "eta":
+            eps = np.linspace(0, 1, 101)
+            ax.plot(eps, 2 * eps / (3 - eps), "k--", lw=1, label="HS bound 2e/(3-e)")
+            ax.plot(eps, eps, "k:", lw=1, label="eta = porosity")
+            ax.set_ylabel("eta = D_eff / D")
+        else:
+            ax.set_yscale("log")
+            ax.set_ylabel("k (voxel^2)")
+        ax.set_xlabel("porosity")
+        ax.legend(fontsize=7)
+    fig.suptitle(f"transport labels of {len(porosity)} structures", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

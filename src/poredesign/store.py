@@ -212,3 +212,28 @@ def gather_structures(
         group.attrs.update(attrs)
         group.attrs.update({"n": n, "shards": len(shards), "structures": n, "draws": draws,
                             "rejection_rate": 1.0 - n / draws if draws else 0.0})
+
+
+def gather_arrays(shard_paths: Sequence[str | os.PathLike], out_path: str | os.PathLike) -> None:
+    """Concatenate the arrays of table stores (same names, per-structure rows) along axis 0.
+
+    Attributes are taken from the first shard, minus the per-shard index range.
+    """
+    groups = [open_group(p) for p in shard_paths]
+    if not groups:
+        raise ValueError("gather_arrays needs at least one shard")
+    names = sorted(name for name, _ in groups[0].arrays())
+    for path, group in zip(shard_paths, groups, strict=True):
+        other = sorted(name for name, _ in group.arrays())
+        if other != names:
+            raise ValueError(f"shard {path} holds arrays {other}; expected {names}")
+    attrs = {k: v for k, v in groups[0].attrs.items() if k not in ("first_index", "n",
+                                                                    COMPLETE_KEY)}
+    with atomic_group(out_path) as out:
+        n = 0
+        for name in names:
+            data = np.concatenate([np.asarray(g[name][...]) for g in groups])
+            write_array(out, name, data, **dict(groups[0][name].attrs))
+            n = len(data)
+        out.attrs.update(attrs)
+        out.attrs.update({"n": n, "shards": len(groups)})

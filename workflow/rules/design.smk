@@ -38,7 +38,7 @@ rule abc_posterior:
         size=config["dataset"]["size"],
         seed=config["seed"],
         device=config["device"],
-    threads: 2
+    threads: 1  # targets run side by side on a CPU; the GPU does the work when present
     resources:
         gpu=1 if config["device"] == "cuda" else 0,
         mem_mb=16000,
@@ -69,7 +69,7 @@ rule validate_design:
         seed=config["seed"],
         solver=config["transport"]["diffusion"],
         device=config["device"],
-    threads: 2
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=12 * 60,
@@ -92,7 +92,7 @@ rule upscale_design:
         size=config["dataset"]["size"],
         seed=config["seed"],
         solver=config["transport"]["diffusion"],
-    threads: 2
+    threads: 1
     resources:
         mem_mb=32000,
         runtime=24 * 60,

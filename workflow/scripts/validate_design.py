@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import torch
 
 from poredesign.design.validate import validate_design
 from poredesign.learn import load_model, predict
@@ -11,6 +12,7 @@ from poredesign.plots import plot_validation
 from poredesign.runlog import setup_logging
 
 stream = setup_logging(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
 params = snakemake.params
 abc = json.loads(open(snakemake.input.summary).read())
 theta = [abc["theta_hat"][name] for name in abc["param_names"]]

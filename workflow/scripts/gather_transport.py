@@ -1,0 +1,7 @@
+"""Concatenate the shards' transport stores, in shard order, into transport.zarr."""
+
+from poredesign.runlog import setup_logging
+from poredesign.store import gather_arrays
+
+setup_logging(snakemake.log[0])
+gather_arrays(snakemake.input.shards, snakemake.output.transport)
