@@ -213,10 +213,10 @@ def test_diffusivity_cnn_overfits_reproducibly():
 
     def make():
         return DiffusivityCNN(36, channels=(8, 12, 16), hidden=(32, 24, 16, 8),
-                              optimizer="adam", lr=1e-3)
+                              optimizer="adam", lr=3e-3)
 
-    first, _ = overfit(make, x, y, 60)
-    second, _ = overfit(make, x, y, 60)
+    first, _ = overfit(make, x, y, 45)
+    second, _ = overfit(make, x, y, 45)
     assert fell_tenfold(first), first
     assert first == second
 
