@@ -21,7 +21,7 @@ from poredesign.learn import (
     to_input_torch,
 )
 from poredesign.learn.data import rotate_to_x_torch
-from poredesign.store import StructureStore
+from poredesign.store import StructureStore, atomic_group, write_array
 from poredesign.structures import spinodoid
 
 
@@ -163,3 +163,27 @@ def test_missing_targets_and_wrong_shapes_are_named(stores, tmp_path):
         PoreDataModule(structures, None, {"targets": ["eta"]})
     with pytest.raises(ValueError, match="axes"):
         StructureViews(structures, [0], axes=[3])
+
+
+def test_flagged_and_missing_labels_are_left_out(tmp_path):
+    structures, _ = make_stores(tmp_path, n=6, size=16)
+    eta = np.full((6, 3), 0.3)
+    eta[1, 2] = np.nan  # not computed
+    flags = np.zeros((6, 3), dtype=np.int32)
+    flags[2, 0] = 1  # no percolating path (eta = 0)
+    eta[2, 0] = 0.0
+    properties = tmp_path / "flagged.zarr"
+    with atomic_group(properties) as group:
+        write_array(group, "eta", eta)
+        write_array(group, "tau", 0.5 / eta)
+        write_array(group, "flags_eta", flags)
+    dm = PoreDataModule(structures, properties, {"targets": ["eta"], "split": [1.0, 0.0, 0.0]})
+    dm.setup()
+    views = dm.train_set.views
+    assert len(views) == 6 * 3 - 2 and (1, 2) not in views and (2, 0) not in views
+    assert dm.excluded == {"train": 2, "val": 0, "test": 0}
+    assert np.all(np.isfinite(dm.train_set.label_matrix()))
+    # tortuosity comes from the same diffusion solve, so it shares its flags
+    dm = PoreDataModule(structures, properties, {"targets": ["tau"], "split": [1.0, 0.0, 0.0]})
+    dm.setup()
+    assert (2, 0) not in dm.train_set.views and (1, 2) not in dm.train_set.views

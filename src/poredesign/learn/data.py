@@ -165,6 +165,10 @@ class Augment:
 # labels
 
 
+#: flag array of a target other than ``flags_<target>`` (tau comes from the diffusion solve)
+FLAG_ARRAYS = {"tau": "flags_eta"}
+
+
 def read_labels(path: str | os.PathLike, names: Sequence[str], n: int) -> dict[str, np.ndarray]:
     """Read label arrays ``names`` from a property store; each must have shape (n,) or (n, 3)."""
     group = open_group(path)
@@ -180,6 +184,26 @@ def read_labels(path: str | os.PathLike, names: Sequence[str], n: int) -> dict[s
                              f"expected ({n},) or ({n}, 3) to match the structure store")
         labels[name] = values
     return labels
+
+
+def valid_views(path: str | os.PathLike, labels: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+    """(n, 3) bool: views whose labels are all finite and whose solves were not flagged.
+
+    The transport stage stores per-axis fault flags (``flags_eta``, ``flags_k``; 0 = ok). Flagged
+    results (no percolating path: value 0, which a logit or log target cannot represent; not
+    converged; diverged; all pore; not computed) are kept out of training and evaluation.
+    """
+    valid = np.ones((n, 3), dtype=bool)
+    group = open_group(path) if labels else None
+    for name, values in labels.items():
+        finite = np.isfinite(values)
+        valid &= finite if values.ndim == 2 else finite[:, None]
+        flag_name = FLAG_ARRAYS.get(name, f"flags_{name}")
+        if group is not None and flag_name in group:
+            flags = np.asarray(group[flag_name][...])
+            if flags.shape == (n, 3):
+                valid &= flags == 0
+    return valid
 
 
 def view_labels(labels: Mapping[str, np.ndarray], targets: Sequence[str], index: int,
@@ -214,12 +238,17 @@ class StructureViews(Dataset):
         scale: str = "centered",
         augment: Augment | None = None,
         rotate: bool | None = None,
+        valid: np.ndarray | None = None,
     ):
         self.structures_path = str(structures_path)
         self.indices = np.asarray(indices, dtype=np.int64)
         self.axes = tuple(int(a) for a in axes)
         if not self.axes or any(a not in (0, 1, 2) for a in self.axes):
             raise ValueError(f"axes must be a non-empty subset of (0, 1, 2); got {axes!r}")
+        # views in order: structure by structure, its axes in turn; invalid labels left out
+        self.views = [(int(i), a) for i in self.indices for a in self.axes
+                      if valid is None or valid[i, a]]
+        self.excluded = len(self.indices) * len(self.axes) - len(self.views)
         self.labels = dict(labels or {})
         self.targets = tuple(targets)
         missing = [t for t in self.targets if t not in self.labels]
@@ -234,13 +263,13 @@ class StructureViews(Dataset):
         self._pid = None
 
     def __len__(self) -> int:
-        return len(self.indices) * len(self.axes)
+        return len(self.views)
 
     def view(self, item: int) -> tuple[int, int]:
         """(structure index in the store, transport axis) of sample ``item``."""
         if not 0 <= item < len(self):
             raise IndexError(f"sample {item} out of range for a dataset of {len(self)} views")
-        return int(self.indices[item // len(self.axes)]), self.axes[item % len(self.axes)]
+        return self.views[item]
 
     @property
     def array(self):
@@ -371,6 +400,8 @@ class PoreDataModule(pl.LightningDataModule):
         labels = (read_labels(self.properties_path, self.data.targets, len(store))
                   if self.data.targets else {})
         self.labels = labels
+        valid = (valid_views(self.properties_path, labels, len(store))
+                 if self.data.targets else None)
         self.periodic = (store_is_periodic(store) if self.data.periodic is None
                          else self.data.periodic)
         self.train_idx, self.val_idx, self.test_idx = split_indices(
@@ -380,16 +411,23 @@ class PoreDataModule(pl.LightningDataModule):
             aug["shift"] = False
         augment = Augment(**aug)
         common = dict(axes=self.data.axes, labels=labels, targets=self.data.targets,
-                      pool=self.data.pool, scale=self.data.scale)
+                      pool=self.data.pool, scale=self.data.scale, valid=valid)
         self.train_set = StructureViews(self.structures_path, self.train_idx, augment=augment,
                                         **common)
         self.train_eval_set = StructureViews(self.structures_path, self.train_idx, **common)
         self.val_set = StructureViews(self.structures_path, self.val_idx, **common)
         self.test_set = StructureViews(self.structures_path, self.test_idx, **common)
+        self.excluded = {"train": self.train_set.excluded, "val": self.val_set.excluded,
+                         "test": self.test_set.excluded}
         log.info("data: %d structures (%d train, %d val, %d test), %d views per structure, "
                  "input %d^3, targets %s, periodic %s", n, len(self.train_idx), len(self.val_idx),
                  len(self.test_idx), len(self.data.axes), self.input_edge, self.data.targets,
                  self.periodic)
+        if any(self.excluded.values()):
+            log.warning("views left out for non-finite or flagged labels: %s", self.excluded)
+        if len(self.train_set) == 0:
+            raise ValueError(f"no training view of {self.structures_path} has valid labels "
+                             f"{self.data.targets} in {self.properties_path}")
         self._setup_done = True
 
     def target_range(self) -> tuple[np.ndarray, np.ndarray]:

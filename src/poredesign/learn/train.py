@@ -47,7 +47,7 @@ from poredesign.learn.data import DataConfig, PoreDataModule
 from poredesign.learn.diffusivity import DiffusivityCNN
 from poredesign.learn.figures import plot_loss_curves, plot_parity
 from poredesign.learn.io import _plain, load_state_dict, read_meta, save_model
-from poredesign.learn.metrics import mse, regression_report
+from poredesign.learn.metrics import mse, r2, regression_report
 from poredesign.learn.permeability import PermeabilityCNN
 from poredesign.learn.pvae import STAGES, PropertyVAE
 from poredesign.learn.transfer import TransferRegressor
@@ -183,7 +183,12 @@ def fit(model: pl.LightningModule, datamodule: pl.LightningDataModule, work_dir:
         settings: TrainSettings, fingerprint: Mapping[str, Any] | None = None,
         epochs: int | None = None) -> FitResult:
     """Fit with checkpoints in ``work_dir/checkpoints`` and CSV logs in ``work_dir/logs``;
-    resume from ``last.ckpt`` when the fingerprint matches; load the best weights into ``model``."""
+    resume from ``last.ckpt`` when the fingerprint matches; load the best weights into ``model``.
+
+    The best model is the one with the lowest ``val_loss`` (``train_loss`` when the validation
+    split is empty)."""
+    datamodule.setup()
+    monitor = "val_loss" if len(getattr(datamodule, "val_set", [None])) else "train_loss"
     work_dir = Path(work_dir)
     ckpt_dir, log_dir = work_dir / "checkpoints", work_dir / "logs"
     last = ckpt_dir / "last.ckpt"
@@ -209,13 +214,13 @@ def fit(model: pl.LightningModule, datamodule: pl.LightningDataModule, work_dir:
         fp_path.write_text(json.dumps({"hash": fp, "fingerprint": _plain(fingerprint or {})},
                                       indent=2) + "\n")
     # two callbacks: Lightning's save_last only refreshes last.ckpt when the best one changes
-    checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_loss", mode="min",
+    checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=monitor, mode="min",
                                  save_top_k=1, enable_version_counter=False)
     latest = ModelCheckpoint(dirpath=ckpt_dir, filename="last", save_top_k=1,
                              enable_version_counter=False)
     callbacks: list[Callback] = [checkpoint, latest, _EpochLog()]
     if settings.early_stopping:
-        callbacks.append(EarlyStopping(monitor="val_loss", mode="min",
+        callbacks.append(EarlyStopping(monitor=monitor, mode="min",
                                        patience=int(settings.early_stopping)))
     accelerator = settings.accelerator()
     if accelerator == "gpu":
@@ -473,7 +478,7 @@ def train(
         "trainable_parameters": n_parameters(model, True), "epochs": result.epochs,
         "best_val_loss": result.best_score, "resumed_from_epoch": result.resumed_from_epoch,
         "device": str(device), "precision": settings.resolved_precision(),
-        "train_seconds": result.seconds,
+        "train_seconds": result.seconds, "excluded_views": dict(dm.excluded),
     }
     arrays = {}
     for split in ("train", "val", "test"):
@@ -511,9 +516,11 @@ def _figures(name, model, dm, test, history, outs: Outputs, out_dir: Path) -> No
         preds.append(test["porosity_out"][:, None])
         trues.append(test["porosity_in"][:, None])
         names.append("porosity (reconstruction)")
+    if not preds or len(preds[0]) == 0:
+        plot_parity(np.zeros((0, 1)), np.zeros((0, 1)), ["(no test views)"], outs.parity_figure,
+                    title=f"{name}: empty test split")
+        return
     pred, true = np.concatenate(preds, axis=1), np.concatenate(trues, axis=1)
-    from poredesign.learn.metrics import r2
-
     plot_parity(pred, true, names, outs.parity_figure, title=f"{name}: test split",
                 scores=[None if not np.isfinite(v) else float(v) for v in r2(pred, true)])
 
