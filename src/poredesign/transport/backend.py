@@ -72,7 +72,7 @@ def default_threads() -> int:
 
 def _running_arch():
     """The arch of a Taichi program already running in this process (ours or someone else's)."""
-    ti = _taichi()
+    _taichi()
     from taichi.lang import impl
 
     if impl.get_runtime().prog is None:
@@ -100,7 +100,8 @@ def ensure_backend(device: str = "auto", threads: int | None = None) -> str:
             return want
         if running is not None:
             warnings.warn(
-                f"re-initialising Taichi on {want} (was {current}); existing Taichi arrays are lost",
+                f"re-initialising Taichi on {want} (was {current}); "
+                "existing Taichi arrays are lost",
                 RuntimeWarning,
                 stacklevel=2,
             )

@@ -10,7 +10,8 @@ Method (SPEC 2.1, [A25])
 
     k = nu <u> / g  (lattice units, voxel^2), nu = (tau - 1/2) / 3,
 
-    with <u> the superficial velocity: the mean over the whole domain, solid voxels counting as zero.
+    with <u> the superficial velocity: the mean over the whole domain, solid voxels counting as
+    zero.
 
 Convergence control
     Every ``check_every`` steps the mean velocity U is measured. Approaching steady state, the

@@ -23,8 +23,10 @@ def as_solid(volume, name: str = "structure") -> np.ndarray:
     if min(array.shape) < 2:
         raise ValueError(f"{name}: every axis needs at least 2 voxels; got shape {array.shape}")
     if array.dtype != bool:
-        if not (np.issubdtype(array.dtype, np.number)):
-            raise ValueError(f"{name}: expected a binary (bool or 0/1) volume; got dtype {array.dtype}")
+        if not np.issubdtype(array.dtype, np.number):
+            raise ValueError(
+                f"{name}: expected a binary (bool or 0/1) volume; got dtype {array.dtype}"
+            )
         values = np.unique(array)
         if not np.isin(values, (0, 1)).all():
             shown = ", ".join(f"{v:g}" for v in values[:6].astype(float))
