@@ -3,7 +3,11 @@
 from poredesign.config import validate_config
 
 
-configfile: "config/config.yaml"
+# the default study, unless --configfile names a study: a study file is complete on its own and
+# must not inherit the default's reduced settings (snakemake would deep-merge both)
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 validate_config(config)

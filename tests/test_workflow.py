@@ -54,3 +54,14 @@ def test_invalid_config_stops_the_run_naming_the_key(workflow_copy: Path):
     bad.write_text("spinodoid:\n  porosity: 0.5\n")
     proc = run_snakemake(workflow_copy, "-n", "--configfile", str(bad), check=False)
     assert proc.returncode != 0 and "'porosity'" in proc.stdout + proc.stderr
+
+
+def test_a_study_file_does_not_inherit_the_default_study(workflow_copy: Path):
+    """--configfile replaces config/config.yaml: keys it leaves out take the schema defaults."""
+    study = workflow_copy / "lone.yaml"
+    study.write_text("study: lone\ndataset: {size: 16, n_structures: 4, shard_size: 4}\n")
+    proc = run_snakemake(workflow_copy, "-n", "--configfile", str(study))
+    out = proc.stdout + proc.stderr
+    assert "results/lone/structures.zarr" in out
+    # the default study asks for training and design; the schema default stages are [generate]
+    assert "train_model" not in out and "abc_posterior" not in out
