@@ -5,9 +5,13 @@
   factor tau = porosity / eta; Krylov (CG + algebraic multigrid) or D3Q7 lattice Boltzmann.
 - :func:`properties`: porosity, effective porosity, specific surface, k, eta, tau per axis.
 
-Taichi is imported and initialised lazily, on the first solve (see :mod:`.backend`).
+Taichi is imported and initialised lazily, on the first lattice Boltzmann solve
+(see :mod:`.backend`); importing this package does not import it.
 """
 
+from poredesign.transport.diffusion import diffusivity
+from poredesign.transport.flow import permeability
+from poredesign.transport.properties import TransportProperties, properties
 from poredesign.transport.results import (
     FLAG_DESCRIPTIONS,
     DiffusivityResult,
@@ -21,24 +25,9 @@ __all__ = [
     "DiffusivityResult",
     "Flag",
     "PermeabilityResult",
+    "TransportProperties",
     "diffusivity",
     "flag_names",
     "permeability",
     "properties",
 ]
-
-
-def __getattr__(name):  # lazy: importing the package must not import taichi
-    if name == "permeability":
-        from poredesign.transport.flow import permeability
-
-        return permeability
-    if name == "diffusivity":
-        from poredesign.transport.diffusion import diffusivity
-
-        return diffusivity
-    if name == "properties":
-        from poredesign.transport.properties import properties
-
-        return properties
-    raise AttributeError(f"module 'poredesign.transport' has no attribute {name!r}")

@@ -1,0 +1,182 @@
+"""Command line: ``poredesign simulate FILE --property permeability|diffusivity|all --axis x|y|z|all``.
+
+FILE is a binary volume (True/1 = solid, indexed x, y, z): ``.npy``; a TIFF stack (a multi-page
+``.tif``/``.tiff`` or a folder of slices; pages are z slices as in ImageJ); a raw binary (any other
+suffix, with ``--shape NX NY NZ --dtype uint8``); or a structure store ``*.zarr`` with
+``--index I``. A volume holding exactly two values (e.g. 0/255 from a TIFF) is read as
+pore = the lower, solid = the higher value. Prints a table (or JSON with ``--json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+PROPERTIES = ("permeability", "diffusivity")
+
+
+def _binary(volume: np.ndarray, source: str) -> np.ndarray:
+    volume = np.asarray(volume)
+    if volume.dtype == bool:
+        return volume
+    values = np.unique(volume)
+    if values.size == 2 and not np.isin(values, (0, 1)).all():
+        logging.getLogger(__name__).info("%s: two values %s read as pore/solid", source, values)
+        return volume == values[1]
+    return volume  # validated (and rejected with a clear message) by the solvers
+
+
+def load_volume(args: argparse.Namespace) -> tuple[np.ndarray, str]:
+    """The volume named on the command line and a label for messages."""
+    path = Path(args.file)
+    if path.suffix.lower() == ".zarr":
+        from poredesign.store import StructureStore
+
+        structures = StructureStore(path)
+        if args.index is None:
+            raise SystemExit(f"{path} is a structure store: give --index (0..{len(structures) - 1})")
+        if not 0 <= args.index < len(structures):
+            raise SystemExit(f"--index {args.index} is out of range 0..{len(structures) - 1} "
+                             f"for {path}")
+        first = int(structures.attrs.get("first_index", 0))
+        return structures[args.index], f"structure {first + args.index} of {path}"
+    if not path.exists():
+        raise SystemExit(f"{path}: no such file or folder")
+    from poredesign.structures.imported import read_volume
+
+    try:
+        volume = read_volume(path, shape=args.shape, dtype=args.dtype,
+                             byte_order=args.byte_order, offset=args.offset, order=args.order)
+    except ValueError as err:
+        raise SystemExit(str(err)) from err
+    return _binary(volume, str(path)), str(path)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from poredesign.transport import properties
+    from poredesign.transport.results import AXES, flag_names
+
+    solid, label = load_volume(args)
+    wanted = PROPERTIES if args.property == "all" else (args.property,)
+    axes = (0, 1, 2) if args.axis == "all" else (AXES.index(args.axis),)
+    flow = {"device": args.device, "threads": args.threads, "mirror": args.mirror}
+    if args.max_steps:
+        flow["max_steps"] = args.max_steps
+    diffusion = {"method": args.method}
+    if args.method == "lbm":
+        diffusion |= {"device": args.device, "threads": args.threads}
+    try:
+        props = properties(solid, axes=axes, which=("porosity",) + tuple(wanted), flow=flow,
+                           diffusion=diffusion, voxel_size=args.voxel_size, name=label)
+    except ValueError as err:
+        raise SystemExit(f"{label}: {err}") from err
+    if args.json:
+        out = {"source": label, "shape": list(solid.shape), "porosity": props.porosity, "axes": []}
+        for axis in axes:
+            row = {"axis": AXES[axis]}
+            if "permeability" in wanted:
+                r = props.permeability_results[axis]
+                row["permeability"] = r.as_dict()
+            if "diffusivity" in wanted:
+                row["diffusivity"] = props.diffusivity_results[axis].as_dict()
+            out["axes"].append(row)
+        print(json.dumps(out, indent=2, default=_json_default))
+        return 0
+    k_unit = "m^2" if args.voxel_size else "voxel^2"
+    print(f"{label}: shape {tuple(solid.shape)}, porosity {props.porosity:.6f}")
+    columns = ["axis"]
+    if "permeability" in wanted:
+        columns += [f"k [{k_unit}]", "steps", "s"]
+    if "diffusivity" in wanted:
+        columns += ["eta", "tau", "eps_eff", "iter", "s"]
+    columns.append("flags")
+    rows = []
+    for axis in axes:
+        row = [AXES[axis]]
+        flags = []
+        if "permeability" in wanted:
+            r = props.permeability_results[axis]
+            row += [_fmt(props.k[axis], ".6g"), str(r.iterations), f"{r.wall_time:.2f}"]
+            flags.append(f"k:{flag_names(r.flag)}")
+        if "diffusivity" in wanted:
+            r = props.diffusivity_results[axis]
+            row += [_fmt(r.eta, ".6f"), _fmt(r.tau, ".4f"), _fmt(r.porosity_eff, ".4f"),
+                    str(r.iterations), f"{r.wall_time:.2f}"]
+            flags.append(f"eta:{flag_names(r.flag)}")
+        row.append(" ".join(flags))
+        rows.append(row)
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+    print("  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)))
+    messages = [r.message for d in (props.permeability_results, props.diffusivity_results)
+                for r in d.values() if r.flag]
+    for message in messages:
+        print(f"note: {message}", file=sys.stderr)
+    return 0
+
+
+def _fmt(value: float, spec: str) -> str:
+    return "nan" if value is None or (isinstance(value, float) and math.isnan(value)) else format(
+        value, spec)
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="poredesign", description=__doc__.split("\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    sim = commands.add_parser(
+        "simulate", help="transport properties of one volume",
+        description="Permeability (D3Q19 TRT lattice Boltzmann) and/or effective diffusivity "
+                    "(eta = D_eff / D, tau = porosity / eta) of one binary volume, True/1 = solid.",
+    )
+    sim.add_argument("file", help=".npy, TIFF (file or folder), raw binary, or a structures .zarr")
+    sim.add_argument("--property", choices=(*PROPERTIES, "all"), default="permeability")
+    sim.add_argument("--axis", choices=("x", "y", "z", "all"), default="all")
+    sim.add_argument("--index", type=int, help="structure index in a .zarr structure store")
+    sim.add_argument("--shape", type=int, nargs=3, metavar=("NX", "NY", "NZ"),
+                     help="raw files: shape in voxels")
+    sim.add_argument("--dtype", help="raw files: voxel type, e.g. uint8")
+    sim.add_argument("--byte-order", default="little", choices=("little", "big"))
+    sim.add_argument("--offset", type=int, default=0, help="raw files: header bytes to skip")
+    sim.add_argument("--order", default="F", choices=("F", "C"),
+                     help="raw files: F = x fastest (ImageJ), C = z fastest")
+    sim.add_argument("--voxel-size", type=float, help="voxel edge in metres (k in m^2)")
+    sim.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    sim.add_argument("--threads", type=int, help="CPU threads of the lattice Boltzmann solver")
+    sim.add_argument("--method", default="krylov", choices=("krylov", "lbm"),
+                     help="diffusion solver")
+    sim.add_argument("--mirror", action="store_true",
+                     help="mirror the volume along the flow axis (volumes not periodic)")
+    sim.add_argument("--max-steps", type=int, help="flow step budget")
+    sim.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    sim.set_defaults(func=_simulate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
