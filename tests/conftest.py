@@ -19,16 +19,21 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_PARTS = ("Snakefile", "workflow", "config", "profiles", "envs", "resources")
 
 
-@pytest.fixture
-def workflow_copy(tmp_path: Path) -> Path:
-    """A scratch copy of the workflow (no results) to run Snakemake in."""
+def copy_workflow(destination: Path) -> Path:
+    """Copy the workflow (no results) into ``destination`` to run Snakemake there."""
     for part in WORKFLOW_PARTS:
         src = ROOT / part
         if src.is_dir():
-            shutil.copytree(src, tmp_path / part)
+            shutil.copytree(src, destination / part)
         elif src.exists():
-            shutil.copy2(src, tmp_path / part)
-    return tmp_path
+            shutil.copy2(src, destination / part)
+    return destination
+
+
+@pytest.fixture
+def workflow_copy(tmp_path: Path) -> Path:
+    """A scratch copy of the workflow (no results) to run Snakemake in."""
+    return copy_workflow(tmp_path)
 
 
 def run_snakemake(

@@ -1,13 +1,12 @@
 """The spinodoid inverse-design study end to end through Snakemake (every rule, reduced size)."""
 
 import json
-import shutil
 import zipfile
 
 import numpy as np
 import pytest
 import zarr
-from conftest import ROOT, WORKFLOW_PARTS, run_snakemake
+from conftest import ROOT, copy_workflow, run_snakemake
 
 from poredesign.store import StructureStore, open_group
 
@@ -16,13 +15,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def tiny_study(tmp_path_factory):
-    root = tmp_path_factory.mktemp("study")
-    for part in WORKFLOW_PARTS:
-        src = ROOT / part
-        if src.is_dir():
-            shutil.copytree(src, root / part)
-        elif src.exists():
-            shutil.copy2(src, root / part)
+    root = copy_workflow(tmp_path_factory.mktemp("study"))
     config = ROOT / "tests" / "data" / "tiny-study.yaml"
     run_snakemake(root, "--cores", "2", "--configfile", str(config))
     return root, root / "results" / "tiny"

@@ -2,10 +2,9 @@
 
 import json
 
-import numpy as np
 import torch
 
-from poredesign.design.validate import validate_design
+from poredesign.design.validate import posterior_mean, validate_design
 from poredesign.learn import load_model, predict
 from poredesign.learn.train import TrainSettings
 from poredesign.plots import plot_validation
@@ -14,12 +13,7 @@ from poredesign.runlog import setup_logging
 stream = setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 params = snakemake.params
-abc = json.loads(open(snakemake.input.summary).read())
-theta = [abc["theta_hat"][name] for name in abc["param_names"]]
-if any(value is None for value in theta):
-    raise RuntimeError(f"ABC for target {snakemake.wildcards.target} completed no generation, so "
-                       f"there is no posterior mean to validate: {abc['message']}")
-target = np.asarray(abc["target_vector"])
+theta, target = posterior_mean(snakemake.input.summary)
 device = TrainSettings(device=params.device).torch_device()
 cnn = load_model(snakemake.input.model, map_location=device)
 result = validate_design(

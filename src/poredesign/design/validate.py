@@ -10,10 +10,13 @@ the N^3 volume is representative.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -115,6 +118,16 @@ def validate_design(
             eta_surrogate[i] = np.asarray(predict_structures(solid[None]))[0]
     return ValidationResult(theta, size, eta_solver, eta_surrogate, porosity, flags,
                             solver_seconds, {"seed": seed, "solver_options": options})
+
+
+def posterior_mean(abc_summary: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """(theta_hat, target) from an ABC summary JSON; raises if no generation completed."""
+    summary = json.loads(Path(abc_summary).read_text())
+    theta = [summary["theta_hat"][name] for name in summary["param_names"]]
+    if any(value is None for value in theta):
+        raise RuntimeError(f"{abc_summary}: ABC completed no generation, so there is no posterior "
+                           f"mean to validate: {summary['message']}")
+    return np.asarray(theta, dtype=float), np.asarray(summary["target_vector"], dtype=float)
 
 
 def upscaled_theta(theta: Sequence[float], factor: int) -> np.ndarray:
