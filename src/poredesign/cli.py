@@ -1,4 +1,6 @@
-"""Command line: ``poredesign simulate FILE --property permeability|diffusivity|all --axis x|y|z|all``.
+"""Command line: ``poredesign simulate FILE --property ... --axis ...``.
+
+``--property permeability|diffusivity|all``, ``--axis x|y|z|all``.
 
 FILE is a binary volume (True/1 = solid, indexed x, y, z): ``.npy``; a TIFF stack (a multi-page
 ``.tif``/``.tiff`` or a folder of slices; pages are z slices as in ImageJ); a raw binary (any other
@@ -41,7 +43,8 @@ def load_volume(args: argparse.Namespace) -> tuple[np.ndarray, str]:
 
         structures = StructureStore(path)
         if args.index is None:
-            raise SystemExit(f"{path} is a structure store: give --index (0..{len(structures) - 1})")
+            raise SystemExit(
+                f"{path} is a structure store: give --index (0..{len(structures) - 1})")
         if not 0 <= args.index < len(structures):
             raise SystemExit(f"--index {args.index} is out of range 0..{len(structures) - 1} "
                              f"for {path}")

@@ -217,10 +217,10 @@ def _lbm_buffers(shape) -> _LbmBuffers:
     return buf
 
 
-def lbm_default_steps(shape) -> int:
+def lbm_default_steps(shape, tau_minus: float = LBM_TAU_MINUS) -> int:
     """Step budget of the D3Q7 run: a multiple of the diffusive time N^2 / D of the box."""
     n = max(shape)
-    d = D3Q7_CS2 * (LBM_TAU_MINUS - 0.5)
+    d = D3Q7_CS2 * (tau_minus - 0.5)
     return int(max(2000, 40 * n * n / d))
 
 
@@ -244,7 +244,7 @@ def _lbm(connected: np.ndarray, lateral_periodic: bool, tol: float, max_steps: i
     init = np.outer(np.asarray(dk.W), conc0).ravel()
     buf.src.from_numpy(init)
     buf.dst.from_numpy(init)
-    budget = max_steps or lbm_default_steps(shape)
+    budget = max_steps or lbm_default_steps(shape, tau_minus)
     n_check = check_every or max(20, min(500, nx * nx // 8))
     a, b = buf.src, buf.dst
     steps = 0

@@ -22,7 +22,13 @@ from typing import Any
 import numpy as np
 
 from poredesign.transport.inputs import as_solid
-from poredesign.transport.results import AXES, DiffusivityResult, Flag, PermeabilityResult, axis_index
+from poredesign.transport.results import (
+    AXES,
+    DiffusivityResult,
+    Flag,
+    PermeabilityResult,
+    axis_index,
+)
 
 QUANTITIES = ("porosity", "porosity_eff", "specific_surface", "permeability", "diffusivity")
 
@@ -142,7 +148,8 @@ def format_table(props: TransportProperties, axes: Sequence[int] = (0, 1, 2)) ->
     if math.isfinite(props.specific_surface):
         unit = "1/m" if props.voxel_size else "1/voxel"
         lines.append(f"specific surface  {props.specific_surface:.6g} {unit}")
-    header = f"{'axis':>4}  {'k [' + k_unit + ']':>14}  {'eta':>10}  {'tau':>9}  {'eps_eff':>8}  flags"
+    k_label = f"k [{k_unit}]"
+    header = f"{'axis':>4}  {k_label:>14}  {'eta':>10}  {'tau':>9}  {'eps_eff':>8}  flags"
     lines += [header, "-" * len(header)]
     for axis in axes:
         flags = []
