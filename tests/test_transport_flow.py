@@ -172,3 +172,14 @@ def test_backend_initialises_once():
     assert device in ("cpu", "cuda")
     with pytest.raises(ValueError, match="device"):
         backend.ensure_backend("tpu")
+
+
+def test_extruded_structures_are_solved_on_two_slices():
+    from poredesign.structures import square_pores
+
+    solid = square_pores(12, seed=3, image=40, pore=6, depth=10)
+    fast = permeability(solid, "z", tol=1e-6)
+    full = permeability(solid, "z", tol=1e-6, reduce_extrusion=False)
+    assert fast.extruded and not full.extruded and fast.shape == full.shape == (40, 40, 10)
+    assert fast.k == pytest.approx(full.k, rel=1e-4)
+    assert fast.k > 0 and permeability(solid, "x").flag in (Flag.OK, Flag.NO_PATH)

@@ -37,3 +37,10 @@ def stage_targets() -> list[str]:
             f"allowed: {sorted(STAGE_TARGETS)}"
         )
     return [t for stage in config["stages"] for t in STAGE_TARGETS[stage]]
+
+
+def lbm_threads() -> int:
+    """Threads of a simulate job: 2 when a lattice Boltzmann solver runs on the CPU, else 1."""
+    transport = config["transport"]
+    lbm = "permeability" in transport["properties"] or transport["diffusion"].get("method") == "lbm"
+    return 2 if lbm and config["device"] != "cuda" else 1

@@ -16,7 +16,9 @@ rule simulate_shard:
     params:
         transport=config["transport"],
         device=config["device"],
-    threads: 1  # the Krylov solve is single-threaded: shards run side by side
+    # the Krylov solve is single-threaded (shards run side by side); the lattice Boltzmann
+    # solvers (permeability, diffusion method lbm) use the threads given here
+    threads: lbm_threads()
     resources:
         gpu=1 if config["device"] == "cuda" else 0,
         mem_mb=8000,

@@ -5,13 +5,18 @@ from poredesign.transport.dataset import simulate_store
 
 stream = setup_logging(snakemake.log[0])
 settings = snakemake.params.transport
-flow = dict(settings["flow"]) | {"device": snakemake.params.device}
+device = snakemake.params.device
+# the lattice Boltzmann solvers run on the study's device with the rule's threads
+flow = dict(settings["flow"]) | {"device": device, "threads": snakemake.threads}
+diffusion = dict(settings["diffusion"])
+if diffusion.get("method") == "lbm":
+    diffusion |= {"device": device, "threads": snakemake.threads}
 simulate_store(
     snakemake.input.structures,
     snakemake.output.transport,
     properties=settings["properties"],
     axes=settings["axes"],
-    diffusion=settings["diffusion"],
+    diffusion=diffusion,
     flow=flow,
     progress_file=stream,
 )

@@ -86,6 +86,7 @@ class PermeabilityResult:
     magic: float = math.nan
     force: float = math.nan
     mirrored: bool = False
+    extruded: bool = False
     shape: tuple[int, int, int] = (0, 0, 0)
     device: str = ""
     history: list[tuple[int, float]] = field(default_factory=list, repr=False)
