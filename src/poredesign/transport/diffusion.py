@@ -231,8 +231,10 @@ def _lbm(connected: np.ndarray, lateral_periodic: bool, tol: float, max_steps: i
     """Flux per layer pair (in units of D), steps, converged flag, spread."""
     from poredesign.transport import backend
 
-    backend.ensure_backend(device, threads)
+    active = backend.ensure_backend(device, threads)
     from poredesign.transport import diffusion_kernels as dk
+
+    step = dk.step_kernel(active)
 
     shape = connected.shape
     nx, ny, nz = shape
@@ -257,7 +259,7 @@ def _lbm(connected: np.ndarray, lateral_periodic: bool, tol: float, max_steps: i
     while steps < budget:
         todo = min(n_check, budget - steps)
         for _ in range(todo):
-            dk.diffusion_step(a, b, buf.mask, nx, ny, nz, lp, lm, 1.0, 0.0)
+            step(a, b, buf.mask, nx, ny, nz, lp, lm, 1.0, 0.0)
             a, b = b, a
         steps += todo
         dk.diffusion_layer_flux(a, buf.mask, nx, ny, nz, buf.partial)

@@ -86,15 +86,58 @@ def _wrap_plus(i: ti.i32, n: ti.i32, stride: ti.i32) -> ti.i32:
     return stride if i < n - 1 else -(n - 1) * stride
 
 
-@ti.kernel
-def diffusion_step(src: F64, dst: F64, mask: U8, nx: ti.i32, ny: ti.i32, nz: ti.i32,
-                   lp: ti.f64, lm: ti.f64, c_in: ti.f64, c_out: ti.f64):
-    """One pull-stream + TRT collision step src -> dst for every node that carries flux."""
-    nv = nx * ny * nz
-    sx = ny * nz
+@ti.func
+def _diffusion_cell(src: ti.template(), dst: ti.template(), i: ti.i32, m: ti.u32, nv: ti.i32,
+                    x: ti.i32, nx: ti.i32, oxm: ti.i32, oxp: ti.i32, oym: ti.i32, oyp: ti.i32,
+                    ozm: ti.i32, ozp: ti.i32, lp: ti.f64, lm: ti.f64, c_in: ti.f64,
+                    c_out: ti.f64):
+    """Pull, bounce back and collide one voxel ``i`` that carries flux (layer x)."""
     a0 = 1.0 - lp
     a1 = 0.5 * (1.0 - lp)
     b1 = 0.5 * (1.0 - lm)
+    h = ti.Vector([0.0] * Q, dt=ti.f64)
+    h[0] = src[i]
+    for q in ti.static(range(1, Q)):
+        off = 0
+        if ti.static(C[q][0] == 1):
+            off = oxm
+        if ti.static(C[q][0] == -1):
+            off = oxp
+        if ti.static(C[q][1] == 1):
+            off = oym
+        if ti.static(C[q][1] == -1):
+            off = oyp
+        if ti.static(C[q][2] == 1):
+            off = ozm
+        if ti.static(C[q][2] == -1):
+            off = ozp
+        pulled = src[q * nv + i + off]
+        bounced = src[OPP[q] * nv + i]
+        h[q] = bounced if (m & ti.u32(1 << q)) != 0 else pulled
+    conc = h[0]
+    for q in ti.static(range(1, Q)):
+        conc += h[q]
+    if x == 0:  # Dirichlet layers: the concentration is imposed
+        conc = c_in
+    elif x == nx - 1:
+        conc = c_out
+    dst[i] = a0 * h[0] + lp * W[0] * conc
+    r1 = lp * W[1] * conc
+    for k in ti.static(range(len(PAIRS))):
+        q, p = ti.static(PAIRS[k])
+        big_a = a1 * (h[q] + h[p]) + r1
+        big_b = b1 * (h[q] - h[p])
+        dst[q * nv + i] = big_a + big_b
+        dst[p * nv + i] = big_a - big_b
+
+
+@ti.kernel
+def diffusion_step(src: F64, dst: F64, mask: U8, nx: ti.i32, ny: ti.i32, nz: ti.i32,
+                   lp: ti.f64, lm: ti.f64, c_in: ti.f64, c_out: ti.f64):
+    """One pull-stream + TRT collision step src -> dst for every node that carries flux (CPU:
+    parallel over (x, y) rows)."""
+    nv = nx * ny * nz
+    sx = ny * nz
     for x, y in ti.ndrange(nx, ny):
         oxm = _wrap_minus(x, nx, sx)
         oxp = _wrap_plus(x, nx, sx)
@@ -105,42 +148,30 @@ def diffusion_step(src: F64, dst: F64, mask: U8, nx: ti.i32, ny: ti.i32, nz: ti.
             i = base + z
             m = ti.cast(mask[i], ti.u32)
             if m & ti.u32(FIXED) == 0:
-                ozm = _wrap_minus(z, nz, 1)
-                ozp = _wrap_plus(z, nz, 1)
-                h = ti.Vector([0.0] * Q, dt=ti.f64)
-                h[0] = src[i]
-                for q in ti.static(range(1, Q)):
-                    off = 0
-                    if ti.static(C[q][0] == 1):
-                        off = oxm
-                    if ti.static(C[q][0] == -1):
-                        off = oxp
-                    if ti.static(C[q][1] == 1):
-                        off = oym
-                    if ti.static(C[q][1] == -1):
-                        off = oyp
-                    if ti.static(C[q][2] == 1):
-                        off = ozm
-                    if ti.static(C[q][2] == -1):
-                        off = ozp
-                    pulled = src[q * nv + i + off]
-                    bounced = src[OPP[q] * nv + i]
-                    h[q] = bounced if (m & ti.u32(1 << q)) != 0 else pulled
-                conc = h[0]
-                for q in ti.static(range(1, Q)):
-                    conc += h[q]
-                if x == 0:  # Dirichlet layers: the concentration is imposed
-                    conc = c_in
-                elif x == nx - 1:
-                    conc = c_out
-                dst[i] = a0 * h[0] + lp * W[0] * conc
-                r1 = lp * W[1] * conc
-                for k in ti.static(range(len(PAIRS))):
-                    q, p = ti.static(PAIRS[k])
-                    big_a = a1 * (h[q] + h[p]) + r1
-                    big_b = b1 * (h[q] - h[p])
-                    dst[q * nv + i] = big_a + big_b
-                    dst[p * nv + i] = big_a - big_b
+                _diffusion_cell(src, dst, i, m, nv, x, nx, oxm, oxp, oym, oyp,
+                                _wrap_minus(z, nz, 1), _wrap_plus(z, nz, 1), lp, lm, c_in, c_out)
+
+
+@ti.kernel
+def diffusion_step_flat(src: F64, dst: F64, mask: U8, nx: ti.i32, ny: ti.i32, nz: ti.i32,
+                        lp: ti.f64, lm: ti.f64, c_in: ti.f64, c_out: ti.f64):
+    """The same step parallel over every voxel (GPU, coalesced)."""
+    nv = nx * ny * nz
+    sx = ny * nz
+    for i in range(nv):
+        m = ti.cast(mask[i], ti.u32)
+        if m & ti.u32(FIXED) == 0:
+            z = i % nz
+            y = (i // nz) % ny
+            x = i // sx
+            _diffusion_cell(src, dst, i, m, nv, x, nx, _wrap_minus(x, nx, sx),
+                            _wrap_plus(x, nx, sx), _wrap_minus(y, ny, nz), _wrap_plus(y, ny, nz),
+                            _wrap_minus(z, nz, 1), _wrap_plus(z, nz, 1), lp, lm, c_in, c_out)
+
+
+def step_kernel(device: str):
+    """The step kernel for a device: row-parallel on the CPU, voxel-parallel on CUDA."""
+    return diffusion_step_flat if device == "cuda" else diffusion_step
 
 
 @ti.kernel

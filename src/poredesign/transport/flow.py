@@ -164,6 +164,8 @@ class FlowSolver:
         device = backend.ensure_backend(self.device_request, self.threads)
         from poredesign.transport import flow_kernels as fk
 
+        step = fk.step_kernel(device)
+
         n_check = check_every or max(10, min(200, int(round(max(shape) / 2))))
         budget = max_steps or default_max_steps(shape)
         buf = self._buffers_for(shape)
@@ -194,12 +196,12 @@ class FlowSolver:
         while steps < budget:
             todo = max(2, min(n_check, budget - steps))
             for _ in range(todo - 1):
-                fk.flow_step(a, b, buf.mask, nx, ny, nz, *gvec, lp, lm)
+                step(a, b, buf.mask, nx, ny, nz, *gvec, lp, lm)
                 a, b = b, a
             # average two consecutive states: voxels whose populations along the axis all
             # bounce back hold an undamped period-2 oscillation of that momentum (0, -g, 0, ...)
             mean_1, mach_1, bad_1 = measure(a)
-            fk.flow_step(a, b, buf.mask, nx, ny, nz, *gvec, lp, lm)
+            step(a, b, buf.mask, nx, ny, nz, *gvec, lp, lm)
             a, b = b, a
             steps += todo
             mean_2, mach_2, bad_2 = measure(a)

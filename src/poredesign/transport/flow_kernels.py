@@ -70,20 +70,85 @@ def _wrap_plus(i: ti.i32, n: ti.i32, stride: ti.i32) -> ti.i32:
     return stride if i < n - 1 else -(n - 1) * stride
 
 
-@ti.kernel
-def flow_step(
-    src: F32, dst: F32, mask: U32, nx: ti.i32, ny: ti.i32, nz: ti.i32,
-    gx: ti.f32, gy: ti.f32, gz: ti.f32, lp: ti.f32, lm: ti.f32,
-):
-    """One fused stream (pull, bounce-back) + TRT collide + force step, src -> dst."""
-    nv = nx * ny * nz
-    sx = ny * nz
+@ti.func
+def _flow_cell(src: ti.template(), dst: ti.template(), i: ti.i32, m: ti.u32, nv: ti.i32,
+               oxm: ti.i32, oxp: ti.i32, oym: ti.i32, oyp: ti.i32, ozm: ti.i32, ozp: ti.i32,
+               gx: ti.f32, gy: ti.f32, gz: ti.f32, lp: ti.f32, lm: ti.f32):
+    """Pull, bounce back, collide and force one fluid voxel ``i`` (offsets to its neighbours)."""
     a0 = 1.0 - lp
     a1 = 0.5 * (1.0 - lp)
     b1 = 0.5 * (1.0 - lm)
     fg = 3.0 * (1.0 - 0.5 * lm)
     c1 = 3.0 * lm * W1
     c2 = 3.0 * lm * W2
+    h = ti.Vector([0.0] * Q, dt=ti.f32)
+    h[0] = src[i]
+    for q in ti.static(range(1, Q)):
+        off = 0
+        if ti.static(C[q][0] == 1):
+            off += oxm
+        if ti.static(C[q][0] == -1):
+            off += oxp
+        if ti.static(C[q][1] == 1):
+            off += oym
+        if ti.static(C[q][1] == -1):
+            off += oyp
+        if ti.static(C[q][2] == 1):
+            off += ozm
+        if ti.static(C[q][2] == -1):
+            off += ozp
+        pulled = src[q * nv + i + off]
+        bounced = src[OPP[q] * nv + i]
+        h[q] = bounced if (m & ti.u32(1 << q)) != 0 else pulled
+    s = ti.Vector([0.0] * NPAIRS, dt=ti.f32)
+    d = ti.Vector([0.0] * NPAIRS, dt=ti.f32)
+    rho = h[0]
+    jx = 0.5 * gx
+    jy = 0.5 * gy
+    jz = 0.5 * gz
+    for k in ti.static(range(NPAIRS)):
+        q, p = ti.static(PAIRS[k])
+        s[k] = h[q] + h[p]
+        d[k] = h[q] - h[p]
+        rho += s[k]
+        if ti.static(C[q][0] != 0):
+            jx += C[q][0] * d[k]
+        if ti.static(C[q][1] != 0):
+            jy += C[q][1] * d[k]
+        if ti.static(C[q][2] != 0):
+            jz += C[q][2] * d[k]
+    dst[i] = a0 * h[0] + lp * W[0] * rho
+    r1 = lp * W1 * rho
+    r2 = lp * W2 * rho
+    e1 = ti.Vector([c1 * jx + fg * W1 * gx, c1 * jy + fg * W1 * gy, c1 * jz + fg * W1 * gz])
+    e2 = ti.Vector([c2 * jx + fg * W2 * gx, c2 * jy + fg * W2 * gy, c2 * jz + fg * W2 * gz])
+    for k in ti.static(range(NPAIRS)):
+        q, p = ti.static(PAIRS[k])
+        diagonal = ti.static(abs(C[q][0]) + abs(C[q][1]) + abs(C[q][2]) == 2)
+        em = ti.f32(0.0)
+        for a in ti.static(range(3)):
+            if ti.static(C[q][a] != 0):
+                if ti.static(diagonal):
+                    em += C[q][a] * e2[a]
+                else:
+                    em += C[q][a] * e1[a]
+        big_a = a1 * s[k] + (r2 if ti.static(diagonal) else r1)
+        big_b = b1 * d[k] + em
+        dst[q * nv + i] = big_a + big_b
+        dst[p * nv + i] = big_a - big_b
+
+
+@ti.kernel
+def flow_step(
+    src: F32, dst: F32, mask: U32, nx: ti.i32, ny: ti.i32, nz: ti.i32,
+    gx: ti.f32, gy: ti.f32, gz: ti.f32, lp: ti.f32, lm: ti.f32,
+):
+    """One fused stream (pull, bounce-back) + TRT collide + force step, src -> dst (CPU).
+
+    Parallel over (x, y) rows, z innermost and serial: the row offsets are computed once.
+    """
+    nv = nx * ny * nz
+    sx = ny * nz
     for x, y in ti.ndrange(nx, ny):
         oxm = _wrap_minus(x, nx, sx)
         oxp = _wrap_plus(x, nx, sx)
@@ -94,65 +159,33 @@ def flow_step(
             i = base + z
             m = mask[i]
             if m & ti.u32(1) == 0:
-                ozm = _wrap_minus(z, nz, 1)
-                ozp = _wrap_plus(z, nz, 1)
-                h = ti.Vector([0.0] * Q, dt=ti.f32)
-                h[0] = src[i]
-                for q in ti.static(range(1, Q)):
-                    off = 0
-                    if ti.static(C[q][0] == 1):
-                        off += oxm
-                    if ti.static(C[q][0] == -1):
-                        off += oxp
-                    if ti.static(C[q][1] == 1):
-                        off += oym
-                    if ti.static(C[q][1] == -1):
-                        off += oyp
-                    if ti.static(C[q][2] == 1):
-                        off += ozm
-                    if ti.static(C[q][2] == -1):
-                        off += ozp
-                    pulled = src[q * nv + i + off]
-                    bounced = src[OPP[q] * nv + i]
-                    h[q] = bounced if (m & ti.u32(1 << q)) != 0 else pulled
-                s = ti.Vector([0.0] * NPAIRS, dt=ti.f32)
-                d = ti.Vector([0.0] * NPAIRS, dt=ti.f32)
-                rho = h[0]
-                jx = 0.5 * gx
-                jy = 0.5 * gy
-                jz = 0.5 * gz
-                for k in ti.static(range(NPAIRS)):
-                    q, p = ti.static(PAIRS[k])
-                    s[k] = h[q] + h[p]
-                    d[k] = h[q] - h[p]
-                    rho += s[k]
-                    if ti.static(C[q][0] != 0):
-                        jx += C[q][0] * d[k]
-                    if ti.static(C[q][1] != 0):
-                        jy += C[q][1] * d[k]
-                    if ti.static(C[q][2] != 0):
-                        jz += C[q][2] * d[k]
-                dst[i] = a0 * h[0] + lp * W[0] * rho
-                r1 = lp * W1 * rho
-                r2 = lp * W2 * rho
-                e1 = ti.Vector([c1 * jx + fg * W1 * gx, c1 * jy + fg * W1 * gy,
-                                c1 * jz + fg * W1 * gz])
-                e2 = ti.Vector([c2 * jx + fg * W2 * gx, c2 * jy + fg * W2 * gy,
-                                c2 * jz + fg * W2 * gz])
-                for k in ti.static(range(NPAIRS)):
-                    q, p = ti.static(PAIRS[k])
-                    diagonal = ti.static(abs(C[q][0]) + abs(C[q][1]) + abs(C[q][2]) == 2)
-                    em = ti.f32(0.0)
-                    for a in ti.static(range(3)):
-                        if ti.static(C[q][a] != 0):
-                            if ti.static(diagonal):
-                                em += C[q][a] * e2[a]
-                            else:
-                                em += C[q][a] * e1[a]
-                    big_a = a1 * s[k] + (r2 if ti.static(diagonal) else r1)
-                    big_b = b1 * d[k] + em
-                    dst[q * nv + i] = big_a + big_b
-                    dst[p * nv + i] = big_a - big_b
+                _flow_cell(src, dst, i, m, nv, oxm, oxp, oym, oyp, _wrap_minus(z, nz, 1),
+                           _wrap_plus(z, nz, 1), gx, gy, gz, lp, lm)
+
+
+@ti.kernel
+def flow_step_flat(
+    src: F32, dst: F32, mask: U32, nx: ti.i32, ny: ti.i32, nz: ti.i32,
+    gx: ti.f32, gy: ti.f32, gz: ti.f32, lp: ti.f32, lm: ti.f32,
+):
+    """The same step parallel over every voxel (GPU: neighbouring threads, neighbouring z, so
+    every population access is coalesced)."""
+    nv = nx * ny * nz
+    sx = ny * nz
+    for i in range(nv):
+        m = mask[i]
+        if m & ti.u32(1) == 0:
+            z = i % nz
+            y = (i // nz) % ny
+            x = i // sx
+            _flow_cell(src, dst, i, m, nv, _wrap_minus(x, nx, sx), _wrap_plus(x, nx, sx),
+                       _wrap_minus(y, ny, nz), _wrap_plus(y, ny, nz), _wrap_minus(z, nz, 1),
+                       _wrap_plus(z, nz, 1), gx, gy, gz, lp, lm)
+
+
+def step_kernel(device: str):
+    """The step kernel for a device: row-parallel on the CPU, voxel-parallel on CUDA."""
+    return flow_step_flat if device == "cuda" else flow_step
 
 
 @ti.kernel
