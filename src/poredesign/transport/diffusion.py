@@ -342,7 +342,7 @@ def diffusivity(
 
     if not solid.any():
         return result(1.0, Flag.NO_SOLID, f"{name}: no solid voxel, eta = 1", porosity_eff=1.0)
-    pore = np.moveaxis(~solid, ax, 0)
+    pore = np.ascontiguousarray(np.moveaxis(~solid, ax, 0))
     if periodic:
         connected = spanning_mask(pore, 0)
     else:
