@@ -211,3 +211,14 @@ def test_row_and_voxel_parallel_kernels_agree():
     dk.diffusion_step(src, rows, mask, *args)
     dk.diffusion_step_flat(src, flat, mask, *args)
     assert np.allclose(rows, flat, rtol=1e-12, atol=1e-12) and np.abs(rows).max() > 0
+
+
+def test_a_foreign_reinitialisation_is_noticed():
+    import taichi as ti
+
+    solid = slit(8)
+    before = permeability(solid, "x").k
+    generation = backend.generation()
+    ti.init(arch=ti.cpu)  # someone else resets Taichi: every array made before is gone
+    assert permeability(solid, "x").k == pytest.approx(before, rel=1e-6)
+    assert backend.generation() > generation

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 DEVICES = ("auto", "cpu", "cuda")
 
 _lock = threading.Lock()
-_state: dict[str, object] = {"device": None, "threads": None, "generation": 0}
+_state: dict[str, object] = {"device": None, "threads": None, "generation": 0, "prog": None}
 
 
 def _taichi():
@@ -89,13 +89,16 @@ def ensure_backend(device: str = "auto", threads: int | None = None) -> str:
     """
     want = resolve_device(device)
     ti = _taichi()
+    from taichi.lang import impl
+
     with _lock:
         current = _state["device"]
         running = _running_arch()
-        if running is not None and current is None:
-            # someone else initialised Taichi: adopt it when it matches
+        if running is not None and impl.get_runtime().prog is not _state.get("prog"):
+            # someone else (re-)initialised Taichi: adopt it; arrays made before are gone
             current = "cuda" if running == ti.cuda else "cpu"
-            _state["device"] = current
+            _state.update(device=current, prog=impl.get_runtime().prog, threads=None)
+            _state["generation"] = int(_state["generation"]) + 1
         if running is not None and current == want:
             return want
         if running is not None:
@@ -121,7 +124,8 @@ def ensure_backend(device: str = "auto", threads: int | None = None) -> str:
             with contextlib.redirect_stdout(io.StringIO()):
                 ti.init(arch=ti.cpu, cpu_max_num_threads=n_threads, default_fp=ti.f32,
                         log_level=level)
-        _state.update(device=want, threads=n_threads if want == "cpu" else None)
+        _state.update(device=want, threads=n_threads if want == "cpu" else None,
+                      prog=impl.get_runtime().prog)
         _state["generation"] = int(_state["generation"]) + 1
         log.info("Taichi initialised on %s%s", want,
                  f" with {n_threads} threads" if want == "cpu" else "")
@@ -129,7 +133,8 @@ def ensure_backend(device: str = "auto", threads: int | None = None) -> str:
 
 
 def generation() -> int:
-    """Changes each time this module (re-)initialises Taichi."""
+    """Changes each time Taichi is (re-)initialised, by this module or (noticed at the next
+    :func:`ensure_backend`) by someone else."""
     return int(_state["generation"])
 
 
