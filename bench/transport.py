@@ -38,10 +38,12 @@ def flow_throughput(solid: np.ndarray, steps: int, device: str, threads: int | N
     """Time ``steps`` fused steps on ``solid`` (after one warm-up step)."""
     from poredesign.transport import backend
 
-    backend.ensure_backend(device, threads)
+    active = backend.ensure_backend(device, threads)
     import taichi as ti
 
     from poredesign.transport import flow_kernels as fk
+
+    step = fk.step_kernel(active)
 
     n = solid.shape
     nv = solid.size
@@ -52,12 +54,12 @@ def flow_throughput(solid: np.ndarray, steps: int, device: str, threads: int | N
     fk.fill_zero(src)
     fk.fill_zero(dst)
     args = (*n, 1e-6, 0.0, 0.0, 1.0, 1.0 / (0.5 + 0.1875 / 0.5))
-    fk.flow_step(src, dst, mask, *args)
+    step(src, dst, mask, *args)
     ti.sync()
     wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(steps // 2):
-        fk.flow_step(src, dst, mask, *args)
-        fk.flow_step(dst, src, mask, *args)
+        step(src, dst, mask, *args)
+        step(dst, src, mask, *args)
     ti.sync()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     steps = 2 * (steps // 2)

@@ -193,13 +193,16 @@ def test_row_and_voxel_parallel_kernels_agree():
     backend.ensure_backend("auto")
     solid = spinodoid(10, (0.2, 0.2, 0.2), 0.6, seed=1)
     rng = np.random.default_rng(0)
-    fluid = np.tile(~solid.ravel(), 19)
-    src = rng.standard_normal(19 * solid.size).astype(np.float32)
+    nv = solid.size
+    fluid = np.tile(~solid.ravel(), 19)  # direction-major
+    src = rng.standard_normal(19 * nv).astype(np.float32)
+    src_cells = np.ascontiguousarray(src.reshape(19, nv).T).ravel()  # cell-major copy
     rows, flat = np.zeros_like(src), np.zeros_like(src)
     mask = fk.neighbour_mask(solid)
     args = (*solid.shape, 1e-3, 2e-3, 3e-3, 0.9, 1.3)
-    fk.flow_step(src, rows, mask, *args)
-    fk.flow_step_flat(src, flat, mask, *args)
+    fk.flow_step(src_cells, rows, mask, *args)  # CPU: cell-major
+    fk.flow_step_flat(src, flat, mask, *args)  # CUDA: direction-major
+    rows = rows.reshape(nv, 19).T.ravel()
     # equal up to float32 rounding (the two kernels are compiled separately)
     assert np.allclose(rows[fluid], flat[fluid], rtol=1e-6, atol=1e-6)
     assert np.abs(rows[fluid]).max() > 0
