@@ -71,7 +71,8 @@ def main() -> None:
         membrane = voronoi_membrane(200, 100, 3.4, stretch=(0.6, 1.0, 1.0), seed=0)
         rows.append(("resize 200^3 -> 128^3", rate(lambda i: resize_binary(membrane, 128),
                                                     args.repeats)))
-    rows.append(("squares 100^3 (40 pores)", rate(lambda i: square_pores(40, seed=i), args.repeats)))
+    rows.append(("squares 100^3 (40 pores)",
+                 rate(lambda i: square_pores(40, seed=i), args.repeats)))
 
     print(f"# generators on {os.cpu_count()} CPU cores"
           f"{', GPU ' + torch.cuda.get_device_name() if torch.cuda.is_available() else ', no GPU'}")
