@@ -60,6 +60,18 @@ class TargetScaler(nn.Module):
         return y
 
 
+def dense_head(
+    width: int, hidden: Sequence[int], n_out: int, activation: type[nn.Module]
+) -> nn.Sequential:
+    """Flatten, one Linear + activation per hidden width, then a linear output layer."""
+    layers: list[nn.Module] = [nn.Flatten()]
+    for h in hidden:
+        layers += [nn.Linear(width, h), activation()]
+        width = h
+    layers.append(nn.Linear(width, n_out))
+    return nn.Sequential(*layers)
+
+
 def xavier_init(module: nn.Module) -> None:
     """Xavier-uniform weights and zero biases for every Linear/Conv layer (Keras' default)."""
     for m in module.modules():

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from poredesign.learn.base import PropertyRegressor, conv_out
+from poredesign.learn.base import PropertyRegressor, conv_out, dense_head
 from poredesign.learn.data import rotate_to_x_torch, to_input_torch
 
 
@@ -50,13 +50,7 @@ class DiffusivityCNN(PropertyRegressor):
             raise ValueError(f"DiffusivityCNN input_size {input_size} is too small: the "
                              f"unpadded conv blocks need at least 36 voxels per edge")
         self.features = nn.Sequential(*layers)
-        dense: list[nn.Module] = [nn.Flatten()]
-        width = c_in * size**3
-        for h in hidden:
-            dense += [nn.Linear(width, h), nn.ELU()]
-            width = h
-        dense.append(nn.Linear(width, len(self.targets)))
-        self.head = nn.Sequential(*dense)
+        self.head = dense_head(c_in * size**3, hidden, len(self.targets), nn.ELU)
         self.feature_size = size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

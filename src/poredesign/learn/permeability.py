@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from poredesign.learn.base import PropertyRegressor
+from poredesign.learn.base import PropertyRegressor, dense_head
 
 
 class PermeabilityCNN(PropertyRegressor):
@@ -50,13 +50,7 @@ class PermeabilityCNN(PropertyRegressor):
             raise ValueError(f"PermeabilityCNN input_size {input_size} is too small: "
                              f"{len(channels)} pooling steps need at least {2 ** len(channels)}")
         self.features = nn.Sequential(*layers)
-        dense: list[nn.Module] = [nn.Flatten()]
-        width = c_in * size**3
-        for h in hidden:
-            dense += [nn.Linear(width, h), nn.ReLU()]
-            width = h
-        dense.append(nn.Linear(width, len(self.targets)))
-        self.head = nn.Sequential(*dense)
+        self.head = dense_head(c_in * size**3, hidden, len(self.targets), nn.ReLU)
         self.feature_size = size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
