@@ -85,7 +85,23 @@ def n_parameters(module: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
-class PropertyRegressor(pl.LightningModule):
+class StagedModule(pl.LightningModule):
+    """Training, validation and test steps all run ``_step(batch, stage)``, which logs per stage."""
+
+    def _step(self, batch, stage: str) -> torch.Tensor:
+        raise NotImplementedError
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        return self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        return self._step(batch, "test")
+
+
+class PropertyRegressor(StagedModule):
     """Base of the supervised models: forward gives targets on the training scale, the loss is the
     MSE there; ``{stage}_loss`` and ``{stage}_mape`` (physical scale, %) are logged per epoch."""
 
@@ -119,15 +135,6 @@ class PropertyRegressor(pl.LightningModule):
         if stage == "train":
             loss = loss + self.regularization()
         return loss
-
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx):
-        return self._step(batch, "val")
-
-    def test_step(self, batch, batch_idx):
-        return self._step(batch, "test")
 
     def predict_step(self, batch, batch_idx, dataloader_idx: int = 0):
         x = batch[0] if isinstance(batch, (list, tuple)) else batch

@@ -25,18 +25,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from poredesign.learn.base import TargetScaler
+from poredesign.learn.base import StagedModule, TargetScaler
 from poredesign.learn.vae import Decoder3D, Encoder3D, bce_per_sample, kl_divergence, reparameterize
 
 STAGES = ("vae", "regressor", "joint")
 
 
-class PropertyVAE(pl.LightningModule):
+class PropertyVAE(StagedModule):
     def __init__(
         self,
         input_size: int = 100,
@@ -137,15 +136,6 @@ class PropertyVAE(pl.LightningModule):
             self.log(f"{stage}_{name}", value, on_step=False, on_epoch=True,
                      prog_bar=name == "loss" and stage != "test", batch_size=batch[0].shape[0])
         return out["loss"]
-
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx):
-        return self._step(batch, "val")
-
-    def test_step(self, batch, batch_idx):
-        return self._step(batch, "test")
 
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]

@@ -25,12 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from poredesign.learn.base import conv_out
+from poredesign.learn.base import StagedModule, conv_out
 
 
 class Encoder3D(nn.Module):
@@ -103,7 +102,7 @@ def bce_per_sample(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return bce.flatten(1).sum(dim=1)
 
 
-class VAE3D(pl.LightningModule):
+class VAE3D(StagedModule):
     def __init__(
         self,
         input_size: int = 128,
@@ -149,15 +148,6 @@ class VAE3D(pl.LightningModule):
             self.log(f"{stage}_{name}", value, on_step=False, on_epoch=True,
                      prog_bar=name == "loss" and stage != "test", batch_size=x.shape[0])
         return out["loss"]
-
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx):
-        return self._step(batch, "val")
-
-    def test_step(self, batch, batch_idx):
-        return self._step(batch, "test")
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr,
