@@ -83,8 +83,8 @@ def plot_transport_overview(transport_path: str | os.PathLike, path: str | os.Pa
 
     group = open_group(transport_path)
     porosity = np.asarray(group["porosity"][...])
-    panels = [(name, np.asarray(group[name][...])) for name in ("eta", "k")
-              if np.isfinite(np.asarray(group[name][...])).any()]
+    arrays = {name: np.asarray(group[name][...]) for name in ("eta", "k")}
+    panels = [(name, values) for name, values in arrays.items() if np.isfinite(values).any()]
     fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(5 * max(len(panels), 1), 3.8),
                              squeeze=False)
     for ax, (name, values) in zip(axes[0], panels, strict=False):
