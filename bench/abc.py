@@ -37,8 +37,13 @@ class StandInCNN(nn.Module):
         super().__init__()
         layers, size, c_in = [], input_size, 1
         for c in channels:
-            layers += [nn.Conv3d(c_in, c, 3), nn.ELU(), nn.Conv3d(c, c, 3), nn.ELU(),
-                       nn.AvgPool3d(2)]
+            layers += [
+                nn.Conv3d(c_in, c, 3),
+                nn.ELU(),
+                nn.Conv3d(c, c, 3),
+                nn.ELU(),
+                nn.AvgPool3d(2),
+            ]
             size, c_in = (size - 4) // 2, c
         dense, width = [nn.Flatten()], c_in * size**3
         for h in (256, 192, 128, 64):
@@ -63,8 +68,11 @@ def make_predictor(size: int, device: str, chunk: int, channels=(32, 48, 64)):
         def predict_structures(solid):
             out = []
             for axis in range(3):
-                v = solid if axis == 0 else solid.permute(0, 1 + axis, 1 + (axis + 1) % 3,
-                                                          1 + (axis + 2) % 3)
+                v = (
+                    solid
+                    if axis == 0
+                    else solid.permute(0, 1 + axis, 1 + (axis + 1) % 3, 1 + (axis + 2) % 3)
+                )
                 x = v.float()
                 if pool:
                     b, n = x.shape[0], x.shape[1] // 2
@@ -72,17 +80,20 @@ def make_predictor(size: int, device: str, chunk: int, channels=(32, 48, 64)):
                 out.append(torch.sigmoid(model((x - 0.5).unsqueeze(1))[:, 0]))
             return torch.stack(out, 1)
 
-        return predict_structures, (f"stand-in CNN (SPEC 3.1 layers, channels {tuple(channels)})"
-                                    f", input {input_size}^3")
+        return predict_structures, (
+            f"stand-in CNN (SPEC 3.1 layers, channels {tuple(channels)}), input {input_size}^3"
+        )
     model = DiffusivityCNN(input_size=input_size, channels=channels).to(device).eval()
     n_weights = sum(p.numel() for p in model.parameters())
 
     def predict_structures(solid):
         return predict(model, solid, pool=pool, batch_size=chunk)
 
-    return predict_structures, (f"poredesign.learn.DiffusivityCNN{tuple(channels)}, input "
-                                f"{input_size}^3"
-                                f"{' (2x2x2-pooled)' if pool else ''}, {n_weights:,} weights")
+    return predict_structures, (
+        f"poredesign.learn.DiffusivityCNN{tuple(channels)}, input "
+        f"{input_size}^3"
+        f"{' (2x2x2-pooled)' if pool else ''}, {n_weights:,} weights"
+    )
 
 
 def bench_model(size, device, batch, chunk, repeats, channels, seed=0):
@@ -120,10 +131,18 @@ def bench_abc(size, device, chunk, predict_structures, population, tolerances, b
         model.counter = 0
         model.timings.update(generate_s=0.0, predict_s=0.0, structures=0)
         start = time.perf_counter()
-        result = run_abc(model, target, spinodoid_prior(), population=population,
-                         tolerances=tolerances, db_path=Path(tmp) / "bench.db", seed=seed,
-                         batch_size=batch, min_batch_size=min(batch, chunk),
-                         min_acceptance_rate=0.01)
+        result = run_abc(
+            model,
+            target,
+            spinodoid_prior(),
+            population=population,
+            tolerances=tolerances,
+            db_path=Path(tmp) / "bench.db",
+            seed=seed,
+            batch_size=batch,
+            min_batch_size=min(batch, chunk),
+            min_acceptance_rate=0.01,
+        )
         wall = time.perf_counter() - start
     return {
         "status": result.status,
@@ -145,18 +164,32 @@ def bench_overhead(population=512, tolerances=(100.0, 30.0, 10.0, 5.0, 3.0), bat
         return eps * np.sqrt(a / a.max(axis=1, keepdims=True))
 
     start = time.perf_counter()
-    result = run_abc(null_model, [0.4, 0.5, 0.6], spinodoid_prior(), population=population,
-                     tolerances=list(tolerances), db_path=None, seed=seed, batch_size=batch,
-                     min_acceptance_rate=1e-4)
+    result = run_abc(
+        null_model,
+        [0.4, 0.5, 0.6],
+        spinodoid_prior(),
+        population=population,
+        tolerances=list(tolerances),
+        db_path=None,
+        seed=seed,
+        batch_size=batch,
+        min_acceptance_rate=1e-4,
+    )
     wall = time.perf_counter() - start
-    return {"population": population, "generations": len(result.generations),
-            "model_evaluations": result.model_evaluations, "wall_s": wall,
-            "evals_per_s": result.model_evaluations / wall, "status": result.status}
+    return {
+        "population": population,
+        "generations": len(result.generations),
+        "model_evaluations": result.model_evaluations,
+        "wall_s": wall,
+        "evals_per_s": result.model_evaluations / wall,
+        "status": result.status,
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", type=int, default=48)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch", type=int, default=64, help="proposals per model call")
@@ -164,20 +197,34 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--population", type=int, default=64)
     parser.add_argument("--tolerances", type=float, nargs="+", default=[100.0, 30.0, 10.0])
-    parser.add_argument("--channels", type=int, nargs=3, default=[32, 48, 64],
-                        help="conv filters per block (paper: 32 48 64)")
+    parser.add_argument(
+        "--channels",
+        type=int,
+        nargs=3,
+        default=[32, 48, 64],
+        help="conv filters per block (paper: 32 48 64)",
+    )
     parser.add_argument("--skip-abc", action="store_true")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    device_name = (torch.cuda.get_device_name() if args.device.startswith("cuda")
-                   else f"CPU ({torch.get_num_threads()} torch threads, {os.cpu_count()} cores)")
-    model_row, predictor = bench_model(args.size, args.device, args.batch, args.chunk,
-                                       args.repeats, tuple(args.channels))
-    out = {"size": args.size, "device": device_name, "batch": args.batch, "chunk": args.chunk,
-           "model": model_row}
+    device_name = (
+        torch.cuda.get_device_name()
+        if args.device.startswith("cuda")
+        else f"CPU ({torch.get_num_threads()} torch threads, {os.cpu_count()} cores)"
+    )
+    model_row, predictor = bench_model(
+        args.size, args.device, args.batch, args.chunk, args.repeats, tuple(args.channels)
+    )
+    out = {
+        "size": args.size,
+        "device": device_name,
+        "batch": args.batch,
+        "chunk": args.chunk,
+        "model": model_row,
+    }
     print(f"# ABC model throughput, N = {args.size}, {device_name}")
     print(f"# {model_row['predictor']}")
     print(f"{'stage':44s} {'evals/s':>10s}")
@@ -185,17 +232,30 @@ def main() -> None:
     print(f"{'CNN prediction (3 axes)':44s} {model_row['predict_per_s']:10.2f}")
     print(f"{'model = generation + CNN':44s} {model_row['evals_per_s']:10.2f}")
     if not args.skip_abc:
-        abc_row = bench_abc(args.size, args.device, args.chunk, predictor, args.population,
-                            args.tolerances, args.batch)
+        abc_row = bench_abc(
+            args.size,
+            args.device,
+            args.chunk,
+            predictor,
+            args.population,
+            args.tolerances,
+            args.batch,
+        )
         out["abc"] = abc_row
-        label = (f"ABC-SMC run (pop {args.population}, {abc_row['generations']} gen, "
-                 f"{abc_row['model_evaluations']} evals)")
-        print(f"{label:44s} {abc_row['evals_per_s']:10.2f}"
-              f"   (model {100 * abc_row['model_share']:.0f} % of wall time, {abc_row['status']})")
+        label = (
+            f"ABC-SMC run (pop {args.population}, {abc_row['generations']} gen, "
+            f"{abc_row['model_evaluations']} evals)"
+        )
+        print(
+            f"{label:44s} {abc_row['evals_per_s']:10.2f}"
+            f"   (model {100 * abc_row['model_share']:.0f} % of wall time, {abc_row['status']})"
+        )
     overhead = bench_overhead()
     out["sampler_overhead"] = overhead
-    label = (f"sampler only, free model (pop {overhead['population']}, "
-             f"{overhead['model_evaluations']} evals)")
+    label = (
+        f"sampler only, free model (pop {overhead['population']}, "
+        f"{overhead['model_evaluations']} evals)"
+    )
     print(f"{label:44s} {overhead['evals_per_s']:10.0f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

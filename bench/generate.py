@@ -48,8 +48,12 @@ def main() -> None:
         both_phases_percolate(solid)
 
     rows.append(("spinodoid 192^3 + checks (numpy)", rate(spinodoid_checked, args.repeats)))
-    rows.append(("spinodoid 192^3, no checks (numpy)",
-                 rate(lambda i: spinodoid(192, thetas[i][:3], thetas[i][3], seed=i), args.repeats)))
+    rows.append(
+        (
+            "spinodoid 192^3, no checks (numpy)",
+            rate(lambda i: spinodoid(192, thetas[i][:3], thetas[i][3], seed=i), args.repeats),
+        )
+    )
     for device in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
         batch = args.batch if device == "cuda" else 2
         a = np.stack([t[:3] for t in thetas[:1]] * batch)
@@ -58,24 +62,38 @@ def main() -> None:
         def batched(i: int, device=device, batch=batch, a=a, eps=eps) -> None:
             spinodoid_batch(192, a, eps, seeds=range(i * batch, (i + 1) * batch), device=device)
 
-        rows.append((f"spinodoid 192^3 batched torch ({device}, batch {batch})",
-                     batch * rate(batched, max(1, args.repeats // 2))))
+        rows.append(
+            (
+                f"spinodoid 192^3 batched torch ({device}, batch {batch})",
+                batch * rate(batched, max(1, args.repeats // 2)),
+            )
+        )
     try:
         from poredesign.structures import resize_binary, voronoi_membrane
     except ImportError:
         rows.append(("voronoi 200^3", float("nan")))
     else:
-        rows.append(("voronoi 200^3 (n=100, r=3.4, e_x=0.6)", rate(
-            lambda i: voronoi_membrane(200, 100, 3.4, stretch=(0.6, 1.0, 1.0), seed=i),
-            args.repeats)))
+        rows.append(
+            (
+                "voronoi 200^3 (n=100, r=3.4, e_x=0.6)",
+                rate(
+                    lambda i: voronoi_membrane(200, 100, 3.4, stretch=(0.6, 1.0, 1.0), seed=i),
+                    args.repeats,
+                ),
+            )
+        )
         membrane = voronoi_membrane(200, 100, 3.4, stretch=(0.6, 1.0, 1.0), seed=0)
-        rows.append(("resize 200^3 -> 128^3", rate(lambda i: resize_binary(membrane, 128),
-                                                    args.repeats)))
-    rows.append(("squares 100^3 (40 pores)",
-                 rate(lambda i: square_pores(40, seed=i), args.repeats)))
+        rows.append(
+            ("resize 200^3 -> 128^3", rate(lambda i: resize_binary(membrane, 128), args.repeats))
+        )
+    rows.append(
+        ("squares 100^3 (40 pores)", rate(lambda i: square_pores(40, seed=i), args.repeats))
+    )
 
-    print(f"# generators on {os.cpu_count()} CPU cores"
-          f"{', GPU ' + torch.cuda.get_device_name() if torch.cuda.is_available() else ', no GPU'}")
+    print(
+        f"# generators on {os.cpu_count()} CPU cores"
+        f"{', GPU ' + torch.cuda.get_device_name() if torch.cuda.is_available() else ', no GPU'}"
+    )
     print(f"{'generator':58s} {'structures/s':>12s} {'s/structure':>12s}")
     for name, value in rows:
         print(f"{name:58s} {value:12.2f} {1 / value:12.3f}")

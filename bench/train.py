@@ -57,8 +57,14 @@ def _loss(name, model, x, y):
     return F.mse_loss(model(x).float(), y) + model.regularization()
 
 
-def bench_model(name: str, device: torch.device, batch: int, steps: int, channels_last: bool,
-                compile_model: bool) -> dict:
+def bench_model(
+    name: str,
+    device: torch.device,
+    batch: int,
+    steps: int,
+    channels_last: bool,
+    compile_model: bool,
+) -> dict:
     make, edge, paper_batch, scale = MODELS[name]
     torch.manual_seed(0)
     model = make().to(device)
@@ -97,13 +103,21 @@ def bench_model(name: str, device: torch.device, batch: int, steps: int, channel
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     return {
-        "model": name, "class": type(model).__name__, "input": f"{edge}^3", "batch": batch,
-        "paper_batch": paper_batch, "steps": steps, "weights": sum(p.numel() for p in
-                                                                    model.parameters()),
-        "seconds_per_step": seconds / steps, "samples_per_s": batch * steps / seconds,
-        "loss": loss.item(), "channels_last": channels_last, "compiled": compile_model,
-        "peak_gpu_mem_gb": (torch.cuda.max_memory_allocated() / 2**30
-                            if device.type == "cuda" else None),
+        "model": name,
+        "class": type(model).__name__,
+        "input": f"{edge}^3",
+        "batch": batch,
+        "paper_batch": paper_batch,
+        "steps": steps,
+        "weights": sum(p.numel() for p in model.parameters()),
+        "seconds_per_step": seconds / steps,
+        "samples_per_s": batch * steps / seconds,
+        "loss": loss.item(),
+        "channels_last": channels_last,
+        "compiled": compile_model,
+        "peak_gpu_mem_gb": (
+            torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None
+        ),
     }
 
 
@@ -114,29 +128,48 @@ def bench_loader(n: int = 24, size: int = 192, workers: int = 0, batch: int = 16
     from poredesign.structures import spinodoid_batch
 
     with tempfile.TemporaryDirectory() as tmp:
-        vols = spinodoid_batch(size, np.tile([0.1, 0.12, 0.15], (n, 1)), np.full(n, 0.5),
-                               seeds=list(range(n)), device="cpu").numpy()
+        vols = spinodoid_batch(
+            size,
+            np.tile([0.1, 0.12, 0.15], (n, 1)),
+            np.full(n, 0.5),
+            seeds=list(range(n)),
+            device="cpu",
+        ).numpy()
         path = Path(tmp) / "structures.zarr"
         write_structures(path, list(vols), np.zeros((n, 1)), ["p"], generator="spinodoid")
-        dm = PoreDataModule(path, None, {"targets": [], "axes": [0, 1, 2], "pool": True,
-                                         "split": [1.0, 0.0, 0.0]},
-                            batch_size=batch, num_workers=workers)
+        dm = PoreDataModule(
+            path,
+            None,
+            {"targets": [], "axes": [0, 1, 2], "pool": True, "split": [1.0, 0.0, 0.0]},
+            batch_size=batch,
+            num_workers=workers,
+        )
         dm.setup()
         loader = dm.train_dataloader()
         start, views = time.perf_counter(), 0
         for x, _ in loader:
             views += x.shape[0]
         seconds = time.perf_counter() - start
-    return {"structures": n, "size": size, "workers": workers, "views": views,
-            "views_per_s": views / seconds, "input": f"{size // 2}^3 pooled"}
+    return {
+        "structures": n,
+        "size": size,
+        "workers": workers,
+        "views": views,
+        "views_per_s": views / seconds,
+        "input": f"{size // 2}^3 pooled",
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--batch", type=int, default=None,
-                        help="batch size (default: the paper's on CUDA, 4 on the CPU)")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="batch size (default: the paper's on CUDA, 4 on the CPU)",
+    )
     parser.add_argument("--steps", type=int, default=None, help="timed steps (default 20 / 2)")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
@@ -144,33 +177,46 @@ def main() -> None:
     parser.add_argument("--loader-workers", type=int, nargs="+", default=[0])
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    device = torch.device("cuda" if args.device == "cuda" or (
-        args.device == "auto" and torch.cuda.is_available()) else "cpu")
+    device = torch.device(
+        "cuda"
+        if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+        else "cpu"
+    )
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.set_float32_matmul_precision("high")
     steps = args.steps or (20 if device.type == "cuda" else 2)
-    where = (torch.cuda.get_device_name() if device.type == "cuda"
-             else f"CPU, {torch.get_num_threads()} threads, load {os.getloadavg()[0]:.1f}")
+    where = (
+        torch.cuda.get_device_name()
+        if device.type == "cuda"
+        else f"CPU, {torch.get_num_threads()} threads, load {os.getloadavg()[0]:.1f}"
+    )
     print(f"# training throughput on {where}; torch {torch.__version__}")
     rows = []
     for name in args.models:
         batch = args.batch or (MODELS[name][2] if device.type == "cuda" else 4)
         row = bench_model(name, device, batch, steps, args.channels_last, args.compile)
         rows.append(row)
-        print(f"{row['model']:13s} {row['class']:18s} {row['input']:>6s} batch {row['batch']:3d} "
-              f"{row['weights']:>12,d} w  {row['seconds_per_step']:8.3f} s/step  "
-              f"{row['samples_per_s']:9.2f} samples/s", flush=True)
+        print(
+            f"{row['model']:13s} {row['class']:18s} {row['input']:>6s} batch {row['batch']:3d} "
+            f"{row['weights']:>12,d} w  {row['seconds_per_step']:8.3f} s/step  "
+            f"{row['samples_per_s']:9.2f} samples/s",
+            flush=True,
+        )
     loaders = []
     if args.loader:
         for workers in args.loader_workers:
             row = bench_loader(workers=workers)
             loaders.append(row)
-            print(f"loader: {row['views']} views of {row['input']} from {row['size']}^3 zarr, "
-                  f"{workers} workers: {row['views_per_s']:.1f} views/s", flush=True)
+            print(
+                f"loader: {row['views']} views of {row['input']} from {row['size']}^3 zarr, "
+                f"{workers} workers: {row['views_per_s']:.1f} views/s",
+                flush=True,
+            )
     if args.json:
-        args.json.write_text(json.dumps({"device": where, "models": rows, "loader": loaders},
-                                        indent=2) + "\n")
+        args.json.write_text(
+            json.dumps({"device": where, "models": rows, "loader": loaders}, indent=2) + "\n"
+        )
 
 
 if __name__ == "__main__":

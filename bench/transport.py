@@ -64,8 +64,12 @@ def flow_throughput(solid: np.ndarray, steps: int, device: str, threads: int | N
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     steps = 2 * (steps // 2)
     fluid = int((~solid).sum())
-    return {"mlups": steps * nv / wall / 1e6, "mflups": steps * fluid / wall / 1e6,
-            "cores": cpu / wall, "porosity": fluid / nv}
+    return {
+        "mlups": steps * nv / wall / 1e6,
+        "mflups": steps * fluid / wall / 1e6,
+        "cores": cpu / wall,
+        "porosity": fluid / nv,
+    }
 
 
 def bench_flow(sizes, device, threads) -> None:
@@ -81,15 +85,18 @@ def bench_flow(sizes, device, threads) -> None:
         for name, solid in ((f"slit {n}^3", slit), (f"spinodoid 0.5 {n}^3", _spinodoid(n))):
             r = flow_throughput(solid, steps, device, threads)
             print(f"{name:<26} {r['mlups']:8.1f} {r['mflups']:8.1f} {r['cores']:6.2f}")
-    print(f"\n{'time to converge':<26} {'k':>10} {'steps':>7} {'tau':>6} {'wall s':>8} "
-          f"{'MLUPS':>8}")
+    print(
+        f"\n{'time to converge':<26} {'k':>10} {'steps':>7} {'tau':>6} {'wall s':>8} {'MLUPS':>8}"
+    )
     for n in sizes:
         solid = _spinodoid(n)
         for axis in ("x",):
             res = permeability(solid, axis, device=device, threads=threads)
             mlups = res.iterations * solid.size / res.wall_time / 1e6
-            print(f"{'spinodoid 0.5 ' + str(n) + '^3 ' + axis:<26} {res.k:10.5f} "
-                  f"{res.iterations:7d} {res.tau:6.3f} {res.wall_time:8.2f} {mlups:8.1f}")
+            print(
+                f"{'spinodoid 0.5 ' + str(n) + '^3 ' + axis:<26} {res.k:10.5f} "
+                f"{res.iterations:7d} {res.tau:6.3f} {res.wall_time:8.2f} {mlups:8.1f}"
+            )
 
 
 def bench_diffusion(n: int, porespy: bool, lbm: bool, device: str, threads) -> None:
@@ -97,9 +104,11 @@ def bench_diffusion(n: int, porespy: bool, lbm: bool, device: str, threads) -> N
 
     solid = _spinodoid(n)
     print(f"\n## Diffusivity at {n}^3 (spinodoid, porosity {1 - solid.mean():.3f}, a = 0.1)")
-    print(f"{'axis':<5} {'ours closed s':>13} {'eta closed':>11} {'porespy s':>10} "
-          f"{'eta porespy':>12} {'rel diff':>9} {'speed-up':>9} {'ours periodic s':>15} "
-          f"{'eta periodic':>12}")
+    print(
+        f"{'axis':<5} {'ours closed s':>13} {'eta closed':>11} {'porespy s':>10} "
+        f"{'eta porespy':>12} {'rel diff':>9} {'speed-up':>9} {'ours periodic s':>15} "
+        f"{'eta periodic':>12}"
+    )
     if porespy:
         import porespy as ps
 
@@ -118,15 +127,19 @@ def bench_diffusion(n: int, porespy: bool, lbm: bool, device: str, threads) -> N
                 ps_time = time.perf_counter() - t0
             ps_eta = 1.0 / ref.formation_factor
             speedups.append(ps_time / closed.wall_time)
-        print(f"{'xyz'[axis]:<5} {closed.wall_time:13.2f} {closed.eta:11.6f} {ps_time:10.2f} "
-              f"{ps_eta:12.6f} {closed.eta / ps_eta - 1:9.1e} {ps_time / closed.wall_time:9.1f} "
-              f"{periodic.wall_time:15.2f} {periodic.eta:12.6f}")
+        print(
+            f"{'xyz'[axis]:<5} {closed.wall_time:13.2f} {closed.eta:11.6f} {ps_time:10.2f} "
+            f"{ps_eta:12.6f} {closed.eta / ps_eta - 1:9.1e} {ps_time / closed.wall_time:9.1f} "
+            f"{periodic.wall_time:15.2f} {periodic.eta:12.6f}"
+        )
     if speedups:
         print(f"mean speed-up over porespy: {np.mean(speedups):.1f}x")
     if lbm:
         res = diffusivity(solid, 0, method="lbm", device=device, threads=threads)
-        print(f"lbm x: eta {res.eta:.6f} in {res.wall_time:.1f} s, {res.iterations} steps "
-              f"({res.iterations * solid.size / res.wall_time / 1e6:.1f} MLUPS)")
+        print(
+            f"lbm x: eta {res.eta:.6f} in {res.wall_time:.1f} s, {res.iterations} steps "
+            f"({res.iterations * solid.size / res.wall_time / 1e6:.1f} MLUPS)"
+        )
 
 
 def main() -> None:
@@ -148,8 +161,7 @@ def main() -> None:
     if not args.skip_flow:
         bench_flow(sizes, device, args.threads)
     if not args.skip_diffusion:
-        bench_diffusion(args.diffusion_size, not args.skip_porespy, args.lbm, device,
-                        args.threads)
+        bench_diffusion(args.diffusion_size, not args.skip_porespy, args.lbm, device, args.threads)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 
 

@@ -25,8 +25,14 @@ def make_stores(root: Path, n: int = 10, size: int = 16, seed: int = 0) -> tuple
         params.append([*a, eps])
     params = np.array(params)
     structures = root / "structures.zarr"
-    write_structures(structures, vols, params, ["a_x", "a_y", "a_z", "porosity"],
-                     generator="spinodoid", seed=seed)
+    write_structures(
+        structures,
+        vols,
+        params,
+        ["a_x", "a_y", "a_z", "porosity"],
+        generator="spinodoid",
+        seed=seed,
+    )
     por = np.array([1.0 - v.mean() for v in vols])
     a = params[:, :3]
     eta = por[:, None] * (0.3 + 0.6 * a / a.max(axis=1, keepdims=True))

@@ -57,8 +57,12 @@ def _which(name: str) -> str | None:
     return shutil.which(name, path=path)
 
 
-def _run(cmd: list[str], env: dict | None = None, timeout: float = 30, check: bool = True,
-         ) -> subprocess.CompletedProcess:
+def _run(
+    cmd: list[str],
+    env: dict | None = None,
+    timeout: float = 30,
+    check: bool = True,
+) -> subprocess.CompletedProcess:
     try:
         proc = subprocess.run(cmd, env=env, timeout=timeout, capture_output=True, text=True)
     except subprocess.TimeoutExpired as e:
@@ -113,8 +117,10 @@ def ensure_packages() -> None:
             f"`apt-get install -y {' '.join(PACKAGES)}` (Debian), or deselect with -m 'not slurm'"
         )
     if _which("apt-get") is None:
-        raise SlurmClusterError(f"SLURM/munge programs {missing} are missing and apt-get is not "
-                                "available to install them")
+        raise SlurmClusterError(
+            f"SLURM/munge programs {missing} are missing and apt-get is not "
+            "available to install them"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     # the packages' postinst scripts start munge/slurmctld/slurmd services unless a policy-rc.d
     # forbids it (Docker's Debian images ship one); without /etc/slurm/slurm.conf, slurmctld's start
@@ -122,13 +128,17 @@ def ensure_packages() -> None:
     policy = Path("/usr/sbin/policy-rc.d")
     own_policy = not policy.exists()
     if own_policy:
-        policy.write_text("#!/bin/sh\n# written by tests/slurm_cluster.py during apt-get install\n"
-                          "exit 101\n")
+        policy.write_text(
+            "#!/bin/sh\n# written by tests/slurm_cluster.py during apt-get install\nexit 101\n"
+        )
         policy.chmod(0o755)
     try:
         _run(["apt-get", "update", "-q"], env=env, timeout=APT_TIMEOUT_S)
-        _run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES], env=env,
-             timeout=APT_TIMEOUT_S)
+        _run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES],
+            env=env,
+            timeout=APT_TIMEOUT_S,
+        )
     finally:
         if own_policy:
             policy.unlink(missing_ok=True)
@@ -150,8 +160,9 @@ def node_hardware() -> dict[str, str]:
 class SlurmCluster:
     """A one-node cluster whose files all live under ``root``."""
 
-    root: Path = field(default_factory=lambda: Path(os.environ.get("POREDESIGN_SLURM_DIR",
-                                                                   DEFAULT_DIR)))
+    root: Path = field(
+        default_factory=lambda: Path(os.environ.get("POREDESIGN_SLURM_DIR", DEFAULT_DIR))
+    )
     partition: str = "debug"
     started: list[str] = field(default_factory=list)  # daemons this process started
 
@@ -164,8 +175,7 @@ class SlurmCluster:
         """Environment for SLURM clients (sinfo, sbatch, snakemake) to reach this cluster."""
         path = os.environ.get("PATH", "")
         extra = [d for d in SBIN if d not in path.split(os.pathsep)]
-        return {**os.environ, "SLURM_CONF": str(self.conf),
-                "PATH": os.pathsep.join([path, *extra])}
+        return {**os.environ, "SLURM_CONF": str(self.conf), "PATH": os.pathsep.join([path, *extra])}
 
     def _pidfile(self, daemon: str) -> Path:
         return self.root / "run" / f"{daemon}.pid"
@@ -180,8 +190,9 @@ class SlurmCluster:
     # ---------------------------------------------------------------- queries
     def sinfo(self) -> str:
         """``NODE STATE`` lines of the partition, or raise if slurmctld does not answer."""
-        return _run(["sinfo", "--noheader", "-p", self.partition, "-o", "%n %t"],
-                    env=self.env, timeout=15).stdout.strip()
+        return _run(
+            ["sinfo", "--noheader", "-p", self.partition, "-o", "%n %t"], env=self.env, timeout=15
+        ).stdout.strip()
 
     def is_ready(self) -> bool:
         if not self.conf.exists() or any(self._pid(d) is None for d in DAEMONS):
@@ -195,8 +206,7 @@ class SlurmCluster:
         return len(states) >= 2 and states[1] in ("idle", "mix", "alloc")
 
     def logs(self) -> str:
-        return "\n".join(f"  {d} ({self._logfile(d)}):\n{_tail(self._logfile(d))}"
-                         for d in DAEMONS)
+        return "\n".join(f"  {d} ({self._logfile(d)}):\n{_tail(self._logfile(d))}" for d in DAEMONS)
 
     # ---------------------------------------------------------------- start/stop
     def start(self) -> SlurmCluster:
@@ -216,8 +226,15 @@ class SlurmCluster:
         return self
 
     def _write_files(self) -> None:
-        for sub, mode in (("", 0o755), ("etc", 0o755), ("run", 0o755), ("log", 0o755),
-                          ("munge", 0o700), ("spool", 0o755), ("state", 0o700)):
+        for sub, mode in (
+            ("", 0o755),
+            ("etc", 0o755),
+            ("run", 0o755),
+            ("log", 0o755),
+            ("munge", 0o700),
+            ("spool", 0o755),
+            ("state", 0o700),
+        ):
             d = self.root / sub
             d.mkdir(parents=True, exist_ok=True)
             d.chmod(mode)
@@ -227,9 +244,18 @@ class SlurmCluster:
         key.chmod(0o600)
         hw = node_hardware()
         host = socket.gethostname().split(".")[0]
-        node = " ".join(f"{k}={hw[k]}" for k in ("CPUs", "Boards", "SocketsPerBoard",
-                                                "CoresPerSocket", "ThreadsPerCore", "RealMemory")
-                        if k in hw)
+        node = " ".join(
+            f"{k}={hw[k]}"
+            for k in (
+                "CPUs",
+                "Boards",
+                "SocketsPerBoard",
+                "CoresPerSocket",
+                "ThreadsPerCore",
+                "RealMemory",
+            )
+            if k in hw
+        )
         r = self.root
         self.conf.write_text(f"""\
 # one-node test cluster written by tests/slurm_cluster.py; nothing here is meant for production
@@ -299,7 +325,8 @@ PartitionName={self.partition} Nodes={host} Default=YES MaxTime=INFINITE State=U
 
     def _unlink_conf(self) -> None:
         if CONFIGLESS_CONF.is_symlink() and str(os.readlink(CONFIGLESS_CONF)).startswith(
-                str(self.root)):
+            str(self.root)
+        ):
             CONFIGLESS_CONF.unlink()
             for d in (CONFIGLESS_CONF.parent, CONFIGLESS_CONF.parent.parent):
                 try:
@@ -315,8 +342,14 @@ PartitionName={self.partition} Nodes={host} Default=YES MaxTime=INFINITE State=U
         # the daemon forks and detaches; its early messages (before its log opens) go to `out`
         with out.open("ab") as sink:
             try:
-                code = subprocess.run([exe, *args], env=self.env, stdin=subprocess.DEVNULL,
-                                      stdout=sink, stderr=subprocess.STDOUT, timeout=30).returncode
+                code = subprocess.run(
+                    [exe, *args],
+                    env=self.env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=sink,
+                    stderr=subprocess.STDOUT,
+                    timeout=30,
+                ).returncode
             except subprocess.TimeoutExpired:
                 code = "timeout"
         if code != 0:
@@ -326,18 +359,25 @@ PartitionName={self.partition} Nodes={host} Default=YES MaxTime=INFINITE State=U
         deadline = time.monotonic() + 15
         while self._pid(daemon) is None:
             if time.monotonic() > deadline:
-                raise SlurmClusterError(f"{daemon} did not stay up (no live pid in "
-                                        f"{self._pidfile(daemon)})\n{self.logs()}")
+                raise SlurmClusterError(
+                    f"{daemon} did not stay up (no live pid in "
+                    f"{self._pidfile(daemon)})\n{self.logs()}"
+                )
             time.sleep(0.2)
         self.started.append(daemon)
 
     def _start_munged(self) -> None:
         r = self.root
-        self._spawn("munged", [f"--socket={r}/run/munge.socket",
-                               f"--key-file={r}/munge/munge.key",
-                               f"--log-file={self._logfile('munged')}",
-                               f"--pid-file={self._pidfile('munged')}",
-                               f"--seed-file={r}/munge/munged.seed"])
+        self._spawn(
+            "munged",
+            [
+                f"--socket={r}/run/munge.socket",
+                f"--key-file={r}/munge/munge.key",
+                f"--log-file={self._logfile('munged')}",
+                f"--pid-file={self._pidfile('munged')}",
+                f"--seed-file={r}/munge/munged.seed",
+            ],
+        )
 
     def _start_slurm(self) -> None:
         # -i: ignore state files of an earlier cluster; -c: clear jobs
@@ -384,8 +424,12 @@ PartitionName={self.partition} Nodes={host} Default=YES MaxTime=INFINITE State=U
         if not self.started:
             return
         if "slurmctld" in self.started and self._pid("slurmctld") is not None:
-            _run(["scancel", "--full", f"--partition={self.partition}"], env=self.env,
-                 timeout=15, check=False)
+            _run(
+                ["scancel", "--full", f"--partition={self.partition}"],
+                env=self.env,
+                timeout=15,
+                check=False,
+            )
         for daemon in reversed(DAEMONS):
             if daemon in self.started:
                 self._stop_daemon(daemon)

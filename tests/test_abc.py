@@ -64,12 +64,38 @@ def toy_runs(tmp_path_factory):
     error; pyABC's SingleCoreSampler: one run (it is ~5x slower per evaluation)."""
     tmp = tmp_path_factory.mktemp("toy")
     options = dict(population=POPULATION, tolerances=TOLERANCES, min_acceptance_rate=0.01)
-    batched = run_abc(toy_model, Y0, BOUNDS, db_path=tmp / "batched.db", seed=100,
-                      batch_size=512, min_batch_size=32, **options)
-    replicates = [run_abc(toy_model, Y0, BOUNDS, db_path=None, seed=seed, batch_size=512,
-                          min_batch_size=32, **options) for seed in range(N_REPLICATES)]
-    single = run_abc(toy_model, Y0, BOUNDS, db_path=tmp / "single.db", seed=100,
-                     sampler=SingleCoreSampler(check_max_eval=True), **options)
+    batched = run_abc(
+        toy_model,
+        Y0,
+        BOUNDS,
+        db_path=tmp / "batched.db",
+        seed=100,
+        batch_size=512,
+        min_batch_size=32,
+        **options,
+    )
+    replicates = [
+        run_abc(
+            toy_model,
+            Y0,
+            BOUNDS,
+            db_path=None,
+            seed=seed,
+            batch_size=512,
+            min_batch_size=32,
+            **options,
+        )
+        for seed in range(N_REPLICATES)
+    ]
+    single = run_abc(
+        toy_model,
+        Y0,
+        BOUNDS,
+        db_path=tmp / "single.db",
+        seed=100,
+        sampler=SingleCoreSampler(check_max_eval=True),
+        **options,
+    )
     return batched, single, replicates
 
 
@@ -163,10 +189,17 @@ def test_same_acceptance_and_weights_as_pyabc_per_particle():
     n_accepted = 0
     for (particle, acc_weight), row in zip(particles, frame.itertuples(index=False), strict=True):
         reference = evaluate_proposal(
-            0, pyabc.Parameter(row._asdict()), t=1, models=kw["models"],
-            summary_statistics=kw["summary_statistics"], distance_function=kw["distance_function"],
-            eps=kw["eps"], acceptor=kw["acceptor"], x_0=kw["x_0"],
-            weight_function=kw["weight_function"], proposal_id=0,
+            0,
+            pyabc.Parameter(row._asdict()),
+            t=1,
+            models=kw["models"],
+            summary_statistics=kw["summary_statistics"],
+            distance_function=kw["distance_function"],
+            eps=kw["eps"],
+            acceptor=kw["acceptor"],
+            x_0=kw["x_0"],
+            weight_function=kw["weight_function"],
+            proposal_id=0,
         )
         assert particle.accepted == reference.accepted
         assert particle.distance == pytest.approx(reference.distance, rel=1e-12)
@@ -207,9 +240,16 @@ def bounded_model(theta: np.ndarray) -> np.ndarray:
 
 def test_unreachable_target_ends_with_a_clear_message(tmp_path):
     prior = spinodoid_prior()
-    result = run_abc(bounded_model, [0.95, 0.95, 0.95], prior, population=50,
-                     db_path=tmp_path / "unreachable.db", seed=0, batch_size=500,
-                     min_acceptance_rate=0.02)
+    result = run_abc(
+        bounded_model,
+        [0.95, 0.95, 0.95],
+        prior,
+        population=50,
+        db_path=tmp_path / "unreachable.db",
+        seed=0,
+        batch_size=500,
+        min_acceptance_rate=0.02,
+    )
     assert result.status == "acceptance_rate_too_low"
     assert not result.converged
     assert 0 < len(result.generations) < len(default_tolerances())
@@ -224,15 +264,31 @@ def test_unreachable_target_ends_with_a_clear_message(tmp_path):
     assert summary["status"] == "acceptance_rate_too_low" and summary["message"] == result.message
 
     with pytest.raises(ABCStoppedError, match="acceptance rate too low"):
-        run_abc(bounded_model, [0.95, 0.95, 0.95], prior, population=50,
-                db_path=None, seed=0, batch_size=500,
-                min_acceptance_rate=0.02, strict=True)
+        run_abc(
+            bounded_model,
+            [0.95, 0.95, 0.95],
+            prior,
+            population=50,
+            db_path=None,
+            seed=0,
+            batch_size=500,
+            min_acceptance_rate=0.02,
+            strict=True,
+        )
 
 
 def test_simulation_budget_stops_the_run(tmp_path):
-    result = run_abc(toy_model, Y0, BOUNDS, population=50, tolerances=[200, 50, 20, 5],
-                     db_path=tmp_path / "budget.db", seed=0, min_acceptance_rate=0.001,
-                     max_total_nr_simulations=400)
+    result = run_abc(
+        toy_model,
+        Y0,
+        BOUNDS,
+        population=50,
+        tolerances=[200, 50, 20, 5],
+        db_path=tmp_path / "budget.db",
+        seed=0,
+        min_acceptance_rate=0.001,
+        max_total_nr_simulations=400,
+    )
     assert result.status == "simulation_budget_exhausted", result.message
     assert "simulation budget" in result.message
     assert result.total_evaluations <= 400
@@ -253,10 +309,12 @@ def test_posterior_store_roundtrip_and_figures(toy_runs, tmp_path):
         np.testing.assert_array_equal(data["stats"][t], g.stats)
     np.testing.assert_array_equal(data["epsilons"], TOLERANCES)
     np.testing.assert_array_equal(data["theta_hat"], batched.theta_hat)
-    np.testing.assert_array_equal(data["nr_evaluations"],
-                                  [g.nr_evaluations for g in batched.generations])
-    np.testing.assert_allclose(data["acceptance_rates"],
-                               [g.acceptance_rate for g in batched.generations])
+    np.testing.assert_array_equal(
+        data["nr_evaluations"], [g.nr_evaluations for g in batched.generations]
+    )
+    np.testing.assert_allclose(
+        data["acceptance_rates"], [g.acceptance_rate for g in batched.generations]
+    )
     assert data["attrs"]["status"] == "converged" and data["attrs"]["complete"]
 
     plot_marginals(batched, tmp_path / "marginals.png")
@@ -265,14 +323,22 @@ def test_posterior_store_roundtrip_and_figures(toy_runs, tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["theta_hat"] == dict(zip(["x0", "x1"], batched.theta_hat.tolist(), strict=True))
     assert [g["nr_evaluations"] for g in summary["generations"]] == [
-        g.nr_evaluations for g in batched.generations]
+        g.nr_evaluations for g in batched.generations
+    ]
 
 
 def test_empty_posterior_store_for_a_run_without_generations(tmp_path):
     # the first generation already fails: store, figure and summary still get written
-    result = run_abc(bounded_model, [0.95, 0.95, 0.95], spinodoid_prior(), population=20,
-                     tolerances=[1.0], db_path=tmp_path / "none.db", seed=0,
-                     min_acceptance_rate=0.1)
+    result = run_abc(
+        bounded_model,
+        [0.95, 0.95, 0.95],
+        spinodoid_prior(),
+        population=20,
+        tolerances=[1.0],
+        db_path=tmp_path / "none.db",
+        seed=0,
+        min_acceptance_rate=0.1,
+    )
     assert result.generations == [] and np.all(np.isnan(result.theta_hat))
     assert "no generation completed" in result.message
     write_posterior_store(result, tmp_path / "none.zarr")
@@ -284,8 +350,17 @@ def test_empty_posterior_store_for_a_run_without_generations(tmp_path):
 
 def test_same_seed_same_posterior(tmp_path):
     def run(seed, db_path=None):
-        return run_abc(toy_model, Y0, BOUNDS, population=60, tolerances=[200, 80, 40],
-                       db_path=db_path, seed=seed, batch_size=128, min_batch_size=16)
+        return run_abc(
+            toy_model,
+            Y0,
+            BOUNDS,
+            population=60,
+            tolerances=[200, 80, 40],
+            db_path=db_path,
+            seed=seed,
+            batch_size=128,
+            min_batch_size=16,
+        )
 
     a, b, c = run(11, tmp_path / "a.db"), run(11), run(12)
     for ga, gb in zip(a.generations, b.generations, strict=True):
@@ -321,8 +396,14 @@ def pore_fraction_per_axis(solid):
     """A stand-in surrogate: the pore fraction of the central plane normal to each axis."""
     pore = (~solid).float()
     c = solid.shape[1] // 2
-    return np.stack([pore[:, c].mean(dim=(1, 2)).numpy(), pore[:, :, c].mean(dim=(1, 2)).numpy(),
-                     pore[:, :, :, c].mean(dim=(1, 2)).numpy()], axis=1)
+    return np.stack(
+        [
+            pore[:, c].mean(dim=(1, 2)).numpy(),
+            pore[:, :, c].mean(dim=(1, 2)).numpy(),
+            pore[:, :, :, c].mean(dim=(1, 2)).numpy(),
+        ],
+        axis=1,
+    )
 
 
 def test_spinodoid_model_is_seeded_and_batch_independent():
@@ -338,11 +419,19 @@ def test_spinodoid_model_is_seeded_and_batch_independent():
 
 
 def test_run_abc_with_spinodoids_end_to_end(tmp_path):
-    model = spinodoid_cnn_model(pore_fraction_per_axis, size=16, seed=1, batch_size=64,
-                                device="cpu")
-    result = run_abc(model, [0.45, 0.5, 0.55], spinodoid_prior(), population=40,
-                     tolerances=[60.0, 25.0, 12.0], db_path=tmp_path / "spinodoid.db", seed=2,
-                     batch_size=256)
+    model = spinodoid_cnn_model(
+        pore_fraction_per_axis, size=16, seed=1, batch_size=64, device="cpu"
+    )
+    result = run_abc(
+        model,
+        [0.45, 0.5, 0.55],
+        spinodoid_prior(),
+        population=40,
+        tolerances=[60.0, 25.0, 12.0],
+        db_path=tmp_path / "spinodoid.db",
+        seed=2,
+        batch_size=256,
+    )
     assert result.converged, result.message
     assert result.param_names == ["a_x", "a_y", "a_z", "porosity"]
     assert abs(result.theta_hat[3] - 0.5) < 0.1

@@ -23,8 +23,10 @@ def test_defaults_are_filled():
         ({"dataset": {"sise": 3}}, ["'sise'", "in 'dataset'", "size"]),
         ({"spinodoid": {"porosity_range": [0.5, 1.5]}}, ["spinodoid.porosity_range.1", "< 1"]),
         ({"spinodoid": {"m_range": [0.3, 0.1]}}, ["spinodoid.m_range", "min > max"]),
-        ({"dataset": {"n_structures": 4, "shard_size": 8}},
-         ["dataset.shard_size", "<= n_structures"]),
+        (
+            {"dataset": {"n_structures": 4, "shard_size": 8}},
+            ["dataset.shard_size", "<= n_structures"],
+        ),
     ],
 )
 def test_invalid_values_are_reported_with_key_value_and_allowed(config, expected):

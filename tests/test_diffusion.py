@@ -75,4 +75,3 @@ def test_bad_inputs_are_named(volume, message):
         diffusivity(volume, 0)
     with pytest.raises(ValueError, match="method"):
         diffusivity(np.zeros((4, 4, 4), dtype=bool), 0, method="magic")
-

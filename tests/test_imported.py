@@ -199,6 +199,13 @@ def test_import_volume_pipeline_from_tiff(tmp_path):
 def test_import_volume_from_raw_passes_reader_options(tmp_path):
     gray = gray_volume((24, 24, 24), seed=7)
     write_raw(tmp_path / "scan.raw", gray, byte_order="big")
-    cubes = import_volume(tmp_path / "scan.raw", porosity=0.5, cube=24, size=16,
-                          shape=(24, 24, 24), dtype="uint16", byte_order="big")
+    cubes = import_volume(
+        tmp_path / "scan.raw",
+        porosity=0.5,
+        cube=24,
+        size=16,
+        shape=(24, 24, 24),
+        dtype="uint16",
+        byte_order="big",
+    )
     assert len(cubes) == 1 and cubes[0].shape == (16, 16, 16)

@@ -70,10 +70,16 @@ def test_rotation_numpy_and_torch_agree():
 
 def test_axis_permutation_pairs_each_view_with_its_label(stores):
     structures, properties = stores
-    dm = PoreDataModule(structures, properties, {"targets": ["eta", "porosity"],
-                                                 "axes": [0, 1, 2], "pool": False,
-                                                 "augment": {"flip": False, "swap": False,
-                                                             "shift": False}})
+    dm = PoreDataModule(
+        structures,
+        properties,
+        {
+            "targets": ["eta", "porosity"],
+            "axes": [0, 1, 2],
+            "pool": False,
+            "augment": {"flip": False, "swap": False, "shift": False},
+        },
+    )
     dm.setup()
     ds = dm.train_set
     store = StructureStore(structures)
@@ -111,8 +117,12 @@ def test_augmentation_keeps_the_transport_label_of_a_periodic_structure(seed):
 def test_each_augmentation_changes_the_volume_but_not_the_label():
     vol = spinodoid(12, (0.25, 0.12, 0.18), 0.6, seed=12)
     eta = diffusivity(vol, 0)
-    variants = [np.flip(vol, 1), np.flip(vol, 2), np.swapaxes(vol, 1, 2),
-                np.roll(vol, (3, 5), axis=(1, 2))]
+    variants = [
+        np.flip(vol, 1),
+        np.flip(vol, 2),
+        np.swapaxes(vol, 1, 2),
+        np.roll(vol, (3, 5), axis=(1, 2)),
+    ]
     for v in variants:
         assert not np.array_equal(v, vol)
         assert diffusivity(np.ascontiguousarray(v), 0) == pytest.approx(eta, rel=1e-7)

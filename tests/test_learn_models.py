@@ -43,8 +43,9 @@ def one_thread():
 
 
 def volumes(n: int, size: int, scale: str) -> torch.Tensor:
-    v = np.stack([spinodoid(size, (0.15 + 0.05 * i, 0.2, 0.25), 0.5 + 0.05 * i, seed=i)
-                  for i in range(n)])
+    v = np.stack(
+        [spinodoid(size, (0.15 + 0.05 * i, 0.2, 0.25), 0.5 + 0.05 * i, seed=i) for i in range(n)]
+    )
     return torch.from_numpy(np.stack([to_input(s, False, scale) for s in v]))[:, None]
 
 
@@ -88,15 +89,24 @@ def test_vae3d_matches_table_1_layer_by_layer_at_128():
     # activations: 128 -> 64 -> 32 -> 16 -> 8 and back, ReLU between, sigmoid applied on decode
     assert model.encoder.sizes == [128, 64, 32, 16, 8]
     shapes = []
-    hooks = [m.register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape)))
-             for m in [*model.encoder.convs[::2], *model.decoder.deconvs[::2]]]
+    hooks = [
+        m.register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape)))
+        for m in [*model.encoder.convs[::2], *model.decoder.deconvs[::2]]
+    ]
     with torch.device("meta"):
         logits, mu, logvar = model.eval()(torch.empty(1, 1, 128, 128, 128))
     for h in hooks:
         h.remove()
-    assert shapes == [(1, 16, 64, 64, 64), (1, 32, 32, 32, 32), (1, 64, 16, 16, 16),
-                      (1, 128, 8, 8, 8), (1, 64, 16, 16, 16), (1, 32, 32, 32, 32),
-                      (1, 16, 64, 64, 64), (1, 1, 128, 128, 128)]
+    assert shapes == [
+        (1, 16, 64, 64, 64),
+        (1, 32, 32, 32, 32),
+        (1, 64, 16, 16, 16),
+        (1, 128, 8, 8, 8),
+        (1, 64, 16, 16, 16),
+        (1, 32, 32, 32, 32),
+        (1, 16, 64, 64, 64),
+        (1, 1, 128, 128, 128),
+    ]
     assert tuple(mu.shape) == tuple(logvar.shape) == (1, 256)
     assert sum(row[3] for row in model.layer_table()) == n_params(model) == 153_490_273
 
@@ -128,11 +138,14 @@ def test_too_small_inputs_are_refused_with_the_minimum():
 # forward and backward at the smallest sizes, full paper widths
 
 
-@pytest.mark.parametrize("make,size,scale,out_shape", [
-    (lambda: DiffusivityCNN(36), 36, "centered", (2, 1)),
-    (lambda: PermeabilityCNN(16), 16, "centered", (2, 2)),
-    (lambda: TransferRegressor(16, pretrained=False), 16, "binary", (2, 1)),
-])
+@pytest.mark.parametrize(
+    "make,size,scale,out_shape",
+    [
+        (lambda: DiffusivityCNN(36), 36, "centered", (2, 1)),
+        (lambda: PermeabilityCNN(16), 16, "centered", (2, 2)),
+        (lambda: TransferRegressor(16, pretrained=False), 16, "binary", (2, 1)),
+    ],
+)
 def test_regressors_forward_backward(make, size, scale, out_shape):
     torch.manual_seed(0)
     model = make()
@@ -140,8 +153,11 @@ def test_regressors_forward_backward(make, size, scale, out_shape):
     out = model(x)
     assert tuple(out.shape) == out_shape
     out.sum().backward()
-    assert all(p.grad is not None and torch.isfinite(p.grad).all()
-               for p in model.parameters() if p.requires_grad)
+    assert all(
+        p.grad is not None and torch.isfinite(p.grad).all()
+        for p in model.parameters()
+        if p.requires_grad
+    )
 
 
 @pytest.mark.parametrize("cls", [VAE3D, PropertyVAE])
@@ -196,10 +212,17 @@ def overfit(make, x, y, steps, seed=0, model=None, stage=None, validate=False):
         model.stage = stage
     loader = DataLoader(_Repeat((x, y), steps), batch_size=None)
     losses = _Losses()
-    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", logger=False, callbacks=[losses],
-                         enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, num_sanity_val_steps=0,
-                         limit_val_batches=1 if validate else 0)
+    trainer = pl.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        logger=False,
+        callbacks=[losses],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=1 if validate else 0,
+    )
     trainer.fit(model, loader, loader if validate else None)
     return losses.values, model
 
@@ -212,8 +235,9 @@ def test_diffusivity_cnn_overfits_reproducibly():
     x, y = volumes(2, 36, "centered"), torch.tensor([[0.2], [0.5]])
 
     def make():
-        return DiffusivityCNN(36, channels=(8, 12, 16), hidden=(32, 24, 16, 8),
-                              optimizer="adam", lr=3e-3)
+        return DiffusivityCNN(
+            36, channels=(8, 12, 16), hidden=(32, 24, 16, 8), optimizer="adam", lr=3e-3
+        )
 
     first, _ = overfit(make, x, y, 45)
     second, _ = overfit(make, x, y, 45)
@@ -306,8 +330,9 @@ def test_transfer_regressor_keeps_the_pretrained_encoder_frozen(overfitted_vae):
     losses, model = overfit(None, x, torch.tensor([[2.0]]), 40, model=model)
     assert fell_tenfold(losses), losses
     assert all(torch.equal(v, encoder_before[k]) for k, v in model.encoder.state_dict().items())
-    assert not all(torch.equal(a, b) for a, b in zip(head_before, model.head.parameters(),
-                                                    strict=True))
+    assert not all(
+        torch.equal(a, b) for a, b in zip(head_before, model.head.parameters(), strict=True)
+    )
     assert all(not p.requires_grad for p in model.encoder.parameters())
     # L2 penalty on the head's kernels only
     expected = 1e-5 * sum(m.weight.pow(2).sum() for m in model.head if isinstance(m, nn.Linear))

@@ -40,15 +40,29 @@ def history(path):
 def vae_run(stores, tmp_path_factory):
     structures, _ = stores
     out = tmp_path_factory.mktemp("vae")
-    metrics = train("vae", structures, None, out, model_kwargs={**SMALL, "lr": 1e-3},
-                    settings={"epochs": 2, "batch_size": 4, "seed": 3})
+    metrics = train(
+        "vae",
+        structures,
+        None,
+        out,
+        model_kwargs={**SMALL, "lr": 1e-3},
+        settings={"epochs": 2, "batch_size": 4, "seed": 3},
+    )
     return out, metrics
 
 
 def test_training_writes_weights_metrics_and_figures(vae_run):
     out, metrics = vae_run
-    for name in ("model.pt", "model.json", "metrics.json", "loss.png", "parity.png",
-                 "history.csv", "checkpoints/best.ckpt", "checkpoints/last.ckpt"):
+    for name in (
+        "model.pt",
+        "model.json",
+        "metrics.json",
+        "loss.png",
+        "parity.png",
+        "history.csv",
+        "checkpoints/best.ckpt",
+        "checkpoints/last.ckpt",
+    ):
         assert (out / name).exists(), name
     on_disk = json.loads((out / "metrics.json").read_text())
     assert on_disk["epochs"] == metrics["epochs"] == 2
@@ -64,27 +78,53 @@ def test_training_writes_weights_metrics_and_figures(vae_run):
 def test_a_fixed_seed_reproduces_the_loss_curve(stores, vae_run, tmp_path):
     structures, _ = stores
     out, _ = vae_run
-    train("vae", structures, None, tmp_path, model_kwargs={**SMALL, "lr": 1e-3},
-          settings={"epochs": 2, "batch_size": 4, "seed": 3})
+    train(
+        "vae",
+        structures,
+        None,
+        tmp_path,
+        model_kwargs={**SMALL, "lr": 1e-3},
+        settings={"epochs": 2, "batch_size": 4, "seed": 3},
+    )
     assert history(tmp_path) == history(out)
     other = tmp_path / "other-seed"
-    train("vae", structures, None, other, model_kwargs={**SMALL, "lr": 1e-3},
-          settings={"epochs": 2, "batch_size": 4, "seed": 4})
+    train(
+        "vae",
+        structures,
+        None,
+        other,
+        model_kwargs={**SMALL, "lr": 1e-3},
+        settings={"epochs": 2, "batch_size": 4, "seed": 4},
+    )
     assert history(other) != history(out)
 
 
 def test_resume_continues_and_a_changed_setting_restarts(stores, tmp_path):
     structures, properties = stores
-    kwargs = {"model_kwargs": {"channels": [4, 4, 8, 8], "hidden": [8, 8], "lr": 3e-3},
-              "data": {"axes": [0, 1, 2]}}
-    first = train("permeability", structures, properties, tmp_path,
-                  settings={"epochs": 2, "batch_size": 8}, **kwargs)
+    kwargs = {
+        "model_kwargs": {"channels": [4, 4, 8, 8], "hidden": [8, 8], "lr": 3e-3},
+        "data": {"axes": [0, 1, 2]},
+    }
+    first = train(
+        "permeability",
+        structures,
+        properties,
+        tmp_path,
+        settings={"epochs": 2, "batch_size": 8},
+        **kwargs,
+    )
     assert first["resumed_from_epoch"] is None
     # last.ckpt is the latest epoch, whether or not it was the best one
     assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 1
     steps_per_epoch = -(-first["train"]["n"] // 8)
-    more = train("permeability", structures, properties, tmp_path,
-                 settings={"epochs": 4, "batch_size": 8}, **kwargs)
+    more = train(
+        "permeability",
+        structures,
+        properties,
+        tmp_path,
+        settings={"epochs": 4, "batch_size": 8},
+        **kwargs,
+    )
     assert more["resumed_from_epoch"] == 2 and more["epochs"] == 4
     assert [e for e, _ in history(tmp_path)] == [0, 1, 2, 3]
     state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
@@ -93,8 +133,14 @@ def test_resume_continues_and_a_changed_setting_restarts(stores, tmp_path):
     with open(tmp_path / "predictions.csv") as fh:
         assert fh.readline().strip() == "index,axis,true_k,true_porosity,pred_k,pred_porosity"
     changed = {**kwargs, "model_kwargs": {**kwargs["model_kwargs"], "lr": 1e-3}}
-    fresh = train("permeability", structures, properties, tmp_path,
-                  settings={"epochs": 1, "batch_size": 8}, **changed)
+    fresh = train(
+        "permeability",
+        structures,
+        properties,
+        tmp_path,
+        settings={"epochs": 1, "batch_size": 8},
+        **changed,
+    )
     assert fresh["resumed_from_epoch"] is None and [e for e, _ in history(tmp_path)] == [0]
 
 
@@ -102,8 +148,15 @@ def test_pvae_latent_search_then_staged_training(stores, tmp_path):
     structures, properties = stores
     search = {"trials": 2, "latent_range": [2, 16], "stage_epochs": [1, 1, 1]}
     settings = {"batch_size": 4, "stage_epochs": [2, 1, 1]}
-    metrics = train("pvae", structures, properties, tmp_path, model_kwargs=SMALL,
-                    settings=settings, search=search)
+    metrics = train(
+        "pvae",
+        structures,
+        properties,
+        tmp_path,
+        model_kwargs=SMALL,
+        settings=settings,
+        search=search,
+    )
     found = metrics["latent_search"]
     assert len(found["trials"]) == 2
     assert found["best_latent_dim"] in [t["latent_dim"] for t in found["trials"]]
@@ -117,19 +170,36 @@ def test_pvae_latent_search_then_staged_training(stores, tmp_path):
     assert stages == {"vae": {0, 1}, "regressor": {2}, "joint": {3}}
     assert set(metrics["test"]) >= {"bce", "kl", "mse_porosity", "r2_k", "loss"}
     # the search resumes from its SQLite store: one more trial only
-    more = train("pvae", structures, properties, tmp_path, model_kwargs=SMALL,
-                 settings=settings, search={**search, "trials": 3})
+    more = train(
+        "pvae",
+        structures,
+        properties,
+        tmp_path,
+        model_kwargs=SMALL,
+        settings=settings,
+        search={**search, "trials": 3},
+    )
     assert [t["trial"] for t in more["latent_search"]["trials"]] == [0, 1, 2]
-    assert more["resumed_from_epoch"] is not None or \
-        more["latent_search"]["best_latent_dim"] != found["best_latent_dim"]
+    assert (
+        more["resumed_from_epoch"] is not None
+        or more["latent_search"]["best_latent_dim"] != found["best_latent_dim"]
+    )
 
 
-def test_transfer_regressor_uses_the_vae_encoder_and_repeats_both_variants(stores, vae_run,
-                                                                          tmp_path):
+def test_transfer_regressor_uses_the_vae_encoder_and_repeats_both_variants(
+    stores, vae_run, tmp_path
+):
     structures, properties = stores
     vae_dir, _ = vae_run
-    metrics = train("transfer", structures, properties, tmp_path, encoder=vae_dir / "model.pt",
-                    settings={"epochs": 2, "batch_size": 4}, repeats=2)
+    metrics = train(
+        "transfer",
+        structures,
+        properties,
+        tmp_path,
+        encoder=vae_dir / "model.pt",
+        settings={"epochs": 2, "batch_size": 4},
+        repeats=2,
+    )
     model = load_model(tmp_path / "model.pt")
     vae = load_model(vae_dir / "model.pt")
     assert isinstance(model, TransferRegressor) and model.hparams.pretrained
@@ -137,11 +207,16 @@ def test_transfer_regressor_uses_the_vae_encoder_and_repeats_both_variants(store
     assert metrics["trainable_parameters"] < metrics["parameters"]
     runs = metrics["repeats"]["runs"]
     assert [(r["variant"], r["run"]) for r in runs] == [
-        ("pretrained", 0), ("pretrained", 1), ("scratch", 0), ("scratch", 1)]
+        ("pretrained", 0),
+        ("pretrained", 1),
+        ("scratch", 0),
+        ("scratch", 1),
+    ]
     for variant in ("pretrained", "scratch"):
         mean = metrics["repeats"][variant]["test_mse_mean"]
-        assert mean == pytest.approx(np.mean([r["test_mse"] for r in runs
-                                              if r["variant"] == variant]))
+        assert mean == pytest.approx(
+            np.mean([r["test_mse"] for r in runs if r["variant"] == variant])
+        )
     assert (tmp_path / "transfer_runs.csv").read_text().count("\n") == 5
     with pytest.raises(ValueError, match="encoder"):
         train("transfer", structures, properties, tmp_path / "none", settings={"epochs": 1})
@@ -150,5 +225,11 @@ def test_transfer_regressor_uses_the_vae_encoder_and_repeats_both_variants(store
 def test_unknown_hyperparameters_are_named(stores, tmp_path):
     structures, properties = stores
     with pytest.raises(ValueError, match=r"learn\.diffusivity\.hparams.*'lrate'"):
-        train("diffusivity", structures, properties, tmp_path, model_kwargs={"lrate": 1},
-              data={"pool": False})
+        train(
+            "diffusivity",
+            structures,
+            properties,
+            tmp_path,
+            model_kwargs={"lrate": 1},
+            data={"pool": False},
+        )

@@ -27,10 +27,16 @@ def tiny_config(epochs: int) -> dict:
             "models": ["diffusivity"],
             "log_every_n_steps": 1,
             "diffusivity": {
-                "epochs": epochs, "batch_size": 8, "pool": False,
+                "epochs": epochs,
+                "batch_size": 8,
+                "pool": False,
                 # the paper's layers at reduced width keep the CPU test short
-                "hparams": {"channels": [4, 6, 8], "hidden": [16, 8, 8, 8],
-                            "optimizer": "adam", "lr": 1e-3},
+                "hparams": {
+                    "channels": [4, 6, 8],
+                    "hidden": [16, 8, 8, 8],
+                    "optimizer": "adam",
+                    "lr": 1e-3,
+                },
             },
         },
     }

@@ -65,7 +65,11 @@ def _squeue(cluster: SlurmCluster, run_id: str) -> list[list[str]]:
     """Jobs of this run as [jobid, state, partition, name] (finished ones stay for MinJobAge)."""
     out = subprocess.run(
         ["squeue", "--noheader", "--states=all", "--name", run_id, "--format=%i|%T|%P|%j"],
-        env=cluster.env, capture_output=True, text=True, timeout=30, check=True,
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     ).stdout
     return [line.split("|") for line in out.splitlines() if line.strip()]
 
@@ -85,31 +89,51 @@ def test_generate_stage_through_slurm_profile(slurm_cluster: SlurmCluster, tmp_p
     n_shards = -(-n // config["dataset"]["shard_size"])
 
     cmd = [
-        sys.executable, "-m", "snakemake",
-        "--snakefile", str(tmp_path / "Snakefile"),
-        "--directory", str(tmp_path),
-        "--profile", str(tmp_path / "profiles" / "slurm"),
-        "--configfile", str(tmp_path / TINY.name),
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(tmp_path / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--profile",
+        str(tmp_path / "profiles" / "slurm"),
+        "--configfile",
+        str(tmp_path / TINY.name),
         # no accounting database: poll squeue (MinJobAge=300 keeps finished jobs listed)
-        "--slurm-status-command", "squeue",
-        "--slurm-init-seconds-before-status-checks", "8",  # polls at 8, 26, 54 s
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-init-seconds-before-status-checks",
+        "8",  # polls at 8, 26, 54 s
         "--slurm-keep-successful-logs",
-        "--retries", "0",
+        "--retries",
+        "0",
         # one CPU per shard, so both shards run side by side on the 2-core test node
-        "--set-threads", "generate_shard=1",
+        "--set-threads",
+        "generate_shard=1",
     ]
     env = {**slurm_cluster.env, "POREDESIGN_SLURM_PARTITION": slurm_cluster.partition}
     env.pop("SNAKEMAKE_PROFILE", None)
     try:
-        proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
-                              timeout=RUN_TIMEOUT_S)
+        proc = subprocess.run(
+            cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S
+        )
     except subprocess.TimeoutExpired as e:
-        subprocess.run(["scancel", "--full", f"--partition={slurm_cluster.partition}"],
-                       env=slurm_cluster.env, timeout=30, check=False)
-        out = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (
-            e.stdout or "")
-        pytest.fail(f"snakemake did not finish in {RUN_TIMEOUT_S} s\n"
-                    f"{_diagnostics(tmp_path, slurm_cluster, out)}")
+        subprocess.run(
+            ["scancel", "--full", f"--partition={slurm_cluster.partition}"],
+            env=slurm_cluster.env,
+            timeout=30,
+            check=False,
+        )
+        out = (
+            (e.stdout or b"").decode(errors="replace")
+            if isinstance(e.stdout, bytes)
+            else (e.stdout or "")
+        )
+        pytest.fail(
+            f"snakemake did not finish in {RUN_TIMEOUT_S} s\n"
+            f"{_diagnostics(tmp_path, slurm_cluster, out)}"
+        )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, _diagnostics(tmp_path, slurm_cluster, output)
 
@@ -126,8 +150,11 @@ def test_generate_stage_through_slurm_profile(slurm_cluster: SlurmCluster, tmp_p
     assert {j[1] for j in jobs} == {"COMPLETED"}, jobs
     assert {j[2] for j in jobs} == {slurm_cluster.partition}, jobs  # POREDESIGN_SLURM_PARTITION
     slurm_logs = tmp_path / ".snakemake" / "slurm_logs"
-    for rule, count in (("generate_shard", n_shards), ("gather_structures", 1),
-                        ("plot_structures", 1)):
+    for rule, count in (
+        ("generate_shard", n_shards),
+        ("gather_structures", 1),
+        ("plot_structures", 1),
+    ):
         logs = sorted((slurm_logs / f"rule_{rule}").rglob("*.log"))
         assert len(logs) == count, (rule, logs)
         for log in logs:

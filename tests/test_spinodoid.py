@@ -67,14 +67,29 @@ def _correlation_length(field: np.ndarray, axis: int) -> float:
 def test_correlation_length_grows_with_a_and_is_equal_for_equal_a():
     n = 64
     lengths = np.mean(
-        [[_correlation_length(gaussian_random_field(n, (0.05, 0.1, 0.2), seed=s), ax)
-          for ax in range(3)] for s in range(3)], axis=0)
+        [
+            [
+                _correlation_length(gaussian_random_field(n, (0.05, 0.1, 0.2), seed=s), ax)
+                for ax in range(3)
+            ]
+            for s in range(3)
+        ],
+        axis=0,
+    )
     assert lengths[0] < lengths[1] < lengths[2]
     # the length scales with a: doubling a roughly doubles it
     ratios = lengths[1:] / lengths[:-1]
     assert np.all((ratios > 1.6) & (ratios < 2.5)), lengths
-    iso = np.mean([[_correlation_length(gaussian_random_field(n, (0.1, 0.1, 0.1), seed=s), ax)
-                    for ax in range(3)] for s in range(3)], axis=0)
+    iso = np.mean(
+        [
+            [
+                _correlation_length(gaussian_random_field(n, (0.1, 0.1, 0.1), seed=s), ax)
+                for ax in range(3)
+            ]
+            for s in range(3)
+        ],
+        axis=0,
+    )
     assert iso.max() / iso.min() < 1.15, iso
 
 

@@ -17,8 +17,9 @@ from poredesign.structures import SpinodoidSampler, generate_dataset
 
 def _tiny(tmp_path, name, start, stop, seed=3):
     path = tmp_path / name
-    generate_dataset(path, SpinodoidSampler(size=16), seed=seed, start=start, stop=stop,
-                     generator="spinodoid")
+    generate_dataset(
+        path, SpinodoidSampler(size=16), seed=seed, start=start, stop=stop, generator="spinodoid"
+    )
     return path
 
 

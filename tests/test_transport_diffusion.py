@@ -51,8 +51,13 @@ def test_lattice_boltzmann_channels_blocked_axis_and_budget():
     blocked = diffusivity(solid, "y", method="lbm")
     assert blocked.eta == 0.0 and blocked.flag == Flag.NO_PATH
     with pytest.warns(RuntimeWarning, match="structure 3.*not converged"):
-        short = diffusivity(spinodoid(20, (0.15,) * 3, 0.5, seed=3), "x", method="lbm",
-                            max_iterations=20, name="structure 3")
+        short = diffusivity(
+            spinodoid(20, (0.15,) * 3, 0.5, seed=3),
+            "x",
+            method="lbm",
+            max_iterations=20,
+            name="structure 3",
+        )
     assert math.isnan(short.eta) and short.flag == Flag.NOT_CONVERGED
 
 
@@ -119,11 +124,16 @@ def test_cli_reads_npy_tiff_raw_and_stores(volume, capsys):
     write_raw(tmp / "v.raw", solid.astype(np.uint8))
     write_structures(tmp / "s.zarr", [~solid, solid], np.zeros((2, 1)), ["p"])
     expected = diffusivity(solid, "y").eta
-    for args in (["v.npy"], ["v.tif"], ["v.raw", "--shape", "16", "16", "16", "--dtype", "uint8"],
-                 ["s.zarr", "--index", "1"]):
+    for args in (
+        ["v.npy"],
+        ["v.tif"],
+        ["v.raw", "--shape", "16", "16", "16", "--dtype", "uint8"],
+        ["s.zarr", "--index", "1"],
+    ):
         args = [str(tmp / args[0]), *args[1:]]
-        assert cli_main(["simulate", *args, "--property", "diffusivity", "--axis", "y",
-                         "--json"]) == 0
+        assert (
+            cli_main(["simulate", *args, "--property", "diffusivity", "--axis", "y", "--json"]) == 0
+        )
         out = json.loads(capsys.readouterr().out)
         assert out["axes"][0]["diffusivity"]["eta"] == pytest.approx(expected, rel=1e-9)
     assert cli_main(["simulate", str(tmp / "v.npy"), "--property", "all"]) == 0

@@ -83,7 +83,8 @@ def test_k_does_not_depend_on_the_relaxation_time():
     # and on a well-resolved one
     solid = spinodoid(32, (0.12, 0.12, 0.12), 0.6, seed=5)
     assert permeability(solid, "y", tau=0.8).k == pytest.approx(
-        permeability(solid, "y", tau=1.5).k, rel=0.01)
+        permeability(solid, "y", tau=1.5).k, rel=0.01
+    )
 
 
 def test_axis_permutation_permutes_k_and_cubic_symmetry_gives_equal_components():
@@ -115,7 +116,8 @@ def test_mirroring_doubles_the_box_along_the_flow():
     assert mirrored.k == pytest.approx(explicit.k, rel=1e-6)
     straight = slit(8)
     assert permeability(straight, 0, mirror=True).k == pytest.approx(
-        permeability(straight, 0).k, rel=1e-4)
+        permeability(straight, 0).k, rel=1e-4
+    )
 
 
 def test_velocity_field_is_consistent_with_k():

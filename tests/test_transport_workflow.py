@@ -15,13 +15,22 @@ def test_simulate_stage_writes_k_eta_tau_for_requested_axes(tmp_path):
     (tmp_path / "wf").mkdir()
     root = copy_workflow(tmp_path / "wf")
     config = {
-        "study": "flowtiny", "seed": 3, "generator": "spinodoid", "device": "cpu",
+        "study": "flowtiny",
+        "seed": 3,
+        "generator": "spinodoid",
+        "device": "cpu",
         "stages": ["generate", "simulate"],
         "dataset": {"size": 16, "n_structures": 4, "shard_size": 2, "max_attempts": 100},
-        "spinodoid": {"m_range": [0.15, 0.25], "beta_range": [1.0, 2.0],
-                      "porosity_range": [0.5, 0.8]},
-        "transport": {"properties": ["diffusivity", "permeability"], "axes": ["x", "z"],
-                      "flow": {"tol": 1.0e-5}},
+        "spinodoid": {
+            "m_range": [0.15, 0.25],
+            "beta_range": [1.0, 2.0],
+            "porosity_range": [0.5, 0.8],
+        },
+        "transport": {
+            "properties": ["diffusivity", "permeability"],
+            "axes": ["x", "z"],
+            "flow": {"tol": 1.0e-5},
+        },
     }
     path = tmp_path / "flowtiny.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -114,8 +114,9 @@ def test_periodic_translating_seeds_rolls_the_structure():
 
     def build(s):
         edges = voronoi_edges(n, s, e)
-        return paint_capsules(np.zeros((n, n, n), bool), edges.segments[:, 0],
-                              edges.segments[:, 1], r)
+        return paint_capsules(
+            np.zeros((n, n, n), bool), edges.segments[:, 0], edges.segments[:, 1], r
+        )
 
     base = build(seeds)
     moved = build(np.mod(seeds + shift, n))
@@ -138,8 +139,7 @@ def test_periodic_statistics_across_the_wrap_equal_those_inside():
 
 def test_porosity_falls_as_points_or_radius_grow():
     def mean_porosity(n_points, radius):
-        return np.mean([porosity(voronoi_membrane(64, n_points, radius, seed=s))
-                        for s in range(3)])
+        return np.mean([porosity(voronoi_membrane(64, n_points, radius, seed=s)) for s in range(3)])
 
     by_points = [mean_porosity(k, 2.0) for k in (15, 45, 135)]
     assert by_points[0] > by_points[1] > by_points[2]
@@ -168,10 +168,16 @@ def test_isotropic_chords_about_equal():
 
 def test_spheres_and_smoothing():
     base = voronoi_membrane(64, 30, 2.0, seed=3)
-    solid_spheres = voronoi_membrane(64, 30, 2.0, seed=3,
-                                     spheres={"count": 20, "median_radius": 4.0, "sigma": 0.2})
-    pore_spheres = voronoi_membrane(64, 30, 2.0, seed=3, spheres={
-        "count": 20, "median_radius": 4.0, "phase": "pore", "centres": "random"})
+    solid_spheres = voronoi_membrane(
+        64, 30, 2.0, seed=3, spheres={"count": 20, "median_radius": 4.0, "sigma": 0.2}
+    )
+    pore_spheres = voronoi_membrane(
+        64,
+        30,
+        2.0,
+        seed=3,
+        spheres={"count": 20, "median_radius": 4.0, "phase": "pore", "centres": "random"},
+    )
     assert np.all(solid_spheres[base]) and porosity(solid_spheres) < porosity(base)
     assert not np.any(pore_spheres & ~base) and porosity(pore_spheres) > porosity(base)
     smooth = voronoi_membrane(64, 30, 2.0, seed=3, smooth_sigma=1.0)
@@ -188,8 +194,13 @@ def test_spheres_and_smoothing():
 def test_resize_equals_scipy_zoom(periodic):
     v = np.random.default_rng(0).random((20, 24, 17)).astype(np.float32)
     ours = resize_gray(v, (13, 30, 17), periodic=periodic)
-    ref = ndimage.zoom(v.astype(np.float64), (13 / 20, 30 / 24, 1.0), order=3, grid_mode=True,
-                       mode="grid-wrap" if periodic else "reflect")
+    ref = ndimage.zoom(
+        v.astype(np.float64),
+        (13 / 20, 30 / 24, 1.0),
+        order=3,
+        grid_mode=True,
+        mode="grid-wrap" if periodic else "reflect",
+    )
     assert ours.shape == (13, 30, 17) and ours.dtype == np.float32
     np.testing.assert_allclose(ours, ref, atol=1e-5)
 
@@ -210,8 +221,9 @@ def test_resize_200_to_128_keeps_porosity_and_periodicity():
 
 @pytest.mark.parametrize("stretched_axes", [1, 2])
 def test_sampler_draws_the_paper_distribution(stretched_axes):
-    sampler = VoronoiSampler(size=32, generation_size=48, n_points_range=(20, 30),
-                             stretched_axes=stretched_axes)
+    sampler = VoronoiSampler(
+        size=32, generation_size=48, n_points_range=(20, 30), stretched_axes=stretched_axes
+    )
     rng = np.random.default_rng(0)
     draws = np.array([sampler.draw_params(rng) for _ in range(200)])
     assert sampler.param_names == ("n_points", "radius", "e_x", "e_y", "e_z", "porosity")
@@ -224,8 +236,11 @@ def test_sampler_draws_the_paper_distribution(stretched_axes):
 
 
 def test_sampler_builds_resized_structures_through_make_sampler():
-    sampler = make_sampler("voronoi", 32, {"generation_size": 48, "n_points_range": [20, 30],
-                                           "radius": 2.0, "stretched_axes": 2})
+    sampler = make_sampler(
+        "voronoi",
+        32,
+        {"generation_size": 48, "n_points_range": [20, 30], "radius": 2.0, "stretched_axes": 2},
+    )
     draw = draw_structure(sampler, seed=5, index=3)
     again = draw_structure(sampler, seed=5, index=3)
     assert draw.solid.shape == (32, 32, 32) and draw.solid.dtype == bool

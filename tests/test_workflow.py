@@ -29,8 +29,13 @@ def test_every_config_dry_runs(workflow_copy, configfile):
 def test_default_generate_stage_runs_for_real(workflow_copy):
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     study = config["study"]
-    run_snakemake(workflow_copy, "--cores", "2", f"results/{study}/structures.zarr",
-                  f"results/{study}/figures/structures.png")
+    run_snakemake(
+        workflow_copy,
+        "--cores",
+        "2",
+        f"results/{study}/structures.zarr",
+        f"results/{study}/figures/structures.png",
+    )
     s = StructureStore(workflow_copy / "results" / study / "structures.zarr")
     n, size = config["dataset"]["n_structures"], config["dataset"]["size"]
     assert len(s) == n and s.size == (size, size, size)

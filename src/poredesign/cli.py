@@ -44,10 +44,12 @@ def load_volume(args: argparse.Namespace) -> tuple[np.ndarray, str]:
         structures = StructureStore(path)
         if args.index is None:
             raise SystemExit(
-                f"{path} is a structure store: give --index (0..{len(structures) - 1})")
+                f"{path} is a structure store: give --index (0..{len(structures) - 1})"
+            )
         if not 0 <= args.index < len(structures):
-            raise SystemExit(f"--index {args.index} is out of range 0..{len(structures) - 1} "
-                             f"for {path}")
+            raise SystemExit(
+                f"--index {args.index} is out of range 0..{len(structures) - 1} for {path}"
+            )
         first = int(structures.attrs.get("first_index", 0))
         return structures[args.index], f"structure {first + args.index} of {path}"
     if not path.exists():
@@ -55,8 +57,14 @@ def load_volume(args: argparse.Namespace) -> tuple[np.ndarray, str]:
     from poredesign.structures.imported import read_volume
 
     try:
-        volume = read_volume(path, shape=args.shape, dtype=args.dtype,
-                             byte_order=args.byte_order, offset=args.offset, order=args.order)
+        volume = read_volume(
+            path,
+            shape=args.shape,
+            dtype=args.dtype,
+            byte_order=args.byte_order,
+            offset=args.offset,
+            order=args.order,
+        )
     except ValueError as err:
         raise SystemExit(str(err)) from err
     return _binary(volume, str(path)), str(path)
@@ -76,8 +84,15 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.method == "lbm":
         diffusion |= {"device": args.device, "threads": args.threads}
     try:
-        props = properties(solid, axes=axes, which=("porosity",) + tuple(wanted), flow=flow,
-                           diffusion=diffusion, voxel_size=args.voxel_size, name=label)
+        props = properties(
+            solid,
+            axes=axes,
+            which=("porosity",) + tuple(wanted),
+            flow=flow,
+            diffusion=diffusion,
+            voxel_size=args.voxel_size,
+            name=label,
+        )
     except ValueError as err:
         raise SystemExit(f"{label}: {err}") from err
     if args.json:
@@ -110,8 +125,13 @@ def _simulate(args: argparse.Namespace) -> int:
             flags.append(f"k:{flag_names(r.flag)}")
         if "diffusivity" in wanted:
             r = props.diffusivity_results[axis]
-            row += [_fmt(r.eta, ".6f"), _fmt(r.tau, ".4f"), _fmt(r.porosity_eff, ".4f"),
-                    str(r.iterations), f"{r.wall_time:.2f}"]
+            row += [
+                _fmt(r.eta, ".6f"),
+                _fmt(r.tau, ".4f"),
+                _fmt(r.porosity_eff, ".4f"),
+                str(r.iterations),
+                f"{r.wall_time:.2f}",
+            ]
             flags.append(f"eta:{flag_names(r.flag)}")
         row.append(" ".join(flags))
         rows.append(row)
@@ -120,16 +140,23 @@ def _simulate(args: argparse.Namespace) -> int:
     print("  ".join("-" * w for w in widths))
     for row in rows:
         print("  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)))
-    messages = [r.message for d in (props.permeability_results, props.diffusivity_results)
-                for r in d.values() if r.flag]
+    messages = [
+        r.message
+        for d in (props.permeability_results, props.diffusivity_results)
+        for r in d.values()
+        if r.flag
+    ]
     for message in messages:
         print(f"note: {message}", file=sys.stderr)
     return 0
 
 
 def _fmt(value: float, spec: str) -> str:
-    return "nan" if value is None or (isinstance(value, float) and math.isnan(value)) else format(
-        value, spec)
+    return (
+        "nan"
+        if value is None or (isinstance(value, float) and math.isnan(value))
+        else format(value, spec)
+    )
 
 
 def _json_default(value):
@@ -146,28 +173,38 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     sim = commands.add_parser(
-        "simulate", help="transport properties of one volume",
+        "simulate",
+        help="transport properties of one volume",
         description="Permeability (D3Q19 TRT lattice Boltzmann) and/or effective diffusivity "
-                    "(eta = D_eff / D, tau = porosity / eta) of one binary volume, True/1 = solid.",
+        "(eta = D_eff / D, tau = porosity / eta) of one binary volume, True/1 = solid.",
     )
     sim.add_argument("file", help=".npy, TIFF (file or folder), raw binary, or a structures .zarr")
     sim.add_argument("--property", choices=(*PROPERTIES, "all"), default="permeability")
     sim.add_argument("--axis", choices=("x", "y", "z", "all"), default="all")
     sim.add_argument("--index", type=int, help="structure index in a .zarr structure store")
-    sim.add_argument("--shape", type=int, nargs=3, metavar=("NX", "NY", "NZ"),
-                     help="raw files: shape in voxels")
+    sim.add_argument(
+        "--shape", type=int, nargs=3, metavar=("NX", "NY", "NZ"), help="raw files: shape in voxels"
+    )
     sim.add_argument("--dtype", help="raw files: voxel type, e.g. uint8")
     sim.add_argument("--byte-order", default="little", choices=("little", "big"))
     sim.add_argument("--offset", type=int, default=0, help="raw files: header bytes to skip")
-    sim.add_argument("--order", default="F", choices=("F", "C"),
-                     help="raw files: F = x fastest (ImageJ), C = z fastest")
+    sim.add_argument(
+        "--order",
+        default="F",
+        choices=("F", "C"),
+        help="raw files: F = x fastest (ImageJ), C = z fastest",
+    )
     sim.add_argument("--voxel-size", type=float, help="voxel edge in metres (k in m^2)")
     sim.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     sim.add_argument("--threads", type=int, help="CPU threads of the lattice Boltzmann solver")
-    sim.add_argument("--method", default="krylov", choices=("krylov", "lbm"),
-                     help="diffusion solver")
-    sim.add_argument("--mirror", action="store_true",
-                     help="mirror the volume along the flow axis (volumes not periodic)")
+    sim.add_argument(
+        "--method", default="krylov", choices=("krylov", "lbm"), help="diffusion solver"
+    )
+    sim.add_argument(
+        "--mirror",
+        action="store_true",
+        help="mirror the volume along the flow axis (volumes not periodic)",
+    )
     sim.add_argument("--max-steps", type=int, help="flow step budget")
     sim.add_argument("--json", action="store_true", help="print JSON instead of a table")
     sim.set_defaults(func=_simulate)

@@ -49,19 +49,30 @@ def _describe(error: jsonschema.ValidationError) -> str:
         allowed = sorted(schema.get("properties", {}))
         unknown = sorted(set(error.instance) - set(allowed))
         where = "" if key == "<top level>" else f" in '{key}'"
-        return (f"unknown config key{'s' if len(unknown) > 1 else ''} "
-                f"{', '.join(repr(u) for u in unknown)}{where}; allowed keys: {', '.join(allowed)}")
+        return (
+            f"unknown config key{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(u) for u in unknown)}{where}; allowed keys: {', '.join(allowed)}"
+        )
     allowed = []
-    for word, text in (("enum", "one of {}"), ("minimum", ">= {}"), ("maximum", "<= {}"),
-                       ("exclusiveMinimum", "> {}"), ("exclusiveMaximum", "< {}"),
-                       ("type", "of type {}"), ("minItems", "at least {} items"),
-                       ("maxItems", "at most {} items"), ("pattern", "matching {}")):
+    for word, text in (
+        ("enum", "one of {}"),
+        ("minimum", ">= {}"),
+        ("maximum", "<= {}"),
+        ("exclusiveMinimum", "> {}"),
+        ("exclusiveMaximum", "< {}"),
+        ("type", "of type {}"),
+        ("minItems", "at least {} items"),
+        ("maxItems", "at most {} items"),
+        ("pattern", "matching {}"),
+    ):
         if word in schema:
             allowed.append(text.format(schema[word]))
     what = f"; allowed: {', '.join(allowed)}" if allowed else ""
     description = f" ({schema['description']})" if "description" in schema else ""
-    return f"config key '{key}'{description}: value {error.instance!r} is not valid{what} " \
-           f"[{error.message}]"
+    return (
+        f"config key '{key}'{description}: value {error.instance!r} is not valid{what} "
+        f"[{error.message}]"
+    )
 
 
 def validate_config(
@@ -92,9 +103,11 @@ def _check_consistency(config: Mapping[str, Any]) -> None:
         if value is not None and value[0] > value[1]:
             problems.append(f"config key '{section}.{key}': range {value} has min > max")
 
-    for section, keys in (("spinodoid", ("m_range", "beta_range", "porosity_range")),
-                          ("squares", ("n_pores_range",)),
-                          ("voronoi", ("n_points_range", "stretch_range"))):
+    for section, keys in (
+        ("spinodoid", ("m_range", "beta_range", "porosity_range")),
+        ("squares", ("n_pores_range",)),
+        ("voronoi", ("n_points_range", "stretch_range")),
+    ):
         for key in keys:
             check_range(section, key)
     dataset = config.get("dataset", {})

@@ -26,8 +26,12 @@ def plot_structure_overview(
     for i in range(n_examples):
         solid = structures[i]
         ax = axes[0, i]
-        ax.imshow(solid[:, :, solid.shape[2] // 2].T, cmap="gray_r", origin="lower",
-                  interpolation="nearest")
+        ax.imshow(
+            solid[:, :, solid.shape[2] // 2].T,
+            cmap="gray_r",
+            origin="lower",
+            interpolation="nearest",
+        )
         ax.set_title(f"#{i}  eps={1 - solid.mean():.2f}", fontsize=8)
     for j, name in enumerate(names):
         ax = axes[1, j]
@@ -35,9 +39,12 @@ def plot_structure_overview(
         ax.hist(params[:, j][np.isfinite(params[:, j])], bins=20, color="tab:blue")
         ax.set_xlabel(name, fontsize=8)
         ax.tick_params(labelsize=7)
-    fig.suptitle(f"{structures.attrs.get('generator', '')}: {len(structures)} structures of "
-                 f"{'x'.join(map(str, structures.size))} voxels, rejection rate "
-                 f"{structures.attrs.get('rejection_rate', float('nan')):.2f}", fontsize=10)
+    fig.suptitle(
+        f"{structures.attrs.get('generator', '')}: {len(structures)} structures of "
+        f"{'x'.join(map(str, structures.size))} voxels, rejection rate "
+        f"{structures.attrs.get('rejection_rate', float('nan')):.2f}",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -61,11 +68,21 @@ def plot_validation(
         if target is not None:
             lo, hi = min(lo, target[axis]), max(hi, target[axis])
         bins = np.linspace(lo - 0.02, hi + 0.02, 25)
-        ax.hist(eta_solver[:, axis][np.isfinite(eta_solver[:, axis])], bins=bins, alpha=0.6,
-                label="solver (LBM/Krylov)", color="tab:blue")
+        ax.hist(
+            eta_solver[:, axis][np.isfinite(eta_solver[:, axis])],
+            bins=bins,
+            alpha=0.6,
+            label="solver (LBM/Krylov)",
+            color="tab:blue",
+        )
         if len(values) > 1:
-            ax.hist(values[1][np.isfinite(values[1])], bins=bins, alpha=0.6, label="CNN",
-                    color="tab:orange")
+            ax.hist(
+                values[1][np.isfinite(values[1])],
+                bins=bins,
+                alpha=0.6,
+                label="CNN",
+                color="tab:orange",
+            )
         if target is not None:
             ax.axvline(target[axis], color="k", ls="--", label="target")
         ax.set_xlabel(f"eta_{'xyz'[axis]} = D_eff / D")
@@ -85,12 +102,19 @@ def plot_transport_overview(transport_path: str | os.PathLike, path: str | os.Pa
     porosity = np.asarray(group["porosity"][...])
     arrays = {name: np.asarray(group[name][...]) for name in ("eta", "k")}
     panels = [(name, values) for name, values in arrays.items() if np.isfinite(values).any()]
-    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(5 * max(len(panels), 1), 3.8),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, max(len(panels), 1), figsize=(5 * max(len(panels), 1), 3.8), squeeze=False
+    )
     for ax, (name, values) in zip(axes[0], panels, strict=False):
         for axis, color in enumerate(("tab:blue", "tab:orange", "tab:green")):
-            ax.scatter(porosity, values[:, axis], s=8, alpha=0.6, color=color,
-                       label=f"{name}_{'xyz'[axis]}")
+            ax.scatter(
+                porosity,
+                values[:, axis],
+                s=8,
+                alpha=0.6,
+                color=color,
+                label=f"{name}_{'xyz'[axis]}",
+            )
         if name == "eta":
             eps = np.linspace(0, 1, 101)
             ax.plot(eps, 2 * eps / (3 - eps), "k--", lw=1, label="HS bound 2e/(3-e)")

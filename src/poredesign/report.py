@@ -16,8 +16,11 @@ def _fmt(values: Any, digits: int = 3) -> str:
     if isinstance(values, (list, tuple)):
         return "(" + ", ".join(_fmt(v, digits) for v in values) + ")"
     if isinstance(values, float):
-        return f"{values:.{digits}g}" if abs(values) < 1e-2 or abs(values) >= 1e3 \
+        return (
+            f"{values:.{digits}g}"
+            if abs(values) < 1e-2 or abs(values) >= 1e3
             else f"{values:.{digits}f}"
+        )
     return str(values)
 
 
@@ -28,12 +31,16 @@ def _read(path: str | os.PathLike | None) -> dict[str, Any] | None:
 def surrogate_table(metrics: Mapping[str, Any], target: str = "eta") -> list[str]:
     """Train/validation/test errors of the surrogate, as in [R22] Table 1 (MSE on the training
     scale, the logit for eta; MAPE in percent on the linear scale)."""
-    lines = ["| split | structures x axes | MSE (logit) | MAPE (%) | R^2 |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| split | structures x axes | MSE (logit) | MAPE (%) | R^2 |",
+        "|---|---|---|---|---|",
+    ]
     for split in ("train", "val", "test"):
         m = metrics.get(split, {})
-        lines.append(f"| {split} | {m.get('n', '?')} | {_fmt(m.get(f'mse_scaled_{target}'), 3)} | "
-                     f"{_fmt(m.get(f'mape_{target}'), 3)} | {_fmt(m.get(f'r2_{target}'), 4)} |")
+        lines.append(
+            f"| {split} | {m.get('n', '?')} | {_fmt(m.get(f'mse_scaled_{target}'), 3)} | "
+            f"{_fmt(m.get(f'mape_{target}'), 3)} | {_fmt(m.get(f'r2_{target}'), 4)} |"
+        )
     return lines
 
 
@@ -48,13 +55,20 @@ def write_study_summary(
     lines = [f"# Study `{study}`: summary", ""]
     metrics = _read(surrogate_metrics)
     if metrics is not None:
-        lines += [f"## Surrogate ({metrics.get('class', metrics.get('model', ''))}, "
-                  f"{metrics.get('parameters', '?')} weights, {metrics.get('epochs', '?')} epochs)",
-                  "", *surrogate_table(metrics), ""]
-    lines += ["## Inverse design (ABC) and validation", "",
-              "| target | eta* | status | theta_hat (a_x, a_y, a_z, porosity) | eta CNN | "
-              "eta solver | MAPE solver (%) | evaluations | wall time (s) |",
-              "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"## Surrogate ({metrics.get('class', metrics.get('model', ''))}, "
+            f"{metrics.get('parameters', '?')} weights, {metrics.get('epochs', '?')} epochs)",
+            "",
+            *surrogate_table(metrics),
+            "",
+        ]
+    lines += [
+        "## Inverse design (ABC) and validation",
+        "",
+        "| target | eta* | status | theta_hat (a_x, a_y, a_z, porosity) | eta CNN | "
+        "eta solver | MAPE solver (%) | evaluations | wall time (s) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     notes = []
     for name, files in targets.items():
         abc = _read(files["abc"])
@@ -74,10 +88,15 @@ def write_study_summary(
             notes.append(
                 f"- **{name}**, upscaling check at {up['size']}^3 with a/{up.get('factor', '?')} "
                 f"({up['n_structures']} structures, solver): eta = {_fmt(up['eta_solver_mean'])}, "
-                f"MAPE {_fmt(up.get('mape_solver_percent'), 2)} % against the target")
+                f"MAPE {_fmt(up.get('mape_solver_percent'), 2)} % against the target"
+            )
     if notes:
         lines += ["", *notes]
-    lines += ["", "eta = D_eff / D along (x, y, z); MAPE = 100 mean_i |eta_i - eta*_i| / eta*_i "
-              "of the mean over the validation structures. theta_hat is the posterior mean of the "
-              "last ABC generation.", ""]
+    lines += [
+        "",
+        "eta = D_eff / D along (x, y, z); MAPE = 100 mean_i |eta_i - eta*_i| / eta*_i "
+        "of the mean over the validation structures. theta_hat is the posterior mean of the "
+        "last ABC generation.",
+        "",
+    ]
     Path(path).write_text("\n".join(lines))

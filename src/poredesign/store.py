@@ -98,7 +98,10 @@ def write_array(group: zarr.Group, name: str, data: np.ndarray, **attrs: Any) ->
     """Write a small array (tables, labels) as one compressed chunk."""
     data = np.asarray(data)
     array = group.create_array(
-        name, shape=data.shape, dtype=data.dtype, chunks=data.shape or None,
+        name,
+        shape=data.shape,
+        dtype=data.dtype,
+        chunks=data.shape or None,
         compressors=_compressor(),
     )
     array[...] = data
@@ -113,12 +116,19 @@ def create_structure_arrays(
     """Create the empty ``structures``, ``params`` and ``attempts`` arrays of a structure store."""
     shape = (size,) * 3 if np.isscalar(size) else tuple(int(s) for s in size)
     structures = group.create_array(
-        "structures", shape=(n, *shape), chunks=(1, *shape), dtype="bool",
-        compressors=_compressor(), fill_value=False,
+        "structures",
+        shape=(n, *shape),
+        chunks=(1, *shape),
+        dtype="bool",
+        compressors=_compressor(),
+        fill_value=False,
     )
     params = group.create_array(
-        "params", shape=(n, len(param_names)), chunks=(max(n, 1), max(len(param_names), 1)),
-        dtype="float64", fill_value=np.nan,
+        "params",
+        shape=(n, len(param_names)),
+        chunks=(max(n, 1), max(len(param_names), 1)),
+        dtype="float64",
+        fill_value=np.nan,
     )
     params.attrs["names"] = list(param_names)
     attempts = group.create_array(
@@ -198,8 +208,9 @@ def gather_structures(
     per_shard = ("n", "first_index", "structures", "draws", "rejection_rate", COMPLETE_KEY)
     attrs = {k: v for k, v in first.attrs.items() if k not in per_shard}
     with atomic_group(out_path) as group:
-        structures, params, attempts = create_structure_arrays(group, n, first.size,
-                                                               first.param_names)
+        structures, params, attempts = create_structure_arrays(
+            group, n, first.size, first.param_names
+        )
         start = 0
         for shard in shards:
             stop = start + len(shard)
@@ -210,8 +221,15 @@ def gather_structures(
             start = stop
         draws = int(np.asarray(attempts[...]).sum())
         group.attrs.update(attrs)
-        group.attrs.update({"n": n, "shards": len(shards), "structures": n, "draws": draws,
-                            "rejection_rate": 1.0 - n / draws if draws else 0.0})
+        group.attrs.update(
+            {
+                "n": n,
+                "shards": len(shards),
+                "structures": n,
+                "draws": draws,
+                "rejection_rate": 1.0 - n / draws if draws else 0.0,
+            }
+        )
 
 
 def gather_arrays(shard_paths: Sequence[str | os.PathLike], out_path: str | os.PathLike) -> None:
@@ -227,8 +245,9 @@ def gather_arrays(shard_paths: Sequence[str | os.PathLike], out_path: str | os.P
         other = sorted(name for name, _ in group.arrays())
         if other != names:
             raise ValueError(f"shard {path} holds arrays {other}; expected {names}")
-    attrs = {k: v for k, v in groups[0].attrs.items() if k not in ("first_index", "n",
-                                                                    COMPLETE_KEY)}
+    attrs = {
+        k: v for k, v in groups[0].attrs.items() if k not in ("first_index", "n", COMPLETE_KEY)
+    }
     with atomic_group(out_path) as out:
         n = 0
         for name in names:

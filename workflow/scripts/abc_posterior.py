@@ -15,13 +15,22 @@ log = logging.getLogger("abc")
 params, abc = snakemake.params, snakemake.params.abc
 device = TrainSettings(device=params.device).torch_device()
 cnn = load_model(snakemake.input.model, map_location=device)
-model = spinodoid_cnn_model(lambda solid: predict(cnn, solid), params.size, params.seed,
-                            batch_size=abc["model_batch_size"], device=str(device))
+model = spinodoid_cnn_model(
+    lambda solid: predict(cnn, solid),
+    params.size,
+    params.seed,
+    batch_size=abc["model_batch_size"],
+    device=str(device),
+)
 result = run_abc(
     model,
     params.target,
-    spinodoid_prior(params.prior["m_range"], params.prior["beta_range"],
-                    params.prior["porosity_range"], restrict=abc["restrict_prior"]),
+    spinodoid_prior(
+        params.prior["m_range"],
+        params.prior["beta_range"],
+        params.prior["porosity_range"],
+        restrict=abc["restrict_prior"],
+    ),
     population=abc["population"],
     tolerances=abc["tolerances"],
     db_path=snakemake.output.database,
@@ -32,5 +41,6 @@ result = run_abc(
     max_walltime_s=abc["max_walltime_s"],
 )
 (log.info if result.converged else log.warning)("%s: %s", result.status, result.message)
-save_outputs(result, snakemake.output.posterior, snakemake.output.marginals,
-             snakemake.output.summary)
+save_outputs(
+    result, snakemake.output.posterior, snakemake.output.marginals, snakemake.output.summary
+)

@@ -9,10 +9,17 @@ stream = setup_logging(snakemake.log[0])
 params = snakemake.params
 theta, target = posterior_mean(snakemake.input.summary)
 result = validate_design(
-    upscaled_theta(theta, params.factor), params.factor * params.size, params.n_structures,
-    params.seed, solver_options=params.solver, progress_file=stream,
+    upscaled_theta(theta, params.factor),
+    params.factor * params.size,
+    params.n_structures,
+    params.seed,
+    solver_options=params.solver,
+    progress_file=stream,
 )
 summary = result.summary(target) | {
-    "factor": params.factor, "theta_base": theta.tolist(), "eta_solver": result.eta_solver.tolist()}
+    "factor": params.factor,
+    "theta_base": theta.tolist(),
+    "eta_solver": result.eta_solver.tolist(),
+}
 with open(snakemake.output.upscaling, "w") as fh:
     json.dump(summary, fh, indent=2)

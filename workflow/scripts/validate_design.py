@@ -17,14 +17,25 @@ theta, target = posterior_mean(snakemake.input.summary)
 device = TrainSettings(device=params.device).torch_device()
 cnn = load_model(snakemake.input.model, map_location=device)
 result = validate_design(
-    theta, params.size, params.n_structures, params.seed,
+    theta,
+    params.size,
+    params.n_structures,
+    params.seed,
     predict_structures=lambda solid: predict(cnn, solid).cpu().numpy(),
-    solver_options=params.solver, progress_file=stream,
+    solver_options=params.solver,
+    progress_file=stream,
 )
 summary = result.summary(target) | {
-    "eta_solver": result.eta_solver.tolist(), "eta_surrogate": result.eta_surrogate.tolist()}
+    "eta_solver": result.eta_solver.tolist(),
+    "eta_surrogate": result.eta_surrogate.tolist(),
+}
 with open(snakemake.output.validation, "w") as fh:
     json.dump(summary, fh, indent=2)
-plot_validation(result.eta_solver, result.eta_surrogate, target, snakemake.output.figure,
-                title=f"{snakemake.wildcards.target}: {params.n_structures} structures at the "
-                      f"posterior mean; MAPE (solver) {summary['mape_solver_percent']:.2f} %")
+plot_validation(
+    result.eta_solver,
+    result.eta_surrogate,
+    target,
+    snakemake.output.figure,
+    title=f"{snakemake.wildcards.target}: {params.n_structures} structures at the "
+    f"posterior mean; MAPE (solver) {summary['mape_solver_percent']:.2f} %",
+)

@@ -114,15 +114,23 @@ class MAPEDistance(pyabc.Distance):
         x0 = np.asarray(x_0[self.key], dtype=float)
         return float(100.0 * np.mean(np.abs(np.asarray(x[self.key], float) - x0) / x0))
 
-    def batch(self, xs: Sequence[dict], x_0: dict, t: int | None = None,
-              pars: Sequence[dict] | None = None) -> np.ndarray:
+    def batch(
+        self,
+        xs: Sequence[dict],
+        x_0: dict,
+        t: int | None = None,
+        pars: Sequence[dict] | None = None,
+    ) -> np.ndarray:
         x0 = np.asarray(x_0[self.key], dtype=float)
         values = np.stack([np.asarray(x[self.key], float) for x in xs]).reshape(len(xs), -1)
         return 100.0 * np.mean(np.abs(values - x0) / x0, axis=1)
 
     def get_config(self) -> dict:
-        return {"name": "MAPEDistance", "key": self.key,
-                "formula": "100 * mean_i |x_i - x0_i| / x0_i"}
+        return {
+            "name": "MAPEDistance",
+            "key": self.key,
+            "formula": "100 * mean_i |x_i - x0_i| / x0_i",
+        }
 
 
 # -- prior ------------------------------------------------------------------------------------
@@ -134,13 +142,17 @@ class BoxPrior(pyabc.Distribution):
     uniform on box ∩ support by rejection, from numpy's global random state as pyABC's RVs.
     """
 
-    def __init__(self, bounds: Mapping[str, Sequence[float]],
-                 support: Callable[[np.ndarray], np.ndarray] | None = None):
+    def __init__(
+        self,
+        bounds: Mapping[str, Sequence[float]],
+        support: Callable[[np.ndarray], np.ndarray] | None = None,
+    ):
         bounds = {str(k): (float(v[0]), float(v[1])) for k, v in bounds.items()}
         for name, (lo, hi) in bounds.items():
             if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-                raise ValueError(f"prior bounds for {name!r} must be finite with lo < hi; "
-                                 f"got ({lo}, {hi})")
+                raise ValueError(
+                    f"prior bounds for {name!r} must be finite with lo < hi; got ({lo}, {hi})"
+                )
         super().__init__({k: pyabc.RV("uniform", lo, hi - lo) for k, (lo, hi) in bounds.items()})
         self.bounds = bounds
         self.support = support
@@ -195,8 +207,10 @@ class BoxPrior(pyabc.Distribution):
         return self.rvs_batch(int(size))
 
     def describe(self) -> dict[str, Any]:
-        return {"bounds": {k: list(v) for k, v in self.bounds.items()},
-                "support": repr(self.support) if self.support is not None else None}
+        return {
+            "bounds": {k: list(v) for k, v in self.bounds.items()},
+            "support": repr(self.support) if self.support is not None else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -212,8 +226,12 @@ class SpinodoidSupport:
         ratio = a.max(axis=1) / a.min(axis=1)
         mean = a.mean(axis=1)
         tol = 1e-12
-        return ((ratio >= self.beta_range[0] - tol) & (ratio <= self.beta_range[1] + tol)
-                & (mean >= self.m_range[0] - tol) & (mean <= self.m_range[1] + tol))
+        return (
+            (ratio >= self.beta_range[0] - tol)
+            & (ratio <= self.beta_range[1] + tol)
+            & (mean >= self.m_range[0] - tol)
+            & (mean <= self.m_range[1] + tol)
+        )
 
 
 def spinodoid_prior_bounds(
@@ -247,8 +265,9 @@ def spinodoid_prior(
     ``restrict=False`` gives the plain box of :func:`spinodoid_prior_bounds`.
     """
     support = SpinodoidSupport(tuple(map(float, m_range)), tuple(map(float, beta_range)))
-    return BoxPrior(spinodoid_prior_bounds(m_range, beta_range, porosity_range),
-                    support if restrict else None)
+    return BoxPrior(
+        spinodoid_prior_bounds(m_range, beta_range, porosity_range), support if restrict else None
+    )
 
 
 # -- the study's model: spinodoid_batch + surrogate ---------------------------------------------
@@ -262,8 +281,14 @@ class SpinodoidModel:
     (b, d) values (numpy or torch). Timings of both stages accumulate in ``timings``.
     """
 
-    def __init__(self, predict_structures: Callable[[Any], Any], size: int, seed: int,
-                 batch_size: int = 64, device: str | None = None):
+    def __init__(
+        self,
+        predict_structures: Callable[[Any], Any],
+        size: int,
+        seed: int,
+        batch_size: int = 64,
+        device: str | None = None,
+    ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1; got {batch_size}")
         self.predict_structures = predict_structures
@@ -288,7 +313,7 @@ class SpinodoidModel:
         out = []
         with torch.inference_mode():
             for start in range(0, len(theta), self.batch_size):
-                chunk = theta[start:start + self.batch_size]
+                chunk = theta[start : start + self.batch_size]
                 seeds = [self.structure_seed(self.counter + i) for i in range(len(chunk))]
                 self.counter += len(chunk)
                 t0 = time.perf_counter()
@@ -306,8 +331,13 @@ class SpinodoidModel:
         return np.concatenate(out)
 
 
-def spinodoid_cnn_model(predict_structures: Callable[[Any], Any], size: int, seed: int,
-                        batch_size: int = 64, device: str | None = None) -> SpinodoidModel:
+def spinodoid_cnn_model(
+    predict_structures: Callable[[Any], Any],
+    size: int,
+    seed: int,
+    batch_size: int = 64,
+    device: str | None = None,
+) -> SpinodoidModel:
     """Compose :func:`spinodoid_batch` with a structures -> eta callable (the CNN); see
     :class:`SpinodoidModel`. Build a fresh one per ABC run for reproducibility."""
     return SpinodoidModel(predict_structures, size, seed, batch_size, device)
@@ -400,39 +430,54 @@ class AbcResult:
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready acceptance/evaluation summary (non-finite numbers become None)."""
-        return _finite_or_none(store._jsonable({
-            "status": self.status,
-            "converged": self.converged,
-            "message": self.message,
-            "target": {f"{self.stat_name}_{i}": v for i, v in enumerate(self.target)},
-            "target_vector": self.target,
-            "param_names": self.param_names,
-            "theta_hat": dict(zip(self.param_names, _nan_to_none(self.theta_hat), strict=True)),
-            "theta_std": dict(zip(self.param_names, _nan_to_none(self.theta_std), strict=True)),
-            "final_epsilon": _nan_to_none(self.final_epsilon),
-            "best_distance": _nan_to_none(self.best_distance),
-            "population": self.population,
-            "tolerances": self.tolerances,
-            "generations_completed": len(self.generations),
-            "generations": [
-                {"t": g.t, "epsilon": g.epsilon, "acceptance_rate": g.acceptance_rate,
-                 "nr_evaluations": g.nr_evaluations, "model_evaluations": g.model_evaluations,
-                 "ess": g.ess, "wall_time_s": g.wall_time,
-                 "min_distance": float(g.distances.min()),
-                 "theta_mean": dict(zip(self.param_names, g.mean(), strict=True))}
-                for g in self.generations
-            ],
-            "attempts": self.attempts,
-            "total_evaluations": self.total_evaluations,
-            "model_evaluations": self.model_evaluations,
-            "wall_time_s": self.wall_time,
-            "evaluations_per_second": self.model_evaluations / self.wall_time
-            if self.wall_time > 0 else None,
-            "seed": self.seed,
-            "db_path": self.db_path,
-            "prior": self.prior,
-            "settings": self.settings,
-        }))
+        return _finite_or_none(
+            store._jsonable(
+                {
+                    "status": self.status,
+                    "converged": self.converged,
+                    "message": self.message,
+                    "target": {f"{self.stat_name}_{i}": v for i, v in enumerate(self.target)},
+                    "target_vector": self.target,
+                    "param_names": self.param_names,
+                    "theta_hat": dict(
+                        zip(self.param_names, _nan_to_none(self.theta_hat), strict=True)
+                    ),
+                    "theta_std": dict(
+                        zip(self.param_names, _nan_to_none(self.theta_std), strict=True)
+                    ),
+                    "final_epsilon": _nan_to_none(self.final_epsilon),
+                    "best_distance": _nan_to_none(self.best_distance),
+                    "population": self.population,
+                    "tolerances": self.tolerances,
+                    "generations_completed": len(self.generations),
+                    "generations": [
+                        {
+                            "t": g.t,
+                            "epsilon": g.epsilon,
+                            "acceptance_rate": g.acceptance_rate,
+                            "nr_evaluations": g.nr_evaluations,
+                            "model_evaluations": g.model_evaluations,
+                            "ess": g.ess,
+                            "wall_time_s": g.wall_time,
+                            "min_distance": float(g.distances.min()),
+                            "theta_mean": dict(zip(self.param_names, g.mean(), strict=True)),
+                        }
+                        for g in self.generations
+                    ],
+                    "attempts": self.attempts,
+                    "total_evaluations": self.total_evaluations,
+                    "model_evaluations": self.model_evaluations,
+                    "wall_time_s": self.wall_time,
+                    "evaluations_per_second": self.model_evaluations / self.wall_time
+                    if self.wall_time > 0
+                    else None,
+                    "seed": self.seed,
+                    "db_path": self.db_path,
+                    "prior": self.prior,
+                    "settings": self.settings,
+                }
+            )
+        )
 
 
 def _finite_or_none(value):
@@ -507,8 +552,9 @@ def run_abc(
     names = prior.names
     target = np.asarray(target, dtype=float).ravel()
     if target.size == 0 or not np.all(np.isfinite(target)) or np.any(target <= 0):
-        raise ValueError(f"target {stat_name} must be finite and > 0 (relative distance); "
-                         f"got {target.tolist()}")
+        raise ValueError(
+            f"target {stat_name} must be finite and > 0 (relative distance); got {target.tolist()}"
+        )
     tolerances = default_tolerances() if tolerances is None else [float(v) for v in tolerances]
     if not tolerances or any(not (v > 0) for v in tolerances):
         raise ValueError(
@@ -517,8 +563,10 @@ def run_abc(
     if int(population) < 2:
         raise ValueError(f"population must be >= 2; got {population}")
     if not (0 < min_acceptance_rate <= 1):
-        raise ValueError(f"min_acceptance_rate must lie in (0, 1] so that every generation "
-                         f"terminates; got {min_acceptance_rate}")
+        raise ValueError(
+            f"min_acceptance_rate must lie in (0, 1] so that every generation "
+            f"terminates; got {min_acceptance_rate}"
+        )
 
     if db_path is None:
         db_url, db_path = "sqlite://", ":memory:"
@@ -540,13 +588,20 @@ def run_abc(
     )
     np.random.seed(int(seed) % 2**32)  # noqa: NPY002  (pyABC draws from the global state)
     history = abc.new(db_url, {stat_name: target})
-    log.info("ABC for %s* = %s: population %d, tolerances %s, db %s", stat_name,
-             target.tolist(), population, [round(v, 4) for v in tolerances], db_path)
+    log.info(
+        "ABC for %s* = %s: population %d, tolerances %s, db %s",
+        stat_name,
+        target.tolist(),
+        population,
+        [round(v, 4) for v in tolerances],
+        db_path,
+    )
     start = time.perf_counter()
     history = abc.run(
         max_nr_populations=len(tolerances),
         min_acceptance_rate=float(min_acceptance_rate),
-        max_total_nr_simulations=np.inf if max_total_nr_simulations is None
+        max_total_nr_simulations=np.inf
+        if max_total_nr_simulations is None
         else max_total_nr_simulations,
         max_walltime=None if max_walltime_s is None else timedelta(seconds=max_walltime_s),
     )
@@ -555,19 +610,33 @@ def run_abc(
     attempts = _attempts(sampler, history)
     generations = _read_generations(history, names, stat_name, attempts)
     result = AbcResult(
-        status="", message="", param_names=list(names), stat_name=stat_name, target=target,
-        tolerances=tolerances, population=int(population), generations=generations,
-        attempts=attempts, best_distance=_best_distance(attempts, generations), wall_time=wall,
-        seed=int(seed), db_path=str(db_path), prior=prior.describe(),
-        settings={"batch_size": batch_size, "min_batch_size": min_batch_size,
-                  "min_acceptance_rate": min_acceptance_rate,
-                  "max_total_nr_simulations": max_total_nr_simulations,
-                  "max_walltime_s": max_walltime_s,
-                  "perturbation_std_factor": perturbation_std_factor,
-                  "sampler": type(sampler).__name__},
+        status="",
+        message="",
+        param_names=list(names),
+        stat_name=stat_name,
+        target=target,
+        tolerances=tolerances,
+        population=int(population),
+        generations=generations,
+        attempts=attempts,
+        best_distance=_best_distance(attempts, generations),
+        wall_time=wall,
+        seed=int(seed),
+        db_path=str(db_path),
+        prior=prior.describe(),
+        settings={
+            "batch_size": batch_size,
+            "min_batch_size": min_batch_size,
+            "min_acceptance_rate": min_acceptance_rate,
+            "max_total_nr_simulations": max_total_nr_simulations,
+            "max_walltime_s": max_walltime_s,
+            "perturbation_std_factor": perturbation_std_factor,
+            "sampler": type(sampler).__name__,
+        },
     )
-    result.status, result.message = _diagnose(result, min_acceptance_rate,
-                                              max_total_nr_simulations, max_walltime_s)
+    result.status, result.message = _diagnose(
+        result, min_acceptance_rate, max_total_nr_simulations, max_walltime_s
+    )
     (log.info if result.converged else log.warning)("%s", result.message)
     if strict and not result.converged:
         raise ABCStoppedError(result)
@@ -580,11 +649,20 @@ def _attempts(sampler, history: pyabc.History) -> list[dict[str, Any]]:
     # other samplers: what the History knows (completed generations only)
     pops = history.get_all_populations()
     pops = pops[pops.t >= 0]
-    return [{"t": int(r.t), "epsilon": float(r.epsilon), "accepted": int(r.particles),
-             "nr_evaluations": int(r.samples), "model_evaluations": int(r.samples),
-             "best_distance": math.nan, "stop": STOP_OK, "wall_time": float(r.wall_time or 0),
-             "acceptance_rate": float(r.particles) / float(r.samples)}
-            for r in pops.itertuples()]
+    return [
+        {
+            "t": int(r.t),
+            "epsilon": float(r.epsilon),
+            "accepted": int(r.particles),
+            "nr_evaluations": int(r.samples),
+            "model_evaluations": int(r.samples),
+            "best_distance": math.nan,
+            "stop": STOP_OK,
+            "wall_time": float(r.wall_time or 0),
+            "acceptance_rate": float(r.particles) / float(r.samples),
+        }
+        for r in pops.itertuples()
+    ]
 
 
 def _read_generations(history: pyabc.History, names, stat_name, attempts) -> list[Generation]:
@@ -598,14 +676,21 @@ def _read_generations(history: pyabc.History, names, stat_name, attempts) -> lis
         params = np.array([[float(p.parameter[k]) for k in names] for p in particles])
         weights = np.array([p.weight for p in particles], dtype=float)
         weights /= weights.sum()
-        generations.append(Generation(
-            t=int(row.t), epsilon=float(row.epsilon), params=params, weights=weights,
-            distances=np.array([p.distance for p in particles], dtype=float),
-            stats=np.array([np.asarray(p.sum_stat[stat_name], float).ravel() for p in particles]),
-            nr_evaluations=int(row.samples),
-            model_evaluations=int(paid.get(int(row.t), row.samples)),
-            wall_time=float(row.wall_time) if row.wall_time is not None else math.nan,
-        ))
+        generations.append(
+            Generation(
+                t=int(row.t),
+                epsilon=float(row.epsilon),
+                params=params,
+                weights=weights,
+                distances=np.array([p.distance for p in particles], dtype=float),
+                stats=np.array(
+                    [np.asarray(p.sum_stat[stat_name], float).ravel() for p in particles]
+                ),
+                nr_evaluations=int(row.samples),
+                model_evaluations=int(paid.get(int(row.t), row.samples)),
+                wall_time=float(row.wall_time) if row.wall_time is not None else math.nan,
+            )
+        )
     return generations
 
 
@@ -618,31 +703,39 @@ def _best_distance(attempts, generations) -> float:
 def _diagnose(result: AbcResult, min_rate, max_total, max_walltime_s) -> tuple[str, str]:
     done = len(result.generations)
     target = np.array2string(result.target, precision=4, separator=", ")
-    kept = (f"the posterior of generation {done - 1} (tolerance {result.final_epsilon:.4g}) is kept"
-            if done else "no generation completed, so there is no posterior")
+    kept = (
+        f"the posterior of generation {done - 1} (tolerance {result.final_epsilon:.4g}) is kept"
+        if done
+        else "no generation completed, so there is no posterior"
+    )
     if done == len(result.tolerances):
         return STATUS_CONVERGED, (
             f"ABC for {result.stat_name}* = {target} reached the final tolerance "
             f"{result.tolerances[-1]:.4g} after {done} generations, "
             f"{result.total_evaluations} evaluations ({result.model_evaluations} model "
-            f"evaluations), {result.wall_time:.1f} s; best distance {result.best_distance:.4g}")
+            f"evaluations), {result.wall_time:.1f} s; best distance {result.best_distance:.4g}"
+        )
     t = done
     eps = result.tolerances[t] if t < len(result.tolerances) else math.nan
-    failed = next((a for a in reversed(result.attempts) if a["t"] == t and a["stop"] != STOP_OK),
-                  None)
+    failed = next(
+        (a for a in reversed(result.attempts) if a["t"] == t and a["stop"] != STOP_OK), None
+    )
     best = f"best distance reached {result.best_distance:.4g} (tolerance {eps:.4g})"
     if failed is not None and failed["stop"] == STOP_BUDGET:
         return STATUS_BUDGET, (
             f"ABC for {result.stat_name}* = {target} stopped in generation {t} (tolerance "
             f"{eps:.4g}): the simulation budget max_total_nr_simulations={max_total} was "
             f"exhausted with {failed['accepted']} of {failed['requested']} particles accepted; "
-            f"{best}; {kept}")
+            f"{best}; {kept}"
+        )
     if failed is not None or (result.generations and result.final.acceptance_rate < min_rate):
         if failed is not None:
             rate = failed["accepted"] / max(failed["nr_evaluations"], 1)
-            detail = (f"only {failed['accepted']} of {failed['requested']} particles were "
-                      f"accepted in {failed['nr_evaluations']} evaluations (acceptance rate "
-                      f"{rate:.3g})")
+            detail = (
+                f"only {failed['accepted']} of {failed['requested']} particles were "
+                f"accepted in {failed['nr_evaluations']} evaluations (acceptance rate "
+                f"{rate:.3g})"
+            )
         else:
             t, eps = t - 1, result.final_epsilon
             detail = f"acceptance rate {result.final.acceptance_rate:.3g}"
@@ -650,26 +743,31 @@ def _diagnose(result: AbcResult, min_rate, max_total, max_walltime_s) -> tuple[s
             f"ABC for {result.stat_name}* = {target} stopped in generation {t} (tolerance "
             f"{eps:.4g}): acceptance rate too low, {detail}, below min_acceptance_rate="
             f"{min_rate:.3g}; {best}. The target is probably outside what the generator and "
-            f"the surrogate can reach (or needs a larger budget); {kept}")
+            f"the surrogate can reach (or needs a larger budget); {kept}"
+        )
     if max_total is not None and sum(g.nr_evaluations for g in result.generations) >= max_total:
         return STATUS_BUDGET, (
             f"ABC for {result.stat_name}* = {target} stopped after generation {t - 1}: "
-            f"simulation budget max_total_nr_simulations={max_total} reached; {best}; {kept}")
+            f"simulation budget max_total_nr_simulations={max_total} reached; {best}; {kept}"
+        )
     if max_walltime_s is not None:
         return STATUS_WALLTIME, (
             f"ABC for {result.stat_name}* = {target} stopped after generation {t - 1}: "
-            f"wall-time limit {max_walltime_s} s reached; {best}; {kept}")
+            f"wall-time limit {max_walltime_s} s reached; {best}; {kept}"
+        )
     return STATUS_LOW_ACCEPTANCE, (
         f"ABC for {result.stat_name}* = {target} stopped in generation {t} (tolerance "
-        f"{eps:.4g}) without completing it; {best}; {kept}")
+        f"{eps:.4g}) without completing it; {best}; {kept}"
+    )
 
 
 # -- outputs ----------------------------------------------------------------------------------
 def _write(group, key: str, data: np.ndarray, **attrs: Any) -> None:
     data = np.asarray(data)
     chunks = tuple(max(int(s), 1) for s in data.shape) or None
-    array = group.create_array(key, shape=data.shape, dtype=data.dtype, chunks=chunks,
-                               compressors=store._compressor())
+    array = group.create_array(
+        key, shape=data.shape, dtype=data.dtype, chunks=chunks, compressors=store._compressor()
+    )
     if data.size:
         array[...] = data
     if attrs:
@@ -689,17 +787,24 @@ def write_posterior_store(result: AbcResult, path: str | os.PathLike) -> None:
     n, p = result.population, len(result.param_names)
     d = result.target.size
     with store.atomic_group(path) as group:
-        _write(group, "params", np.array([g.params for g in gens]).reshape(len(gens), n, p),
-               names=result.param_names)
+        _write(
+            group,
+            "params",
+            np.array([g.params for g in gens]).reshape(len(gens), n, p),
+            names=result.param_names,
+        )
         _write(group, "weights", np.array([g.weights for g in gens]).reshape(len(gens), n))
         _write(group, "distances", np.array([g.distances for g in gens]).reshape(len(gens), n))
-        _write(group, "stats", np.array([g.stats for g in gens]).reshape(len(gens), n, d),
-               name=result.stat_name)
+        _write(
+            group,
+            "stats",
+            np.array([g.stats for g in gens]).reshape(len(gens), n, d),
+            name=result.stat_name,
+        )
         _write(group, "epsilons", np.array([g.epsilon for g in gens], dtype=float))
         _write(group, "acceptance_rates", np.array([g.acceptance_rate for g in gens], float))
         _write(group, "nr_evaluations", np.array([g.nr_evaluations for g in gens], np.int64))
-        _write(group, "model_evaluations", np.array([g.model_evaluations for g in gens],
-                                                    np.int64))
+        _write(group, "model_evaluations", np.array([g.model_evaluations for g in gens], np.int64))
         _write(group, "wall_time", np.array([g.wall_time for g in gens], dtype=float))
         _write(group, "theta_hat", result.theta_hat, names=result.param_names)
         _write(group, "theta_std", result.theta_std, names=result.param_names)
@@ -716,8 +821,9 @@ def read_posterior_store(path: str | os.PathLike) -> dict[str, Any]:
     return out
 
 
-def plot_marginals(result: AbcResult, path: str | os.PathLike, bins: int = 30,
-                   show_generations: bool = True) -> None:
+def plot_marginals(
+    result: AbcResult, path: str | os.PathLike, bins: int = 30, show_generations: bool = True
+) -> None:
     """Weighted marginal histograms per parameter of the final generation (PNG).
 
     Earlier generations are drawn as faint step outlines; the posterior mean is a vertical line;
@@ -736,16 +842,37 @@ def plot_marginals(result: AbcResult, path: str | os.PathLike, bins: int = 30,
         edges = np.linspace(lo, hi, bins + 1) if lo is not None else bins
         if show_generations:
             for g in result.generations[:-1]:
-                ax.hist(g.params[:, j], bins=edges, weights=g.weights, density=True,
-                        histtype="step", color="0.6", alpha=0.5, linewidth=0.8)
+                ax.hist(
+                    g.params[:, j],
+                    bins=edges,
+                    weights=g.weights,
+                    density=True,
+                    histtype="step",
+                    color="0.6",
+                    alpha=0.5,
+                    linewidth=0.8,
+                )
         if result.final is not None:
             g = result.final
-            ax.hist(g.params[:, j], bins=edges, weights=g.weights, density=True,
-                    color="C0", alpha=0.8, label=f"t={g.t}, eps={g.epsilon:.3g}")
+            ax.hist(
+                g.params[:, j],
+                bins=edges,
+                weights=g.weights,
+                density=True,
+                color="C0",
+                alpha=0.8,
+                label=f"t={g.t}, eps={g.epsilon:.3g}",
+            )
             ax.axvline(result.theta_hat[j], color="C3", linewidth=1.5, label="posterior mean")
         else:
-            ax.text(0.5, 0.5, "no completed generation", ha="center", va="center",
-                    transform=ax.transAxes)
+            ax.text(
+                0.5,
+                0.5,
+                "no completed generation",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+            )
         if lo is not None:
             ax.set_xlim(lo, hi)
         ax.set_xlabel(name)
@@ -754,8 +881,9 @@ def plot_marginals(result: AbcResult, path: str | os.PathLike, bins: int = 30,
     if result.final is not None:
         axes[0, -1].legend(fontsize=7, loc="upper right")
     target = ", ".join(f"{v:.3g}" for v in result.target)
-    fig.suptitle(f"ABC posterior marginals, {result.stat_name}* = ({target}) [{result.status}]",
-                 fontsize=9)
+    fig.suptitle(
+        f"ABC posterior marginals, {result.stat_name}* = ({target}) [{result.status}]", fontsize=9
+    )
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -768,9 +896,12 @@ def write_summary(result: AbcResult, path: str | os.PathLike) -> None:
     Path(path).write_text(json.dumps(result.summary(), indent=2, allow_nan=False) + "\n")
 
 
-def save_outputs(result: AbcResult, store_path: str | os.PathLike | None = None,
-                 figure_path: str | os.PathLike | None = None,
-                 summary_path: str | os.PathLike | None = None) -> None:
+def save_outputs(
+    result: AbcResult,
+    store_path: str | os.PathLike | None = None,
+    figure_path: str | os.PathLike | None = None,
+    summary_path: str | os.PathLike | None = None,
+) -> None:
     """Write whichever of the posterior store, the marginal figure and the summary are given."""
     if store_path is not None:
         write_posterior_store(result, store_path)

@@ -153,8 +153,9 @@ def prior_density_batch(prior: pyabc.DistributionBase, params: pd.DataFrame) -> 
             return dens.reshape(1)
     except Exception:  # noqa: BLE001  (a prior that only evaluates one Parameter at a time)
         pass
-    return np.array([float(prior.pdf(Parameter(row._asdict()))) for row in
-                     params.itertuples(index=False)])
+    return np.array(
+        [float(prior.pdf(Parameter(row._asdict()))) for row in params.itertuples(index=False)]
+    )
 
 
 def prior_rvs_batch(prior: pyabc.DistributionBase, k: int, names: Sequence[str]) -> pd.DataFrame:
@@ -221,8 +222,9 @@ class BatchSampler(Sampler):
         elif _is_partial_of(simulate_one, _iu._simulate_one_from_prior):
             job = _Job.from_prior_simulate(simulate_one)
         else:
-            log.warning("BatchSampler: unknown simulate_one %r; evaluating one by one",
-                        simulate_one)
+            log.warning(
+                "BatchSampler: unknown simulate_one %r; evaluating one by one", simulate_one
+            )
             job = None
 
         sample = self._create_empty_sample()
@@ -270,16 +272,32 @@ class BatchSampler(Sampler):
         stop = STOP_OK if accepted >= n else stop_kind
         eps = None if job is None or job.eps is None else float(job.eps(t))
         stats = GenerationStats(
-            t=int(t), epsilon=eps, requested=int(n), accepted=accepted, nr_evaluations=counted,
-            model_evaluations=simulated, batches=batches, best_distance=best,
-            zero_prior_redraws=redraws, wall_time=time.perf_counter() - start, stop=stop,
-            max_eval=float(limit), calibration=bool(job is not None and job.calibration),
+            t=int(t),
+            epsilon=eps,
+            requested=int(n),
+            accepted=accepted,
+            nr_evaluations=counted,
+            model_evaluations=simulated,
+            batches=batches,
+            best_distance=best,
+            zero_prior_redraws=redraws,
+            wall_time=time.perf_counter() - start,
+            stop=stop,
+            max_eval=float(limit),
+            calibration=bool(job is not None and job.calibration),
         )
         self.generations.append(stats)
         if stop != STOP_OK:
             log.warning(
                 "generation t=%d (eps=%s) stopped after %d evaluations with %d of %d accepted "
-                "(%s); best distance %.4g", t, eps, counted, accepted, n, stop, best,
+                "(%s); best distance %.4g",
+                t,
+                eps,
+                counted,
+                accepted,
+                n,
+                stop,
+                best,
             )
         return sample
 
@@ -321,21 +339,32 @@ class _Job:
     def from_simulate_one(cls, f: functools.partial) -> _Job:
         kw = f.keywords
         return cls(
-            t=kw["t"], models=kw["models"], model_prior=kw["model_prior"],
-            parameter_priors=kw["parameter_priors"], summary_statistics=kw["summary_statistics"],
-            m=np.asarray(kw["m"]), p=np.asarray(kw["p"]),
+            t=kw["t"],
+            models=kw["models"],
+            model_prior=kw["model_prior"],
+            parameter_priors=kw["parameter_priors"],
+            summary_statistics=kw["summary_statistics"],
+            m=np.asarray(kw["m"]),
+            p=np.asarray(kw["p"]),
             model_perturbation_kernel=kw["model_perturbation_kernel"],
-            transitions=kw["transitions"], x_0=kw["x_0"],
-            distance_function=kw["distance_function"], eps=kw["eps"], acceptor=kw["acceptor"],
-            weight_function=kw["weight_function"], proposal_id=kw.get("proposal_id", 0),
+            transitions=kw["transitions"],
+            x_0=kw["x_0"],
+            distance_function=kw["distance_function"],
+            eps=kw["eps"],
+            acceptor=kw["acceptor"],
+            weight_function=kw["weight_function"],
+            proposal_id=kw.get("proposal_id", 0),
         )
 
     @classmethod
     def from_prior_simulate(cls, f: functools.partial) -> _Job:
         kw = f.keywords
         return cls(
-            t=0, models=kw["models"], model_prior=kw["model_prior"],
-            parameter_priors=kw["parameter_priors"], summary_statistics=kw["summary_statistics"],
+            t=0,
+            models=kw["models"],
+            model_prior=kw["model_prior"],
+            parameter_priors=kw["parameter_priors"],
+            summary_statistics=kw["summary_statistics"],
             calibration=True,
         )
 
@@ -365,8 +394,10 @@ class _Job:
             draws: dict[int, list[Parameter]] = {}
             for i in range(k):
                 m_ss, theta = _iu.generate_valid_proposal(
-                    t=self.t, m=self.m if self.m is not None else np.arange(len(self.models)),
-                    p=self.p, model_prior=self.model_prior,
+                    t=self.t,
+                    m=self.m if self.m is not None else np.arange(len(self.models)),
+                    p=self.p,
+                    model_prior=self.model_prior,
                     parameter_priors=self.parameter_priors,
                     model_perturbation_kernel=self.model_perturbation_kernel,
                     transitions=self.transitions,
@@ -390,8 +421,10 @@ class _Job:
             redraws += len(bad)
             rounds += 1
             if rounds == 1000:
-                log.warning("Unusually many (model, parameter) samples have prior density zero. "
-                            "The transition might be inappropriate.")
+                log.warning(
+                    "Unusually many (model, parameter) samples have prior density zero. "
+                    "The transition might be inappropriate."
+                )
             fresh = _param_frame(self.transitions[m].rvs(size=len(bad)), names)
             frame.iloc[bad] = fresh.to_numpy()
             valid[bad] = model_pmf * prior_density_batch(prior, fresh) > 0
@@ -404,25 +437,31 @@ class _Job:
             raw = model.sample_batch(frame)
             return [self.summary_statistics(r) for r in raw]
         return [
-            model.summary_statistics(self.t, Parameter(row._asdict()), self.summary_statistics)
-            .sum_stat for row in frame.itertuples(index=False)
+            model.summary_statistics(
+                self.t, Parameter(row._asdict()), self.summary_statistics
+            ).sum_stat
+            for row in frame.itertuples(index=False)
         ]
 
     def _accept(self, stats: list[dict], params: list[Parameter]):
         acceptor = self.acceptor
         distance = self.distance_function
-        if (type(acceptor) is UniformAcceptor and not acceptor.use_complete_history
-                and hasattr(distance, "batch")):
+        if (
+            type(acceptor) is UniformAcceptor
+            and not acceptor.use_complete_history
+            and hasattr(distance, "batch")
+        ):
             d = np.asarray(distance.batch(stats, self.x_0, self.t, params), dtype=float)
             return d, d <= self.eps(self.t), np.ones(len(stats))
         results = [
-            acceptor(distance_function=distance, eps=self.eps, x=x, x_0=self.x_0, t=self.t,
-                     par=par)
+            acceptor(distance_function=distance, eps=self.eps, x=x, x_0=self.x_0, t=self.t, par=par)
             for x, par in zip(stats, params, strict=True)
         ]
-        return (np.array([r.distance for r in results], dtype=float),
-                np.array([bool(r.accept) for r in results]),
-                np.array([r.weight for r in results], dtype=float))
+        return (
+            np.array([r.distance for r in results], dtype=float),
+            np.array([bool(r.accept) for r in results]),
+            np.array([r.weight for r in results], dtype=float),
+        )
 
     def run_batch(self, k: int) -> tuple[list[tuple[Particle, float]], int]:
         """Propose, simulate and judge k particles.
@@ -434,26 +473,50 @@ class _Job:
         models, frames, redraws = self.propose(k)
         return self.evaluate(models, frames), redraws
 
-    def evaluate(self, models: np.ndarray, frames: dict[int, pd.DataFrame]
-                 ) -> list[tuple[Particle, float]]:
+    def evaluate(
+        self, models: np.ndarray, frames: dict[int, pd.DataFrame]
+    ) -> list[tuple[Particle, float]]:
         """Simulate (one model call per model), compute distances and accept; proposal order."""
         results: dict[int, list[tuple[Particle, float]]] = {}
         for m, frame in frames.items():
             stats = self._simulate(m, frame)
-            params = [Parameter({c: float(v) for c, v in zip(frame.columns, row, strict=True)})
-                      for row in frame.to_numpy()]
+            params = [
+                Parameter({c: float(v) for c, v in zip(frame.columns, row, strict=True)})
+                for row in frame.to_numpy()
+            ]
             if self.calibration:
                 results[m] = [
-                    (Particle(m=m, parameter=par, weight=1.0, sum_stat=x, distance=np.inf,
-                              accepted=True, proposal_id=0, preliminary=False), 1.0)
+                    (
+                        Particle(
+                            m=m,
+                            parameter=par,
+                            weight=1.0,
+                            sum_stat=x,
+                            distance=np.inf,
+                            accepted=True,
+                            proposal_id=0,
+                            preliminary=False,
+                        ),
+                        1.0,
+                    )
                     for x, par in zip(stats, params, strict=True)
                 ]
                 continue
             d, acc, acc_weight = self._accept(stats, params)
             results[m] = [
-                (Particle(m=m, parameter=par, weight=0.0, sum_stat=x, distance=float(d[i]),
-                          accepted=bool(acc[i]), proposal_id=self.proposal_id,
-                          preliminary=False), float(acc_weight[i]))
+                (
+                    Particle(
+                        m=m,
+                        parameter=par,
+                        weight=0.0,
+                        sum_stat=x,
+                        distance=float(d[i]),
+                        accepted=bool(acc[i]),
+                        proposal_id=self.proposal_id,
+                        preliminary=False,
+                    ),
+                    float(acc_weight[i]),
+                )
                 for i, (x, par) in enumerate(zip(stats, params, strict=True))
             ]
         # back to proposal order (the sampler truncates at the n-th acceptance: the order must

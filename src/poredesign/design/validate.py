@@ -102,8 +102,13 @@ def validate_design(
     porosity = np.empty(n_structures)
     flags = np.zeros((n_structures, 3), dtype=np.int32)
     solver_seconds = 0.0
-    for i in tqdm(range(n_structures), desc=f"validate theta at {size}^3", file=progress_file,
-                  mininterval=5.0, unit="structure"):
+    for i in tqdm(
+        range(n_structures),
+        desc=f"validate theta at {size}^3",
+        file=progress_file,
+        mininterval=5.0,
+        unit="structure",
+    ):
         solid = validation_structure(theta, size, seed, i)
         porosity[i] = 1.0 - solid.mean()
         start = time.perf_counter()
@@ -116,8 +121,16 @@ def validate_design(
         solver_seconds += time.perf_counter() - start
         if predict_structures is not None:
             eta_surrogate[i] = np.asarray(predict_structures(solid[None]))[0]
-    return ValidationResult(theta, size, eta_solver, eta_surrogate, porosity, flags,
-                            solver_seconds, {"seed": seed, "solver_options": options})
+    return ValidationResult(
+        theta,
+        size,
+        eta_solver,
+        eta_surrogate,
+        porosity,
+        flags,
+        solver_seconds,
+        {"seed": seed, "solver_options": options},
+    )
 
 
 def posterior_mean(abc_summary: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
@@ -125,8 +138,10 @@ def posterior_mean(abc_summary: str | os.PathLike) -> tuple[np.ndarray, np.ndarr
     summary = json.loads(Path(abc_summary).read_text())
     theta = [summary["theta_hat"][name] for name in summary["param_names"]]
     if any(value is None for value in theta):
-        raise RuntimeError(f"{abc_summary}: ABC completed no generation, so there is no posterior "
-                           f"mean to validate: {summary['message']}")
+        raise RuntimeError(
+            f"{abc_summary}: ABC completed no generation, so there is no posterior "
+            f"mean to validate: {summary['message']}"
+        )
     return np.asarray(theta, dtype=float), np.asarray(summary["target_vector"], dtype=float)
 
 

@@ -129,8 +129,14 @@ class PropertyRegressor(StagedModule):
             phys = self.scaler.decode(pred.float())
             mape = 100.0 * ((phys - t).abs() / t.abs().clamp_min(1e-12)).mean()
         batch_size = x.shape[0]
-        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=stage != "test",
-                 batch_size=batch_size)
+        self.log(
+            f"{stage}_loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=stage != "test",
+            batch_size=batch_size,
+        )
         self.log(f"{stage}_mape", mape, on_step=False, on_epoch=True, batch_size=batch_size)
         if stage == "train":
             loss = loss + self.regularization()

@@ -98,8 +98,9 @@ def to_input_torch(volumes: torch.Tensor, pool: bool, scale: str = "centered") -
     if pool:
         b, nx, ny, nz = x.shape
         if nx % 2 or ny % 2 or nz % 2:
-            raise ValueError(f"2x2x2 pooling needs even edges; got volumes of shape "
-                             f"{tuple(x.shape)}")
+            raise ValueError(
+                f"2x2x2 pooling needs even edges; got volumes of shape {tuple(x.shape)}"
+            )
         x = x.reshape(b, nx // 2, 2, ny // 2, 2, nz // 2, 2).sum(dim=(2, 4, 6)) / 8.0
     if scale == "centered":
         x = x - 0.5
@@ -135,15 +136,17 @@ class Augment:
 
     def __post_init__(self) -> None:
         if self.shift_axes not in SHIFT_AXES:
-            raise ValueError(f"augment.shift_axes must be one of {SHIFT_AXES}; "
-                             f"got {self.shift_axes!r}")
+            raise ValueError(
+                f"augment.shift_axes must be one of {SHIFT_AXES}; got {self.shift_axes!r}"
+            )
 
     @property
     def active(self) -> bool:
         return self.flip or self.swap or (self.shift and self.shift_axes != "none")
 
-    def __call__(self, volume: np.ndarray, transport_axis: int,
-                 generator: torch.Generator | None = None) -> np.ndarray:
+    def __call__(
+        self, volume: np.ndarray, transport_axis: int, generator: torch.Generator | None = None
+    ) -> np.ndarray:
         """Apply a random draw of the augmentations; draws come from torch's RNG (seeded per
         worker by Lightning) unless a generator is given."""
         lateral = [d for d in range(3) if d != transport_axis]
@@ -175,13 +178,20 @@ def read_labels(path: str | os.PathLike, names: Sequence[str], n: int) -> dict[s
     labels = {}
     for name in names:
         if name not in group:
-            raise KeyError(f"property store {path} has no array {name!r}; "
-                           f"available: {sorted(group.array_keys())}")
+            raise KeyError(
+                f"property store {path} has no array {name!r}; "
+                f"available: {sorted(group.array_keys())}"
+            )
         values = np.asarray(group[name][...], dtype=np.float64)
-        if values.shape[0] != n or values.ndim not in (1, 2) or (
-                values.ndim == 2 and values.shape[1] != 3):
-            raise ValueError(f"property {name!r} in {path} has shape {values.shape}; "
-                             f"expected ({n},) or ({n}, 3) to match the structure store")
+        if (
+            values.shape[0] != n
+            or values.ndim not in (1, 2)
+            or (values.ndim == 2 and values.shape[1] != 3)
+        ):
+            raise ValueError(
+                f"property {name!r} in {path} has shape {values.shape}; "
+                f"expected ({n},) or ({n}, 3) to match the structure store"
+            )
         labels[name] = values
     return labels
 
@@ -206,8 +216,9 @@ def valid_views(path: str | os.PathLike, labels: Mapping[str, np.ndarray], n: in
     return valid
 
 
-def view_labels(labels: Mapping[str, np.ndarray], targets: Sequence[str], index: int,
-                axis: int) -> np.ndarray:
+def view_labels(
+    labels: Mapping[str, np.ndarray], targets: Sequence[str], index: int, axis: int
+) -> np.ndarray:
     """The label vector (one entry per target) of structure ``index`` seen along ``axis``."""
     out = np.empty(len(targets), dtype=np.float32)
     for j, name in enumerate(targets):
@@ -246,8 +257,9 @@ class StructureViews(Dataset):
         if not self.axes or any(a not in (0, 1, 2) for a in self.axes):
             raise ValueError(f"axes must be a non-empty subset of (0, 1, 2); got {axes!r}")
         # views in order: structure by structure, its axes in turn; invalid labels left out
-        self.views = [(int(i), a) for i in self.indices for a in self.axes
-                      if valid is None or valid[i, a]]
+        self.views = [
+            (int(i), a) for i in self.indices for a in self.axes if valid is None or valid[i, a]
+        ]
         self.excluded = len(self.indices) * len(self.axes) - len(self.views)
         self.labels = dict(labels or {})
         self.targets = tuple(targets)
@@ -315,8 +327,10 @@ def split_indices(n: int, fractions: Sequence[float], seed: int) -> tuple[np.nda
     """
     fractions = np.asarray(fractions, dtype=float)
     if fractions.shape != (3,) or np.any(fractions < 0) or not np.isclose(fractions.sum(), 1.0):
-        raise ValueError(f"split fractions (config learn.split) must be three non-negative "
-                         f"numbers summing to 1; got {list(fractions)}")
+        raise ValueError(
+            f"split fractions (config learn.split) must be three non-negative "
+            f"numbers summing to 1; got {list(fractions)}"
+        )
     order = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5EED])).permutation(n)
     n_val = int(round(fractions[1] * n))
     n_test = int(round(fractions[2] * n))
@@ -341,8 +355,14 @@ class DataConfig:
     scale: str = "centered"
     split: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
     seed: int = 0
-    augment: dict[str, Any] = field(default_factory=lambda: {
-        "flip": True, "swap": True, "shift": True, "shift_axes": "orthogonal"})
+    augment: dict[str, Any] = field(
+        default_factory=lambda: {
+            "flip": True,
+            "swap": True,
+            "shift": True,
+            "shift_axes": "orthogonal",
+        }
+    )
     periodic: bool | None = None  # None: read the structure store's attrs (generator)
     max_structures: int | None = None
 
@@ -395,39 +415,65 @@ class PoreDataModule(pl.LightningDataModule):
             n = min(n, int(self.data.max_structures))
         self.input_edge = store.size[0] // 2 if self.data.pool else store.size[0]
         if len(set(store.size)) != 1:
-            raise ValueError(f"structures in {self.structures_path} are {store.size}; "
-                             f"the models need cubic volumes")
-        labels = (read_labels(self.properties_path, self.data.targets, len(store))
-                  if self.data.targets else {})
+            raise ValueError(
+                f"structures in {self.structures_path} are {store.size}; "
+                f"the models need cubic volumes"
+            )
+        labels = (
+            read_labels(self.properties_path, self.data.targets, len(store))
+            if self.data.targets
+            else {}
+        )
         self.labels = labels
-        valid = (valid_views(self.properties_path, labels, len(store))
-                 if self.data.targets else None)
-        self.periodic = (store_is_periodic(store) if self.data.periodic is None
-                         else self.data.periodic)
+        valid = valid_views(self.properties_path, labels, len(store)) if self.data.targets else None
+        self.periodic = (
+            store_is_periodic(store) if self.data.periodic is None else self.data.periodic
+        )
         self.train_idx, self.val_idx, self.test_idx = split_indices(
-            n, self.data.split, self.data.seed)
+            n, self.data.split, self.data.seed
+        )
         aug = dict(self.data.augment)
         if not self.periodic:
             aug["shift"] = False
         augment = Augment(**aug)
-        common = dict(axes=self.data.axes, labels=labels, targets=self.data.targets,
-                      pool=self.data.pool, scale=self.data.scale, valid=valid)
-        self.train_set = StructureViews(self.structures_path, self.train_idx, augment=augment,
-                                        **common)
+        common = dict(
+            axes=self.data.axes,
+            labels=labels,
+            targets=self.data.targets,
+            pool=self.data.pool,
+            scale=self.data.scale,
+            valid=valid,
+        )
+        self.train_set = StructureViews(
+            self.structures_path, self.train_idx, augment=augment, **common
+        )
         self.train_eval_set = StructureViews(self.structures_path, self.train_idx, **common)
         self.val_set = StructureViews(self.structures_path, self.val_idx, **common)
         self.test_set = StructureViews(self.structures_path, self.test_idx, **common)
-        self.excluded = {"train": self.train_set.excluded, "val": self.val_set.excluded,
-                         "test": self.test_set.excluded}
-        log.info("data: %d structures (%d train, %d val, %d test), %d views per structure, "
-                 "input %d^3, targets %s, periodic %s", n, len(self.train_idx), len(self.val_idx),
-                 len(self.test_idx), len(self.data.axes), self.input_edge, self.data.targets,
-                 self.periodic)
+        self.excluded = {
+            "train": self.train_set.excluded,
+            "val": self.val_set.excluded,
+            "test": self.test_set.excluded,
+        }
+        log.info(
+            "data: %d structures (%d train, %d val, %d test), %d views per structure, "
+            "input %d^3, targets %s, periodic %s",
+            n,
+            len(self.train_idx),
+            len(self.val_idx),
+            len(self.test_idx),
+            len(self.data.axes),
+            self.input_edge,
+            self.data.targets,
+            self.periodic,
+        )
         if any(self.excluded.values()):
             log.warning("views left out for non-finite or flagged labels: %s", self.excluded)
         if len(self.train_set) == 0:
-            raise ValueError(f"no training view of {self.structures_path} has valid labels "
-                             f"{self.data.targets} in {self.properties_path}")
+            raise ValueError(
+                f"no training view of {self.structures_path} has valid labels "
+                f"{self.data.targets} in {self.properties_path}"
+            )
         self._setup_done = True
 
     def target_range(self) -> tuple[np.ndarray, np.ndarray]:
@@ -439,8 +485,12 @@ class PoreDataModule(pl.LightningDataModule):
     # -- loaders --------------------------------------------------------------------------------
     def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
         return DataLoader(
-            dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
-            pin_memory=self.pin_memory, persistent_workers=self.num_workers > 0,
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
             drop_last=False,
         )
 

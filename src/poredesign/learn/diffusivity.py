@@ -42,13 +42,20 @@ class DiffusivityCNN(PropertyRegressor):
         layers: list[nn.Module] = []
         size, c_in = int(input_size), 1
         for c in channels:
-            layers += [nn.Conv3d(c_in, c, 3), nn.ELU(), nn.Conv3d(c, c, 3), nn.ELU(),
-                       nn.AvgPool3d(2)]
+            layers += [
+                nn.Conv3d(c_in, c, 3),
+                nn.ELU(),
+                nn.Conv3d(c, c, 3),
+                nn.ELU(),
+                nn.AvgPool3d(2),
+            ]
             size = conv_out(conv_out(size, 3), 3) // 2
             c_in = c
         if size < 1:
-            raise ValueError(f"DiffusivityCNN input_size {input_size} is too small: the "
-                             f"unpadded conv blocks need at least 36 voxels per edge")
+            raise ValueError(
+                f"DiffusivityCNN input_size {input_size} is too small: the "
+                f"unpadded conv blocks need at least 36 voxels per edge"
+            )
         self.features = nn.Sequential(*layers)
         self.head = dense_head(c_in * size**3, hidden, len(self.targets), nn.ELU)
         self.feature_size = size
@@ -59,18 +66,21 @@ class DiffusivityCNN(PropertyRegressor):
     def configure_optimizers(self):
         hp = self.hparams
         if hp.optimizer == "sgd":
-            opt = torch.optim.SGD(self.parameters(), lr=hp.lr, momentum=hp.momentum,
-                                  weight_decay=hp.weight_decay)
+            opt = torch.optim.SGD(
+                self.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay
+            )
         else:
             opt = torch.optim.Adam(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
-        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, hp.lr_step_epochs),
-                                                gamma=hp.lr_gamma)
+        sched = torch.optim.lr_scheduler.StepLR(
+            opt, step_size=max(1, hp.lr_step_epochs), gamma=hp.lr_gamma
+        )
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
 
 
 @torch.no_grad()
-def predict(model: DiffusivityCNN, structures: torch.Tensor, pool: bool | None = None,
-            batch_size: int = 64) -> torch.Tensor:
+def predict(
+    model: DiffusivityCNN, structures: torch.Tensor, pool: bool | None = None, batch_size: int = 64
+) -> torch.Tensor:
     """Relative diffusivities (B, 3) of a batch of bool structures (B, M, M, M), True = solid.
 
     Each axis in turn is rotated onto x exactly as in training (:func:`rotate_to_x`), the volume is
@@ -82,8 +92,10 @@ def predict(model: DiffusivityCNN, structures: torch.Tensor, pool: bool | None =
     if structures.ndim == 3:
         structures = structures.unsqueeze(0)
     if structures.ndim != 4 or len(set(structures.shape[1:])) != 1:
-        raise ValueError(f"predict needs a batch of cubic structures (B, M, M, M); "
-                         f"got shape {tuple(structures.shape)}")
+        raise ValueError(
+            f"predict needs a batch of cubic structures (B, M, M, M); "
+            f"got shape {tuple(structures.shape)}"
+        )
     edge = structures.shape[1]
     n = model.hparams.input_size
     if pool is None:
@@ -92,19 +104,21 @@ def predict(model: DiffusivityCNN, structures: torch.Tensor, pool: bool | None =
         elif edge == 2 * n:
             pool = True
         else:
-            raise ValueError(f"structures of edge {edge} do not fit a DiffusivityCNN with "
-                             f"input_size {n}: expected {n} or {2 * n} (pooled)")
+            raise ValueError(
+                f"structures of edge {edge} do not fit a DiffusivityCNN with "
+                f"input_size {n}: expected {n} or {2 * n} (pooled)"
+            )
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     out = torch.empty(structures.shape[0], 3, dtype=torch.float32, device=device)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     for start in range(0, structures.shape[0], batch_size):
-        chunk = structures[start:start + batch_size].to(device, non_blocking=True)
+        chunk = structures[start : start + batch_size].to(device, non_blocking=True)
         for axis in range(3):
             x = to_input_torch(rotate_to_x_torch(chunk, axis).contiguous(), pool, "centered")
             with autocast:
                 logit = model(x)
-            out[start:start + chunk.shape[0], axis] = torch.sigmoid(logit.float()[:, 0])
+            out[start : start + chunk.shape[0], axis] = torch.sigmoid(logit.float()[:, 0])
     model.train(was_training)
     return out

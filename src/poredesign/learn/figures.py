@@ -29,8 +29,12 @@ def read_history(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return {k: np.array(sorted(v.items())) for k, v in out.items()}
 
 
-def plot_loss_curves(history: str | os.PathLike, path: str | os.PathLike, title: str = "",
-                     keys: Sequence[str] | None = None) -> None:
+def plot_loss_curves(
+    history: str | os.PathLike,
+    path: str | os.PathLike,
+    title: str = "",
+    keys: Sequence[str] | None = None,
+) -> None:
     """Training and validation loss per epoch (log scale when all positive)."""
     columns = read_history(history)
     if keys is None:
@@ -39,8 +43,7 @@ def plot_loss_curves(history: str | os.PathLike, path: str | os.PathLike, title:
     for key in keys:
         if key in columns and len(columns[key]):
             data = columns[key]
-            ax.plot(data[:, 0], data[:, 1], marker="o" if len(data) < 30 else None, ms=3,
-                    label=key)
+            ax.plot(data[:, 0], data[:, 1], marker="o" if len(data) < 30 else None, ms=3, label=key)
     values = np.concatenate([columns[k][:, 1] for k in keys if k in columns] or [np.ones(1)])
     if np.all(values > 0):
         ax.set_yscale("log")
@@ -54,9 +57,14 @@ def plot_loss_curves(history: str | os.PathLike, path: str | os.PathLike, title:
     plt.close(fig)
 
 
-def plot_parity(pred: np.ndarray, true: np.ndarray, names: Sequence[str],
-                path: str | os.PathLike, title: str = "",
-                scores: Sequence[float | None] | None = None) -> None:
+def plot_parity(
+    pred: np.ndarray,
+    true: np.ndarray,
+    names: Sequence[str],
+    path: str | os.PathLike,
+    title: str = "",
+    scores: Sequence[float | None] | None = None,
+) -> None:
     """Predicted vs true, one panel per target, with the identity line and R^2 in the title."""
     pred = np.atleast_2d(np.asarray(pred, dtype=float).T).T
     true = np.atleast_2d(np.asarray(true, dtype=float).T).T

@@ -31,8 +31,10 @@ from poredesign.learn.pvae import PropertyVAE
 from poredesign.learn.transfer import TransferRegressor
 from poredesign.learn.vae import VAE3D
 
-MODEL_CLASSES = {cls.__name__: cls for cls in
-                 (DiffusivityCNN, PermeabilityCNN, VAE3D, PropertyVAE, TransferRegressor)}
+MODEL_CLASSES = {
+    cls.__name__: cls
+    for cls in (DiffusivityCNN, PermeabilityCNN, VAE3D, PropertyVAE, TransferRegressor)
+}
 
 
 def _plain(value: Any) -> Any:
@@ -56,8 +58,12 @@ def hparams_path(weights: str | os.PathLike) -> Path:
     return Path(weights).with_suffix(".json")
 
 
-def save_model(model: torch.nn.Module, weights: str | os.PathLike,
-               data: Mapping[str, Any] | None = None, **extra: Any) -> tuple[Path, Path]:
+def save_model(
+    model: torch.nn.Module,
+    weights: str | os.PathLike,
+    data: Mapping[str, Any] | None = None,
+    **extra: Any,
+) -> tuple[Path, Path]:
     """Write ``weights`` (state_dict of CPU tensors) and its ``.json`` beside it; return both."""
     weights = Path(weights)
     weights.parent.mkdir(parents=True, exist_ok=True)
@@ -68,8 +74,14 @@ def save_model(model: torch.nn.Module, weights: str | os.PathLike,
     tmp = weights.with_name(f".{weights.name}.tmp")
     torch.save(state, tmp)
     os.replace(tmp, weights)
-    meta = {"model": name, "hparams": _plain(dict(model.hparams)), "data": _plain(data or {}),
-            "code_version": __version__, "torch_version": torch.__version__, **_plain(extra)}
+    meta = {
+        "model": name,
+        "hparams": _plain(dict(model.hparams)),
+        "data": _plain(data or {}),
+        "code_version": __version__,
+        "torch_version": torch.__version__,
+        **_plain(extra),
+    }
     meta_path = hparams_path(weights)
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     return weights, meta_path
@@ -85,8 +97,9 @@ def read_meta(weights: str | os.PathLike) -> dict[str, Any]:
 def load_state_dict(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, torch.Tensor]:
     """Tensors only: refuses any pickled object that is not a tensor or a primitive container."""
     state = torch.load(path, map_location=map_location, weights_only=True)
-    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor)
-                                                 for v in state.values()):
+    if not isinstance(state, Mapping) or not all(
+        isinstance(v, torch.Tensor) for v in state.values()
+    ):
         raise ValueError(f"{path} is not a state_dict of tensors")
     return dict(state)
 
@@ -102,8 +115,9 @@ def load_model(weights: str | os.PathLike, map_location: Any = "cpu") -> torch.n
     meta = read_meta(weights)
     name = meta.get("model")
     if name not in MODEL_CLASSES:
-        raise ValueError(f"{hparams_path(weights)}: unknown model class {name!r}; "
-                         f"known: {sorted(MODEL_CLASSES)}")
+        raise ValueError(
+            f"{hparams_path(weights)}: unknown model class {name!r}; known: {sorted(MODEL_CLASSES)}"
+        )
     model = MODEL_CLASSES[name](**meta["hparams"])
     model.load_state_dict(load_state_dict(weights, map_location))
     model.data_config = meta.get("data", {})

@@ -21,11 +21,22 @@ def mse(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
     return np.mean((pred - true) ** 2, axis=0)
 
 
-def mape(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """Mean absolute percentage error per column, 100 * mean(|pred - true| / |true|)."""
-    pred, true = _pair(pred, true)
+def mape(pred, true, axis: int | None = 0):
+    """Mean absolute percentage error in percent, 100 * mean(|pred - true| / |true|).
+
+    The one MAPE of the project: regression metrics (per column, ``axis=0``), the ABC distance
+    (per proposal, ``axis=1``), design validation (``axis=None``, all values) and the logged
+    training metric. Numpy inputs are taken as float64; torch tensors stay tensors (the division
+    by |true| is floored at 1e-12 there, so a zero label cannot turn a logged epoch mean into
+    inf). Shapes broadcast.
+    """
+    if hasattr(pred, "detach"):  # torch: per-batch logging inside a LightningModule
+        error = (pred - true).abs() / true.abs().clamp_min(1e-12)
+        return 100.0 * (error.mean() if axis is None else error.mean(axis))
+    pred = np.asarray(pred, dtype=np.float64)
+    true = np.asarray(true, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return 100.0 * np.mean(np.abs(pred - true) / np.abs(true), axis=0)
+        return 100.0 * np.mean(np.abs(pred - true) / np.abs(true), axis=axis)
 
 
 def r2(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
@@ -37,13 +48,17 @@ def r2(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
         return np.where(ss_tot > 0, 1.0 - ss_res / ss_tot, np.nan)
 
 
-def regression_report(pred: np.ndarray, true: np.ndarray, names: list[str],
-                      pred_scaled: np.ndarray | None = None,
-                      true_scaled: np.ndarray | None = None) -> dict[str, float]:
+def regression_report(
+    pred: np.ndarray,
+    true: np.ndarray,
+    names: list[str],
+    pred_scaled: np.ndarray | None = None,
+    true_scaled: np.ndarray | None = None,
+) -> dict[str, float]:
     """``mse``/``mape``/``r2`` per target (physical units) plus ``mse_scaled`` on the training
     scale (e.g. the logit of SPEC 3.1), keyed ``<metric>_<target>``; NaN becomes None."""
     out: dict[str, float] = {}
-    columns = {"mse": mse(pred, true), "mape": mape(pred, true), "r2": r2(pred, true)}
+    columns = {"mse": mse(pred, true), "mape": mape(*_pair(pred, true)), "r2": r2(pred, true)}
     if pred_scaled is not None and true_scaled is not None:
         columns["mse_scaled"] = mse(pred_scaled, true_scaled)
     for metric, values in columns.items():

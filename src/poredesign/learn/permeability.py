@@ -36,8 +36,10 @@ class PermeabilityCNN(PropertyRegressor):
         super().__init__(targets, "minmax")
         self.save_hyperparameters()
         if len(channels) != len(kernels):
-            raise ValueError(f"PermeabilityCNN: channels {list(channels)} and kernels "
-                             f"{list(kernels)} must have the same length")
+            raise ValueError(
+                f"PermeabilityCNN: channels {list(channels)} and kernels "
+                f"{list(kernels)} must have the same length"
+            )
         if any(k % 2 == 0 for k in kernels):
             raise ValueError(f"PermeabilityCNN kernels must be odd (same padding); got {kernels}")
         layers: list[nn.Module] = []
@@ -47,8 +49,10 @@ class PermeabilityCNN(PropertyRegressor):
             size //= 2
             c_in = c
         if size < 1:
-            raise ValueError(f"PermeabilityCNN input_size {input_size} is too small: "
-                             f"{len(channels)} pooling steps need at least {2 ** len(channels)}")
+            raise ValueError(
+                f"PermeabilityCNN input_size {input_size} is too small: "
+                f"{len(channels)} pooling steps need at least {2 ** len(channels)}"
+            )
         self.features = nn.Sequential(*layers)
         self.head = dense_head(c_in * size**3, hidden, len(self.targets), nn.ReLU)
         self.feature_size = size
@@ -60,6 +64,9 @@ class PermeabilityCNN(PropertyRegressor):
         hp = self.hparams
         opt = torch.optim.Adam(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            opt, mode="min", factor=hp.plateau_factor, patience=hp.plateau_patience)
-        return {"optimizer": opt,
-                "lr_scheduler": {"scheduler": sched, "monitor": "val_loss", "interval": "epoch"}}
+            opt, mode="min", factor=hp.plateau_factor, patience=hp.plateau_patience
+        )
+        return {
+            "optimizer": opt,
+            "lr_scheduler": {"scheduler": sched, "monitor": "val_loss", "interval": "epoch"},
+        }

@@ -77,8 +77,11 @@ class PropertyVAE(StagedModule):
         if value not in STAGES:
             raise ValueError(f"PropertyVAE stage must be one of {STAGES}; got {value!r}")
         self._stage = value
-        trainable = {"vae": (self.encoder, self.decoder), "regressor": (self.regressor,),
-                     "joint": (self.encoder, self.regressor)}[value]
+        trainable = {
+            "vae": (self.encoder, self.decoder),
+            "regressor": (self.regressor,),
+            "joint": (self.encoder, self.regressor),
+        }[value]
         for module in (self.encoder, self.decoder, self.regressor):
             module.requires_grad_(any(module is m for m in trainable))
 
@@ -133,8 +136,14 @@ class PropertyVAE(StagedModule):
     def _step(self, batch, stage: str) -> torch.Tensor:
         out = self.losses(batch)
         for name, value in out.items():
-            self.log(f"{stage}_{name}", value, on_step=False, on_epoch=True,
-                     prog_bar=name == "loss" and stage != "test", batch_size=batch[0].shape[0])
+            self.log(
+                f"{stage}_{name}",
+                value,
+                on_step=False,
+                on_epoch=True,
+                prog_bar=name == "loss" and stage != "test",
+                batch_size=batch[0].shape[0],
+            )
         return out["loss"]
 
     def configure_optimizers(self):

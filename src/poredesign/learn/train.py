@@ -69,15 +69,35 @@ _AUG_OFF = {"flip": False, "swap": False, "shift": False, "shift_axes": "orthogo
 
 #: sample definition per model (SPEC 3.x); every key can be overridden
 DATA_DEFAULTS: dict[str, dict[str, Any]] = {
-    "diffusivity": {"targets": ["eta"], "axes": [0, 1, 2], "pool": True, "scale": "centered",
-                    "augment": _AUG_ON},
-    "permeability": {"targets": ["k", "porosity"], "axes": [2], "pool": False,
-                     "scale": "centered", "augment": _AUG_ON},
+    "diffusivity": {
+        "targets": ["eta"],
+        "axes": [0, 1, 2],
+        "pool": True,
+        "scale": "centered",
+        "augment": _AUG_ON,
+    },
+    "permeability": {
+        "targets": ["k", "porosity"],
+        "axes": [2],
+        "pool": False,
+        "scale": "centered",
+        "augment": _AUG_ON,
+    },
     "vae": {"targets": [], "axes": [0], "pool": False, "scale": "binary", "augment": _AUG_OFF},
-    "pvae": {"targets": ["porosity", "k"], "axes": [2], "pool": False, "scale": "binary",
-             "augment": _AUG_OFF},
-    "transfer": {"targets": ["tau"], "axes": [0], "pool": False, "scale": "binary",
-                 "augment": _AUG_OFF},
+    "pvae": {
+        "targets": ["porosity", "k"],
+        "axes": [2],
+        "pool": False,
+        "scale": "binary",
+        "augment": _AUG_OFF,
+    },
+    "transfer": {
+        "targets": ["tau"],
+        "axes": [0],
+        "pool": False,
+        "scale": "binary",
+        "augment": _AUG_OFF,
+    },
 }
 
 #: settings that do not change what is learned (not part of the resume fingerprint)
@@ -126,8 +146,11 @@ class _EpochLog(Callback):
     """One log line per epoch with the logged metrics (lands in the rule's log file)."""
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()
-                   if k.startswith(("train_", "val_"))}
+        metrics = {
+            k: float(v)
+            for k, v in trainer.callback_metrics.items()
+            if k.startswith(("train_", "val_"))
+        }
         text = " ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items()))
         log.info("epoch %d/%d %s", trainer.current_epoch + 1, trainer.max_epochs, text)
 
@@ -156,7 +179,7 @@ def _join_history(log_dir: Path, out: Path) -> Path:
             tables.append([r for r in csv.DictReader(fh) if r.get("epoch")])
     rows: list[dict[str, str]] = []
     for i, table in enumerate(tables):
-        later = [int(float(r["epoch"])) for t in tables[i + 1:] for r in t]
+        later = [int(float(r["epoch"])) for t in tables[i + 1 :] for r in t]
         start = min(later) if later else None
         rows += [r for r in table if start is None or int(float(r["epoch"])) < start]
     keys = sorted({k for r in rows for k in r if k}, key=lambda k: (k not in ("epoch", "step"), k))
@@ -179,9 +202,14 @@ class FitResult:
     seconds: float
 
 
-def fit(model: pl.LightningModule, datamodule: pl.LightningDataModule, work_dir: str | os.PathLike,
-        settings: TrainSettings, fingerprint: Mapping[str, Any] | None = None,
-        epochs: int | None = None) -> FitResult:
+def fit(
+    model: pl.LightningModule,
+    datamodule: pl.LightningDataModule,
+    work_dir: str | os.PathLike,
+    settings: TrainSettings,
+    fingerprint: Mapping[str, Any] | None = None,
+    epochs: int | None = None,
+) -> FitResult:
     """Fit with checkpoints in ``work_dir/checkpoints`` and CSV logs in ``work_dir/logs``;
     resume from ``last.ckpt`` when the fingerprint matches; load the best weights into ``model``.
 
@@ -194,8 +222,9 @@ def fit(model: pl.LightningModule, datamodule: pl.LightningDataModule, work_dir:
     last = ckpt_dir / "last.ckpt"
     fp_path = work_dir / "resume.json"
     fp = _hash(fingerprint or {})
-    resume = (last.exists() and fp_path.exists()
-              and json.loads(fp_path.read_text()).get("hash") == fp)
+    resume = (
+        last.exists() and fp_path.exists() and json.loads(fp_path.read_text()).get("hash") == fp
+    )
     resumed_from = None
     if resume:
         state = torch.load(last, map_location="cpu", weights_only=True)
@@ -211,31 +240,47 @@ def fit(model: pl.LightningModule, datamodule: pl.LightningDataModule, work_dir:
         shutil.rmtree(ckpt_dir, ignore_errors=True)
         shutil.rmtree(log_dir, ignore_errors=True)
         ckpt_dir.mkdir(parents=True)
-        fp_path.write_text(json.dumps({"hash": fp, "fingerprint": _plain(fingerprint or {})},
-                                      indent=2) + "\n")
+        fp_path.write_text(
+            json.dumps({"hash": fp, "fingerprint": _plain(fingerprint or {})}, indent=2) + "\n"
+        )
     # two callbacks: Lightning's save_last only refreshes last.ckpt when the best one changes
-    checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=monitor, mode="min",
-                                 save_top_k=1, enable_version_counter=False)
-    latest = ModelCheckpoint(dirpath=ckpt_dir, filename="last", save_top_k=1,
-                             enable_version_counter=False)
+    checkpoint = ModelCheckpoint(
+        dirpath=ckpt_dir,
+        filename="best",
+        monitor=monitor,
+        mode="min",
+        save_top_k=1,
+        enable_version_counter=False,
+    )
+    latest = ModelCheckpoint(
+        dirpath=ckpt_dir, filename="last", save_top_k=1, enable_version_counter=False
+    )
     callbacks: list[Callback] = [checkpoint, latest, _EpochLog()]
     if settings.early_stopping:
-        callbacks.append(EarlyStopping(monitor=monitor, mode="min",
-                                       patience=int(settings.early_stopping)))
+        callbacks.append(
+            EarlyStopping(monitor=monitor, mode="min", patience=int(settings.early_stopping))
+        )
     accelerator = settings.accelerator()
     if accelerator == "gpu":
         torch.set_float32_matmul_precision("high")
     trainer = pl.Trainer(
         max_epochs=int(settings.epochs if epochs is None else epochs),
-        accelerator=accelerator, devices=1, precision=settings.resolved_precision(),
-        callbacks=callbacks, logger=CSVLogger(save_dir=work_dir, name="logs", version=""),
-        default_root_dir=work_dir, log_every_n_steps=settings.log_every_n_steps,
-        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+        accelerator=accelerator,
+        devices=1,
+        precision=settings.resolved_precision(),
+        callbacks=callbacks,
+        logger=CSVLogger(save_dir=work_dir, name="logs", version=""),
+        default_root_dir=work_dir,
+        log_every_n_steps=settings.log_every_n_steps,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
         benchmark=accelerator == "gpu",
     )
     start = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=str(last) if resume else None,
-                weights_only=True)
+    trainer.fit(
+        model, datamodule=datamodule, ckpt_path=str(last) if resume else None, weights_only=True
+    )
     seconds = time.perf_counter() - start
     best = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
     source = best if best is not None and best.exists() else last
@@ -243,17 +288,35 @@ def fit(model: pl.LightningModule, datamodule: pl.LightningDataModule, work_dir:
     model.load_state_dict(state["state_dict"])
     score = checkpoint.best_model_score
     history = _join_history(log_dir, work_dir / "history.csv")
-    return FitResult(best, last, int(trainer.current_epoch),
-                     None if score is None else float(score), history, resumed_from, seconds)
+    return FitResult(
+        best,
+        last,
+        int(trainer.current_epoch),
+        None if score is None else float(score),
+        history,
+        resumed_from,
+        seconds,
+    )
 
 
-def quick_fit(model: pl.LightningModule, datamodule: pl.LightningDataModule, epochs: int,
-              settings: TrainSettings, validate: bool = False) -> pl.Trainer:
+def quick_fit(
+    model: pl.LightningModule,
+    datamodule: pl.LightningDataModule,
+    epochs: int,
+    settings: TrainSettings,
+    validate: bool = False,
+) -> pl.Trainer:
     """A fit without checkpoints or logs (Optuna trials, repeated runs)."""
     trainer = pl.Trainer(
-        max_epochs=int(epochs), accelerator=settings.accelerator(), devices=1,
-        precision=settings.resolved_precision(), logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+        max_epochs=int(epochs),
+        accelerator=settings.accelerator(),
+        devices=1,
+        precision=settings.resolved_precision(),
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
         limit_val_batches=1.0 if validate else 0,
     )
     trainer.fit(model, datamodule=datamodule)
@@ -318,14 +381,21 @@ def split_report(model: pl.LightningModule, arrays: Mapping[str, np.ndarray]) ->
         rep["bce"] = float(arrays["bce"].mean())
         rep["kl"] = float(arrays["kl"].mean())
         rep["voxel_accuracy"] = float(arrays["accuracy"].mean())
-        rep.update({f"{k}_porosity_reconstruction": v for k, v in regression_report(
-            arrays["porosity_out"], arrays["porosity_in"], ["x"]).items()})
+        rep.update(
+            {
+                f"{k}_porosity_reconstruction": v
+                for k, v in regression_report(
+                    arrays["porosity_out"], arrays["porosity_in"], ["x"]
+                ).items()
+            }
+        )
         rep = {k.replace("_x_", "_"): v for k, v in rep.items()}
         rep["loss"] = rep["bce"] + beta * rep["kl"]
     if "pred" in arrays:
         names = list(model.targets)
-        reg = regression_report(arrays["pred"], arrays["true"], names,
-                                 arrays["pred_scaled"], arrays["true_scaled"])
+        reg = regression_report(
+            arrays["pred"], arrays["true"], names, arrays["pred_scaled"], arrays["true_scaled"]
+        )
         rep.update(reg)
         reg_loss = float(np.mean(mse(arrays["pred_scaled"], arrays["true_scaled"])))
         if isinstance(model, PropertyVAE):
@@ -337,12 +407,14 @@ def split_report(model: pl.LightningModule, arrays: Mapping[str, np.ndarray]) ->
     return {"n": int(n), **rep}
 
 
-def _write_predictions(path: Path, dataset, arrays: Mapping[str, np.ndarray],
-                       names: Sequence[str]) -> None:
+def _write_predictions(
+    path: Path, dataset, arrays: Mapping[str, np.ndarray], names: Sequence[str]
+) -> None:
     with open(path, "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["index", "axis", *[f"true_{n}" for n in names],
-                         *[f"pred_{n}" for n in names]])
+        writer.writerow(
+            ["index", "axis", *[f"true_{n}" for n in names], *[f"pred_{n}" for n in names]]
+        )
         for i in range(len(dataset)):
             index, axis = dataset.view(i)
             writer.writerow([index, axis, *arrays["true"][i].tolist(), *arrays["pred"][i].tolist()])
@@ -356,12 +428,18 @@ def _check_kwargs(cls: type, kwargs: Mapping[str, Any], where: str) -> None:
     allowed = set(inspect.signature(cls.__init__).parameters) - {"self"}
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
-        raise ValueError(f"{where}: unknown hyperparameter{'s' if len(unknown) > 1 else ''} "
-                         f"{unknown} for {cls.__name__}; allowed: {sorted(allowed)}")
+        raise ValueError(
+            f"{where}: unknown hyperparameter{'s' if len(unknown) > 1 else ''} "
+            f"{unknown} for {cls.__name__}; allowed: {sorted(allowed)}"
+        )
 
 
-def build_model(name: str, model_kwargs: Mapping[str, Any], datamodule: PoreDataModule,
-                encoder: str | os.PathLike | None = None) -> pl.LightningModule:
+def build_model(
+    name: str,
+    model_kwargs: Mapping[str, Any],
+    datamodule: PoreDataModule,
+    encoder: str | os.PathLike | None = None,
+) -> pl.LightningModule:
     """Instantiate model ``name``: input size from the data, targets from the data config, the
     training split's target range for min-max scaled models, VAE encoder weights for transfer."""
     if name not in MODELS:
@@ -372,8 +450,10 @@ def build_model(name: str, model_kwargs: Mapping[str, Any], datamodule: PoreData
     datamodule.setup()
     input_size = kwargs.setdefault("input_size", datamodule.input_edge)
     if input_size != datamodule.input_edge:
-        raise ValueError(f"learn.{name}.hparams.input_size = {input_size} but the data give "
-                         f"{datamodule.input_edge}^3 inputs (pooling {datamodule.data.pool})")
+        raise ValueError(
+            f"learn.{name}.hparams.input_size = {input_size} but the data give "
+            f"{datamodule.input_edge}^3 inputs (pooling {datamodule.data.pool})"
+        )
     if "targets" in inspect.signature(cls.__init__).parameters:
         kwargs["targets"] = list(datamodule.data.targets)
     if name == "transfer" and encoder is not None:
@@ -381,16 +461,20 @@ def build_model(name: str, model_kwargs: Mapping[str, Any], datamodule: PoreData
         for key in ("channels", "hidden", "latent_dim"):
             kwargs.setdefault(key, vae_hp[key])
         if vae_hp["input_size"] != input_size:
-            raise ValueError(f"the VAE encoder {encoder} takes {vae_hp['input_size']}^3 inputs; "
-                             f"the transfer data give {input_size}^3")
+            raise ValueError(
+                f"the VAE encoder {encoder} takes {vae_hp['input_size']}^3 inputs; "
+                f"the transfer data give {input_size}^3"
+            )
     model = cls(**kwargs)
     if getattr(model, "needs_target_range", False):
         lo, hi = datamodule.target_range()
         model.set_target_range(lo, hi)
     if name == "transfer" and model.hparams.pretrained:
         if encoder is None:
-            raise ValueError("the pretrained transfer regressor needs VAE encoder weights "
-                             "(learn.transfer.encoder)")
+            raise ValueError(
+                "the pretrained transfer regressor needs VAE encoder weights "
+                "(learn.transfer.encoder)"
+            )
         model.load_encoder(load_state_dict(encoder))
     return model
 
@@ -412,8 +496,12 @@ class Outputs:
 
     @classmethod
     def in_dir(cls, out_dir: Path, **paths: str | os.PathLike | None) -> Outputs:
-        defaults = {"model": out_dir / "model.pt", "metrics": out_dir / "metrics.json",
-                    "loss_figure": out_dir / "loss.png", "parity_figure": out_dir / "parity.png"}
+        defaults = {
+            "model": out_dir / "model.pt",
+            "metrics": out_dir / "metrics.json",
+            "loss_figure": out_dir / "loss.png",
+            "parity_figure": out_dir / "parity.png",
+        }
         return cls(**{k: Path(paths.get(k) or v) for k, v in defaults.items()})
 
 
@@ -444,8 +532,13 @@ def train(
     outs = Outputs.in_dir(out_dir, **dict(outputs or {}))
     model_kwargs = dict(model_kwargs or {})
     data_cfg = _data_config(name, data, settings.seed)
-    dm = PoreDataModule(structures, properties if data_cfg.targets else None, data_cfg,
-                        batch_size=settings.batch_size, num_workers=settings.num_workers)
+    dm = PoreDataModule(
+        structures,
+        properties if data_cfg.targets else None,
+        data_cfg,
+        batch_size=settings.batch_size,
+        num_workers=settings.num_workers,
+    )
     dm.setup()
 
     search_result = None
@@ -456,16 +549,25 @@ def train(
     pl.seed_everything(settings.seed, workers=True, verbose=False)
     model = build_model(name, model_kwargs, dm, encoder)
     fingerprint = {
-        "model": name, "hparams": dict(model.hparams), "data": data_cfg.to_dict(),
+        "model": name,
+        "hparams": dict(model.hparams),
+        "data": data_cfg.to_dict(),
         "settings": {k: v for k, v in asdict(settings).items() if k not in _NOT_FINGERPRINTED},
         "structures": _store_identity(structures),
         "properties": _store_identity(properties) if data_cfg.targets else None,
-        "encoder": None if encoder is None else _hash(
-            {k: v.float().sum().item() for k, v in load_state_dict(encoder).items()}),
+        "encoder": None
+        if encoder is None
+        else _hash({k: v.float().sum().item() for k, v in load_state_dict(encoder).items()}),
     }
-    log.info("training %s (%s, %d parameters, %d trainable) on %s, precision %s", name,
-             type(model).__name__, n_parameters(model), n_parameters(model, True),
-             settings.accelerator(), settings.resolved_precision())
+    log.info(
+        "training %s (%s, %d parameters, %d trainable) on %s, precision %s",
+        name,
+        type(model).__name__,
+        n_parameters(model),
+        n_parameters(model, True),
+        settings.accelerator(),
+        settings.resolved_precision(),
+    )
 
     if name == "pvae":
         result = _fit_stages(model, dm, out_dir, settings, fingerprint)
@@ -474,11 +576,17 @@ def train(
 
     device = settings.torch_device()
     metrics: dict[str, Any] = {
-        "model": name, "class": type(model).__name__, "parameters": n_parameters(model),
-        "trainable_parameters": n_parameters(model, True), "epochs": result.epochs,
-        "best_val_loss": result.best_score, "resumed_from_epoch": result.resumed_from_epoch,
-        "device": str(device), "precision": settings.resolved_precision(),
-        "train_seconds": result.seconds, "excluded_views": dict(dm.excluded),
+        "model": name,
+        "class": type(model).__name__,
+        "parameters": n_parameters(model),
+        "trainable_parameters": n_parameters(model, True),
+        "epochs": result.epochs,
+        "best_val_loss": result.best_score,
+        "resumed_from_epoch": result.resumed_from_epoch,
+        "device": str(device),
+        "precision": settings.resolved_precision(),
+        "train_seconds": result.seconds,
+        "excluded_views": dict(dm.excluded),
     }
     arrays = {}
     for split in ("train", "val", "test"):
@@ -488,17 +596,25 @@ def train(
     if search_result is not None:
         metrics["latent_search"] = search_result
     if name == "transfer" and repeats > 0:
-        metrics["repeats"] = repeated_runs(dm, model_kwargs, settings, encoder, repeats,
-                                           out_dir / "transfer_runs.csv")
+        metrics["repeats"] = repeated_runs(
+            dm, model_kwargs, settings, encoder, repeats, out_dir / "transfer_runs.csv"
+        )
 
-    save_model(model, outs.model, data=data_cfg.to_dict(), model_name=name,
-               target_range=_plain({"lo": model.scaler.lo, "hi": model.scaler.hi})
-               if hasattr(model, "scaler") else None)
+    save_model(
+        model,
+        outs.model,
+        data=data_cfg.to_dict(),
+        model_name=name,
+        target_range=_plain({"lo": model.scaler.lo, "hi": model.scaler.hi})
+        if hasattr(model, "scaler")
+        else None,
+    )
     outs.metrics.parent.mkdir(parents=True, exist_ok=True)
     outs.metrics.write_text(json.dumps(_plain(metrics), indent=2) + "\n")
     _figures(name, model, dm, arrays["test"], result.history, outs, out_dir)
-    log.info("%s: test %s", name, {k: v for k, v in metrics["test"].items()
-                                   if isinstance(v, float)})
+    log.info(
+        "%s: test %s", name, {k: v for k, v in metrics["test"].items() if isinstance(v, float)}
+    )
     return metrics
 
 
@@ -517,21 +633,39 @@ def _figures(name, model, dm, test, history, outs: Outputs, out_dir: Path) -> No
         trues.append(test["porosity_in"][:, None])
         names.append("porosity (reconstruction)")
     if not preds or len(preds[0]) == 0:
-        plot_parity(np.zeros((0, 1)), np.zeros((0, 1)), ["(no test views)"], outs.parity_figure,
-                    title=f"{name}: empty test split")
+        plot_parity(
+            np.zeros((0, 1)),
+            np.zeros((0, 1)),
+            ["(no test views)"],
+            outs.parity_figure,
+            title=f"{name}: empty test split",
+        )
         return
     pred, true = np.concatenate(preds, axis=1), np.concatenate(trues, axis=1)
-    plot_parity(pred, true, names, outs.parity_figure, title=f"{name}: test split",
-                scores=[None if not np.isfinite(v) else float(v) for v in r2(pred, true)])
+    plot_parity(
+        pred,
+        true,
+        names,
+        outs.parity_figure,
+        title=f"{name}: test split",
+        scores=[None if not np.isfinite(v) else float(v) for v in r2(pred, true)],
+    )
 
 
-def _fit_stages(model: PropertyVAE, dm: PoreDataModule, out_dir: Path, settings: TrainSettings,
-                fingerprint: Mapping[str, Any]) -> FitResult:
+def _fit_stages(
+    model: PropertyVAE,
+    dm: PoreDataModule,
+    out_dir: Path,
+    settings: TrainSettings,
+    fingerprint: Mapping[str, Any],
+) -> FitResult:
     """pVAE staged training, each stage resumable in ``out_dir/stage-<name>``; joined history."""
     epochs = list(settings.stage_epochs or [settings.epochs] * 3)
     if len(epochs) != 3:
-        raise ValueError(f"learn.pvae.stage_epochs must list 3 epoch counts (vae, regressor, "
-                         f"joint); got {epochs}")
+        raise ValueError(
+            f"learn.pvae.stage_epochs must list 3 epoch counts (vae, regressor, "
+            f"joint); got {epochs}"
+        )
     rows, offset, total_seconds, result = [], 0, 0.0, None
     resumed = None
     for i, stage in enumerate(STAGES):
@@ -554,20 +688,31 @@ def _fit_stages(model: PropertyVAE, dm: PoreDataModule, out_dir: Path, settings:
         writer = csv.DictWriter(fh, fieldnames=keys)
         writer.writeheader()
         writer.writerows(rows)
-    return FitResult(result.best_path, result.last_path, offset, result.best_score, history,
-                     resumed, total_seconds)
+    return FitResult(
+        result.best_path,
+        result.last_path,
+        offset,
+        result.best_score,
+        history,
+        resumed,
+        total_seconds,
+    )
 
 
 # ----------------------------------------------------------------------------------------------
 # pVAE latent-size search and transfer repeats
 
 
-def search_latent_size(dm: PoreDataModule, model_kwargs: Mapping[str, Any],
-                       settings: TrainSettings, trials: int = 50,
-                       latent_range: Sequence[int] = (4, 256),
-                       stage_epochs: Sequence[int] | None = None,
-                       out_dir: str | os.PathLike | None = None,
-                       seed: int | None = None) -> dict[str, Any]:
+def search_latent_size(
+    dm: PoreDataModule,
+    model_kwargs: Mapping[str, Any],
+    settings: TrainSettings,
+    trials: int = 50,
+    latent_range: Sequence[int] = (4, 256),
+    stage_epochs: Sequence[int] | None = None,
+    out_dir: str | os.PathLike | None = None,
+    seed: int | None = None,
+) -> dict[str, Any]:
     """Optuna (TPE, seeded) over ``latent_dim`` in ``latent_range`` (log-uniform integers).
 
     Each trial trains all three pVAE stages for ``stage_epochs`` (paper: 50 trials x 50 epochs) and
@@ -580,8 +725,9 @@ def search_latent_size(dm: PoreDataModule, model_kwargs: Mapping[str, Any],
     stage_epochs = list(stage_epochs or settings.stage_epochs or [settings.epochs] * 3)
     lo, hi = (int(v) for v in latent_range)
     if not 1 <= lo <= hi:
-        raise ValueError(f"learn.pvae.search.latent_range must satisfy 1 <= lo <= hi; "
-                         f"got {[lo, hi]}")
+        raise ValueError(
+            f"learn.pvae.search.latent_range must satisfy 1 <= lo <= hi; got {[lo, hi]}"
+        )
     storage = None
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
@@ -590,8 +736,11 @@ def search_latent_size(dm: PoreDataModule, model_kwargs: Mapping[str, Any],
     key = _hash([dict(model_kwargs), dm.data.to_dict(), stage_epochs, lo, hi])
     study = optuna.create_study(
         study_name=f"pvae-latent-{key}",
-        storage=storage, load_if_exists=True, direction="minimize",
-        sampler=optuna.samplers.TPESampler(seed=seed))
+        storage=storage,
+        load_if_exists=True,
+        direction="minimize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+    )
     device = settings.torch_device()
 
     def objective(trial: optuna.Trial) -> float:
@@ -604,28 +753,40 @@ def search_latent_size(dm: PoreDataModule, model_kwargs: Mapping[str, Any],
         model.stage = "joint"
         value = split_report(model, collect(model, dm.eval_dataloader("val"), device))["loss"]
         model.cpu()
-        log.info("latent search trial %d: latent_dim %d -> val loss %.5g", trial.number, latent,
-                 value)
+        log.info(
+            "latent search trial %d: latent_dim %d -> val loss %.5g", trial.number, latent, value
+        )
         return value
 
     done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
     if done < trials:
         study.optimize(objective, n_trials=trials - done)
-    table = [{"trial": t.number, "latent_dim": t.params["latent_dim"], "val_loss": t.value}
-             for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    table = [
+        {"trial": t.number, "latent_dim": t.params["latent_dim"], "val_loss": t.value}
+        for t in study.trials
+        if t.state == optuna.trial.TrialState.COMPLETE
+    ]
     if out_dir is not None:
         with open(Path(out_dir, "latent_search.csv"), "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=["trial", "latent_dim", "val_loss"])
             writer.writeheader()
             writer.writerows(table)
-    return {"best_latent_dim": int(study.best_params["latent_dim"]),
-            "best_val_loss": float(study.best_value), "trials": table}
+    return {
+        "best_latent_dim": int(study.best_params["latent_dim"]),
+        "best_val_loss": float(study.best_value),
+        "trials": table,
+    }
 
 
-def repeated_runs(dm: PoreDataModule, model_kwargs: Mapping[str, Any], settings: TrainSettings,
-                  encoder: str | os.PathLike | None, runs: int,
-                  table_path: str | os.PathLike | None = None,
-                  variants: Sequence[str] = ("pretrained", "scratch")) -> dict[str, Any]:
+def repeated_runs(
+    dm: PoreDataModule,
+    model_kwargs: Mapping[str, Any],
+    settings: TrainSettings,
+    encoder: str | os.PathLike | None,
+    runs: int,
+    table_path: str | os.PathLike | None = None,
+    variants: Sequence[str] = ("pretrained", "scratch"),
+) -> dict[str, Any]:
     """Train the transfer regressor ``runs`` times per variant (seeds seed, seed+1, ...): the
     frozen pretrained encoder and the from-scratch network; train/test MSE per run, mean, std."""
     device = settings.torch_device()
@@ -642,15 +803,22 @@ def repeated_runs(dm: PoreDataModule, model_kwargs: Mapping[str, Any], settings:
             row = {"variant": variant, "run": run, "seed": seed}
             for split in ("train", "test"):
                 row[f"{split}_mse"] = split_report(
-                    model, collect(model, dm.eval_dataloader(split), device))["loss"]
+                    model, collect(model, dm.eval_dataloader(split), device)
+                )["loss"]
             model.cpu()
             rows.append(row)
-            log.info("transfer %s run %d: train MSE %.4g, test MSE %.4g", variant, run,
-                     row["train_mse"], row["test_mse"])
+            log.info(
+                "transfer %s run %d: train MSE %.4g, test MSE %.4g",
+                variant,
+                run,
+                row["train_mse"],
+                row["test_mse"],
+            )
     if table_path is not None:
         with open(table_path, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["variant", "run", "seed", "train_mse",
-                                                    "test_mse"])
+            writer = csv.DictWriter(
+                fh, fieldnames=["variant", "run", "seed", "train_mse", "test_mse"]
+            )
             writer.writeheader()
             writer.writerows(rows)
     summary: dict[str, Any] = {"runs": rows}
@@ -659,18 +827,23 @@ def repeated_runs(dm: PoreDataModule, model_kwargs: Mapping[str, Any], settings:
         if sel:
             summary[variant] = {
                 f"{split}_mse_{stat}": float(fn([r[f"{split}_mse"] for r in sel]))
-                for split in ("train", "test") for stat, fn in (("mean", np.mean), ("std", np.std))}
+                for split in ("train", "test")
+                for stat, fn in (("mean", np.mean), ("std", np.std))
+            }
     return summary
 
 
-def settings_from_config(section: Mapping[str, Any], common: Mapping[str, Any], seed: int,
-                         device: str = "auto") -> TrainSettings:
+def settings_from_config(
+    section: Mapping[str, Any], common: Mapping[str, Any], seed: int, device: str = "auto"
+) -> TrainSettings:
     """TrainSettings from a model's ``learn.<model>`` section and the shared ``learn`` keys."""
     return TrainSettings(
         epochs=int(section.get("epochs", 10)),
         batch_size=int(section.get("batch_size", 16)),
         num_workers=int(common.get("num_workers", 0)),
-        device=device, precision=str(common.get("precision", "auto")), seed=int(seed),
+        device=device,
+        precision=str(common.get("precision", "auto")),
+        seed=int(seed),
         early_stopping=section.get("early_stopping"),
         log_every_n_steps=int(common.get("log_every_n_steps", 50)),
         stage_epochs=section.get("stage_epochs"),
@@ -679,13 +852,29 @@ def settings_from_config(section: Mapping[str, Any], common: Mapping[str, Any], 
 
 def data_from_config(section: Mapping[str, Any], common: Mapping[str, Any]) -> dict[str, Any]:
     """The DataConfig overrides of a model section (pool, axes, targets, augment) + shared split."""
-    data = {k: section[k] for k in ("targets", "axes", "pool", "augment", "max_structures")
-            if section.get(k) is not None}
+    data = {
+        k: section[k]
+        for k in ("targets", "axes", "pool", "augment", "max_structures")
+        if section.get(k) is not None
+    }
     if "split" in common:
         data["split"] = list(common["split"])
     return data
 
 
-__all__ = ["DATA_DEFAULTS", "MODELS", "FitResult", "TrainSettings", "build_model", "collect",
-           "data_from_config", "fit", "quick_fit", "repeated_runs", "search_latent_size",
-           "settings_from_config", "split_report", "train"]
+__all__ = [
+    "DATA_DEFAULTS",
+    "MODELS",
+    "FitResult",
+    "TrainSettings",
+    "build_model",
+    "collect",
+    "data_from_config",
+    "fit",
+    "quick_fit",
+    "repeated_runs",
+    "search_latent_size",
+    "settings_from_config",
+    "split_report",
+    "train",
+]

@@ -59,8 +59,9 @@ class TransferRegressor(PropertyRegressor):
 
     def load_encoder(self, vae_state_dict: Mapping[str, torch.Tensor]) -> None:
         """Copy the ``encoder.*`` weights of a trained VAE3D state_dict (shapes must match)."""
-        enc = {k[len("encoder."):]: v for k, v in vae_state_dict.items()
-               if k.startswith("encoder.")}
+        enc = {
+            k[len("encoder.") :]: v for k, v in vae_state_dict.items() if k.startswith("encoder.")
+        }
         if not enc:
             raise KeyError("the VAE state_dict has no 'encoder.*' weights")
         self.encoder.load_state_dict(enc)
@@ -78,8 +79,9 @@ class TransferRegressor(PropertyRegressor):
             self.encoder.eval()
 
     def regularization(self) -> torch.Tensor:
-        return self.hparams.l2 * sum(m.weight.pow(2).sum() for m in self.head
-                                     if isinstance(m, nn.Linear))
+        return self.hparams.l2 * sum(
+            m.weight.pow(2).sum() for m in self.head if isinstance(m, nn.Linear)
+        )
 
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]

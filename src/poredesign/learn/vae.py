@@ -35,8 +35,13 @@ from poredesign.learn.base import StagedModule, conv_out
 class Encoder3D(nn.Module):
     """Strided conv encoder -> dense hidden -> (mu, log variance)."""
 
-    def __init__(self, input_size: int, channels: Sequence[int] = (16, 32, 64, 128),
-                 hidden: int = 2048, latent_dim: int = 256):
+    def __init__(
+        self,
+        input_size: int,
+        channels: Sequence[int] = (16, 32, 64, 128),
+        hidden: int = 2048,
+        latent_dim: int = 256,
+    ):
         super().__init__()
         self.sizes = [int(input_size)]
         convs: list[nn.Module] = []
@@ -46,8 +51,10 @@ class Encoder3D(nn.Module):
             self.sizes.append(conv_out(self.sizes[-1], 4, 2, 1))
             c_in = c
         if self.sizes[-1] < 1:
-            raise ValueError(f"VAE input_size {input_size} is too small for {len(channels)} "
-                             f"stride-2 convolutions (need >= {2 ** len(channels)})")
+            raise ValueError(
+                f"VAE input_size {input_size} is too small for {len(channels)} "
+                f"stride-2 convolutions (need >= {2 ** len(channels)})"
+            )
         self.convs = nn.Sequential(*convs)
         self.flat = c_in * self.sizes[-1] ** 3
         self.fc = nn.Linear(self.flat, hidden)
@@ -62,8 +69,12 @@ class Encoder3D(nn.Module):
 class Decoder3D(nn.Module):
     """Dense -> reshape -> transposed convs mirroring :class:`Encoder3D`; returns logits."""
 
-    def __init__(self, sizes: Sequence[int], channels: Sequence[int] = (16, 32, 64, 128),
-                 latent_dim: int = 256):
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        channels: Sequence[int] = (16, 32, 64, 128),
+        latent_dim: int = 256,
+    ):
         super().__init__()
         self.channels = list(channels)
         self.start = int(sizes[-1])
@@ -145,13 +156,20 @@ class VAE3D(StagedModule):
         x = batch[0] if isinstance(batch, (list, tuple)) else batch
         out = self.losses(x)
         for name, value in out.items():
-            self.log(f"{stage}_{name}", value, on_step=False, on_epoch=True,
-                     prog_bar=name == "loss" and stage != "test", batch_size=x.shape[0])
+            self.log(
+                f"{stage}_{name}",
+                value,
+                on_step=False,
+                on_epoch=True,
+                prog_bar=name == "loss" and stage != "test",
+                batch_size=x.shape[0],
+            )
         return out["loss"]
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr,
-                                betas=tuple(self.hparams.betas))
+        return torch.optim.Adam(
+            self.parameters(), lr=self.hparams.lr, betas=tuple(self.hparams.betas)
+        )
 
     def layer_table(self) -> list[tuple[str, str, tuple[int, ...], int]]:
         """(name, layer type, weight shape, parameters incl. bias) of every weighted layer."""

@@ -59,8 +59,9 @@ def _check_gray(volume: np.ndarray, source: str) -> np.ndarray:
     if volume.ndim != 3:
         raise ValueError(f"{source}: expected a 3-D gray-value volume; got shape {volume.shape}")
     if volume.dtype.kind not in "biuf":
-        raise ValueError(f"{source}: expected integer, float or bool gray values; got dtype "
-                         f"{volume.dtype}")
+        raise ValueError(
+            f"{source}: expected integer, float or bool gray values; got dtype {volume.dtype}"
+        )
     if min(volume.shape) < 1:
         raise ValueError(f"{source}: the volume is empty (shape {volume.shape})")
     return volume
@@ -74,8 +75,10 @@ def _read_tiff_gray(path: Path) -> np.ndarray:
         series = tif.series[0]
         axes, shape = series.axes, series.shape
         if "S" in axes and shape[axes.index("S")] > 1:
-            raise ValueError(f"{path}: colour or multi-channel TIFF (axes {axes}, shape {shape}); "
-                             f"convert it to gray values first")
+            raise ValueError(
+                f"{path}: colour or multi-channel TIFF (axes {axes}, shape {shape}); "
+                f"convert it to gray values first"
+            )
         data = series.asarray()
     return np.squeeze(data)
 
@@ -84,26 +87,33 @@ def read_tiff(path: PathLike) -> np.ndarray:
     """A TIFF stack (multi-page file, or a folder of slices) as an (x, y, z) array."""
     path = Path(path)
     if path.is_dir():
-        files = sorted((p for p in path.iterdir() if p.suffix.lower() in TIFF_SUFFIXES),
-                       key=_natural_key)
+        files = sorted(
+            (p for p in path.iterdir() if p.suffix.lower() in TIFF_SUFFIXES), key=_natural_key
+        )
         if not files:
             raise ValueError(f"{path}: no .tif/.tiff slices in this folder")
         slices = [_read_tiff_gray(f) for f in files]
         shapes = {s.shape for s in slices}
         if len(shapes) != 1 or slices[0].ndim != 2:
-            raise ValueError(f"{path}: the slices must be 2-D gray images of one shape; found "
-                             f"shapes {sorted(shapes)}")
+            raise ValueError(
+                f"{path}: the slices must be 2-D gray images of one shape; found "
+                f"shapes {sorted(shapes)}"
+            )
         stack = np.stack(slices)
     elif path.is_file():
         stack = _read_tiff_gray(path)
         if stack.ndim == 2:
-            raise ValueError(f"{path}: a single 2-D image (shape {stack.shape}), not a stack; "
-                             f"give a multi-page TIFF or a folder of slices")
+            raise ValueError(
+                f"{path}: a single 2-D image (shape {stack.shape}), not a stack; "
+                f"give a multi-page TIFF or a folder of slices"
+            )
     else:
         raise FileNotFoundError(f"{path}: no such TIFF file or folder")
     if stack.ndim != 3:
-        raise ValueError(f"{path}: expected a stack of gray images (pages, rows, columns); got "
-                         f"shape {stack.shape}")
+        raise ValueError(
+            f"{path}: expected a stack of gray images (pages, rows, columns); got "
+            f"shape {stack.shape}"
+        )
     return _check_gray(np.ascontiguousarray(stack.transpose(2, 1, 0)), str(path))
 
 
@@ -116,21 +126,24 @@ def write_tiff(path: PathLike, volume: np.ndarray) -> None:
         raise ValueError(f"write_tiff needs a 3-D (x, y, z) array; got shape {volume.shape}")
     if volume.dtype == bool:
         volume = volume.astype(np.uint8) * 255
-    tifffile.imwrite(path, np.ascontiguousarray(volume.transpose(2, 1, 0)),
-                     photometric="minisblack")
+    tifffile.imwrite(
+        path, np.ascontiguousarray(volume.transpose(2, 1, 0)), photometric="minisblack"
+    )
 
 
 def _raw_dtype(dtype, byte_order: str) -> np.dtype:
     try:
         dt = np.dtype(dtype)
     except TypeError as err:
-        raise ValueError(f"raw dtype {dtype!r} is not a numpy dtype (e.g. uint8, uint16, "
-                         f"float32)") from err
+        raise ValueError(
+            f"raw dtype {dtype!r} is not a numpy dtype (e.g. uint8, uint16, float32)"
+        ) from err
     if dt.kind not in "biuf" or dt.itemsize > 8:
         raise ValueError(f"raw dtype must be bool, integer or float (at most 8 bytes); got {dt}")
     if byte_order not in _BYTE_ORDERS:
-        raise ValueError(f"raw byte_order must be one of {sorted(_BYTE_ORDERS)}; got "
-                         f"{byte_order!r}")
+        raise ValueError(
+            f"raw byte_order must be one of {sorted(_BYTE_ORDERS)}; got {byte_order!r}"
+        )
     return dt.newbyteorder(_BYTE_ORDERS[byte_order]) if dt.itemsize > 1 else dt
 
 
@@ -169,8 +182,11 @@ def read_raw(
         hint = ""
         payload = actual - int(offset)
         if payload > 0 and payload % count == 0:
-            fits = [name for name in ("uint8", "uint16", "float32", "float64")
-                    if np.dtype(name).itemsize == payload // count]
+            fits = [
+                name
+                for name in ("uint8", "uint16", "float32", "float64")
+                if np.dtype(name).itemsize == payload // count
+            ]
             if fits:
                 hint = f"; the size fits {count} voxels of {' or '.join(fits)}"
         raise ValueError(
@@ -220,9 +236,11 @@ def read_volume(
     if suffix == ".npy":
         return read_npy(path)
     if shape is None or dtype is None:
-        raise ValueError(f"{path}: a raw volume needs shape=(nx, ny, nz) and dtype (e.g. uint8, "
-                         f"uint16, float32); TIFF stacks (.tif/.tiff, or a folder) and .npy files "
-                         f"carry their own")
+        raise ValueError(
+            f"{path}: a raw volume needs shape=(nx, ny, nz) and dtype (e.g. uint8, "
+            f"uint16, float32); TIFF stacks (.tif/.tiff, or a folder) and .npy files "
+            f"carry their own"
+        )
     return read_raw(path, shape, dtype, byte_order=byte_order, offset=offset, order=order)
 
 
@@ -265,7 +283,8 @@ def threshold_porosity(
     if abs(achieved - porosity) > 0.005:
         warnings.warn(
             f"porosity {achieved:.4f} instead of {porosity:.4f}: {n_at} voxels share the threshold "
-            f"gray value; smooth first (sigma > 0) to break the ties", stacklevel=2,
+            f"gray value; smooth first (sigma > 0) to break the ties",
+            stacklevel=2,
         )
     log.info("threshold %.6g gives porosity %.5f (target %.5f)", threshold, achieved, porosity)
     return ~pore_mask
@@ -278,8 +297,9 @@ def cube_origins(
     (default ``cube``: non-overlapping), starting at the origin, x slowest."""
     stride = cube if stride is None else int(stride)
     if int(cube) != cube or cube < 1 or stride < 1:
-        raise ValueError(f"cube edge and stride must be positive integers; got cube={cube!r}, "
-                         f"stride={stride!r}")
+        raise ValueError(
+            f"cube edge and stride must be positive integers; got cube={cube!r}, stride={stride!r}"
+        )
     if any(s < cube for s in shape):
         raise ValueError(f"a volume of shape {tuple(shape)} is smaller than one {cube}^3 cube")
     ranges = [range(0, s - cube + 1, stride) for s in shape]
@@ -292,8 +312,10 @@ def crop_cubes(volume: np.ndarray, cube: int, stride: int | None = None) -> list
     volume = np.asarray(volume)
     if volume.ndim != 3:
         raise ValueError(f"crop_cubes needs a 3-D array; got shape {volume.shape}")
-    return [volume[i:i + cube, j:j + cube, k:k + cube].copy()
-            for i, j, k in cube_origins(volume.shape, cube, stride)]
+    return [
+        volume[i : i + cube, j : j + cube, k : k + cube].copy()
+        for i, j, k in cube_origins(volume.shape, cube, stride)
+    ]
 
 
 def import_volume(

@@ -38,8 +38,9 @@ def zoom_matrix(n: int, size: int, periodic: bool = True, order: int = 3) -> np.
     grid_mode=True, mode="grid-wrap" or "reflect") for 1-D f of length n (read-only, cached)."""
     mode = "grid-wrap" if periodic else "reflect"
     eye = np.eye(n)
-    columns = [ndimage.zoom(eye[j], size / n, order=order, mode=mode, grid_mode=True)
-               for j in range(n)]
+    columns = [
+        ndimage.zoom(eye[j], size / n, order=order, mode=mode, grid_mode=True) for j in range(n)
+    ]
     matrix = np.stack(columns, axis=1).astype(np.float32)
     if matrix.shape != (size, n):  # zoom rounds n * factor; guard against float surprises
         raise RuntimeError(f"zoom matrix has shape {matrix.shape}, expected {(size, n)}")

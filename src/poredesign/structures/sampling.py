@@ -161,8 +161,13 @@ def generate_dataset(
     with store.atomic_group(path) as group:
         structures, params, attempts = None, None, np.zeros(n, dtype=np.int32)
         all_params = []
-        for i in tqdm(range(start, stop), desc=f"generate {generator} [{start}, {stop})",
-                      file=progress_file, mininterval=5.0, unit="structure"):
+        for i in tqdm(
+            range(start, stop),
+            desc=f"generate {generator} [{start}, {stop})",
+            file=progress_file,
+            mininterval=5.0,
+            unit="structure",
+        ):
             draw = draw_structure(sampler, seed, i, max_attempts)
             if structures is None:
                 structures, params, _ = store.create_structure_arrays(
@@ -175,9 +180,16 @@ def generate_dataset(
         group["attempts"][...] = attempts
         draws = int(attempts.sum())
         stats = {"structures": n, "draws": draws, "rejection_rate": 1.0 - n / draws}
-        group.attrs.update(store.provenance(
-            generator=generator, generator_config=dict(generator_config or {}), seed=seed,
-            first_index=start, n=n, size=list(structures.shape[1:]), **stats,
-        ))
+        group.attrs.update(
+            store.provenance(
+                generator=generator,
+                generator_config=dict(generator_config or {}),
+                seed=seed,
+                first_index=start,
+                n=n,
+                size=list(structures.shape[1:]),
+                **stats,
+            )
+        )
     log.info("wrote %d structures to %s (rejection rate %.3f)", n, path, stats["rejection_rate"])
     return stats

@@ -36,8 +36,10 @@ def square_pores(
     """
     depth = image if depth is None else int(depth)
     if pore < 1 or image < pore or depth < 1:
-        raise ValueError(f"square_pores needs 1 <= pore <= image and depth >= 1; got "
-                         f"pore={pore}, image={image}, depth={depth}")
+        raise ValueError(
+            f"square_pores needs 1 <= pore <= image and depth >= 1; got "
+            f"pore={pore}, image={image}, depth={depth}"
+        )
     capacity = (image // pore) ** 2
     if not 0 <= n_pores <= capacity:
         raise ValueError(

@@ -100,8 +100,11 @@ def _circumcentres(points: np.ndarray, simplices: np.ndarray) -> tuple[np.ndarra
     a, b, c = (points[simplices[:, k]] - p0 for k in (1, 2, 3))
     bc, ca, ab = np.cross(b, c), np.cross(c, a), np.cross(a, b)
     det = np.einsum("ti,ti->t", a, bc)
-    num = (np.einsum("ti,ti->t", a, a)[:, None] * bc + np.einsum("ti,ti->t", b, b)[:, None] * ca
-           + np.einsum("ti,ti->t", c, c)[:, None] * ab)
+    num = (
+        np.einsum("ti,ti->t", a, a)[:, None] * bc
+        + np.einsum("ti,ti->t", b, b)[:, None] * ca
+        + np.einsum("ti,ti->t", c, c)[:, None] * ab
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = num / (2.0 * det[:, None])
     rel[~np.isfinite(rel)] = np.inf
@@ -237,8 +240,9 @@ def paint_capsules(
     b = np.array(b, dtype=np.float64, order="C").reshape(-1, 3)
     radius = np.array(np.broadcast_to(np.asarray(radius, np.float64), (len(a),)), order="C")
     if b.shape != a.shape:
-        raise ValueError(f"paint_capsules: a and b must have the same shape; got {a.shape}, "
-                         f"{b.shape}")
+        raise ValueError(
+            f"paint_capsules: a and b must have the same shape; got {a.shape}, {b.shape}"
+        )
     if out.dtype != bool or out.ndim != 3 or not out.flags.c_contiguous:
         raise ValueError("paint_capsules needs a C-contiguous 3-D bool array")
     if len(a):
@@ -394,15 +398,18 @@ class VoronoiSampler:
     def __post_init__(self):
         lo, hi = self.n_points_range
         if not 1 <= lo <= hi:
-            raise ValueError(f"voronoi n_points_range must satisfy 1 <= lo <= hi; got "
-                             f"{self.n_points_range!r}")
+            raise ValueError(
+                f"voronoi n_points_range must satisfy 1 <= lo <= hi; got {self.n_points_range!r}"
+            )
         elo, ehi = self.stretch_range
         if not 0 < elo <= ehi:
-            raise ValueError(f"voronoi stretch_range must satisfy 0 < lo <= hi; got "
-                             f"{self.stretch_range!r}")
+            raise ValueError(
+                f"voronoi stretch_range must satisfy 0 < lo <= hi; got {self.stretch_range!r}"
+            )
         if self.stretched_axes not in (0, 1, 2, 3):
-            raise ValueError(f"voronoi stretched_axes must be 0, 1, 2 or 3; got "
-                             f"{self.stretched_axes!r}")
+            raise ValueError(
+                f"voronoi stretched_axes must be 0, 1, 2 or 3; got {self.stretched_axes!r}"
+            )
         _check_params(self.generation_size, lo, self.radius)
         _sphere_options(self.spheres)
 
@@ -415,8 +422,13 @@ class VoronoiSampler:
 
     def build(self, params: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         solid = voronoi_membrane(
-            self.generation_size, int(params[0]), float(params[1]), params[2:5], seed=rng,
-            smooth_sigma=self.smooth_sigma, spheres=self.spheres,
+            self.generation_size,
+            int(params[0]),
+            float(params[1]),
+            params[2:5],
+            seed=rng,
+            smooth_sigma=self.smooth_sigma,
+            spheres=self.spheres,
         )
         if self.size != self.generation_size:
             solid = resize_binary(solid, self.size, periodic=True)

@@ -113,8 +113,7 @@ def ensure_backend(device: str = "auto", threads: int | None = None) -> str:
         if want == "cuda":
             try:
                 with contextlib.redirect_stdout(io.StringIO()):  # ti.init prints a banner
-                    ti.init(arch=ti.cuda, enable_fallback=False, default_fp=ti.f32,
-                            log_level=level)
+                    ti.init(arch=ti.cuda, enable_fallback=False, default_fp=ti.f32, log_level=level)
             except Exception as err:
                 raise RuntimeError(
                     f"device 'cuda' requested but Taichi cannot run on CUDA here ({err}); "
@@ -122,13 +121,18 @@ def ensure_backend(device: str = "auto", threads: int | None = None) -> str:
                 ) from err
         else:
             with contextlib.redirect_stdout(io.StringIO()):
-                ti.init(arch=ti.cpu, cpu_max_num_threads=n_threads, default_fp=ti.f32,
-                        log_level=level)
-        _state.update(device=want, threads=n_threads if want == "cpu" else None,
-                      prog=impl.get_runtime().prog)
+                ti.init(
+                    arch=ti.cpu, cpu_max_num_threads=n_threads, default_fp=ti.f32, log_level=level
+                )
+        _state.update(
+            device=want, threads=n_threads if want == "cpu" else None, prog=impl.get_runtime().prog
+        )
         _state["generation"] = int(_state["generation"]) + 1
-        log.info("Taichi initialised on %s%s", want,
-                 f" with {n_threads} threads" if want == "cpu" else "")
+        log.info(
+            "Taichi initialised on %s%s",
+            want,
+            f" with {n_threads} threads" if want == "cpu" else "",
+        )
         return want
 
 

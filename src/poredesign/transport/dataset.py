@@ -49,12 +49,15 @@ def simulate_store(
     structures = store.StructureStore(structures_path)
     axes = sorted({axis_index(a) for a in axes})
     n = len(structures)
-    table = {name: np.full((n, 3), np.nan) for name in ("eta", "tau", "k", "porosity_eff",
-                                                        "seconds_eta", "seconds_k")}
-    table |= {name: np.zeros((n, 3), dtype=np.int32) for name in ("iterations_eta",
-                                                                  "iterations_k")}
-    table |= {name: np.full((n, 3), int(Flag.SKIPPED), dtype=np.int32)
-              for name in ("flags_eta", "flags_k")}
+    table = {
+        name: np.full((n, 3), np.nan)
+        for name in ("eta", "tau", "k", "porosity_eff", "seconds_eta", "seconds_k")
+    }
+    table |= {name: np.zeros((n, 3), dtype=np.int32) for name in ("iterations_eta", "iterations_k")}
+    table |= {
+        name: np.full((n, 3), int(Flag.SKIPPED), dtype=np.int32)
+        for name in ("flags_eta", "flags_k")
+    }
     porosity = np.empty(n)
     first = int(structures.attrs.get("first_index", 0))
     solvers = {}
@@ -67,8 +70,13 @@ def simulate_store(
 
         solvers["k"] = (permeability, dict(flow or {}))
 
-    for i in tqdm(range(n), desc=f"simulate {', '.join(properties)}", file=progress_file,
-                  mininterval=5.0, unit="structure"):
+    for i in tqdm(
+        range(n),
+        desc=f"simulate {', '.join(properties)}",
+        file=progress_file,
+        mininterval=5.0,
+        unit="structure",
+    ):
         solid = structures[i]
         porosity[i] = 1.0 - solid.mean()
         for key, (solve, options) in solvers.items():
@@ -85,11 +93,18 @@ def simulate_store(
         for name, data in table.items():
             store.write_array(group, name, data)
         store.write_array(group, "porosity", porosity)
-        group.attrs.update(store.provenance(
-            structures=str(structures_path), first_index=first, n=n,
-            properties=list(properties), axes=axes, diffusion=dict(diffusion or {}),
-            flow=dict(flow or {}), units={"eta": "D_eff / D", "k": "voxel^2 (lattice units)"},
-        ))
+        group.attrs.update(
+            store.provenance(
+                structures=str(structures_path),
+                first_index=first,
+                n=n,
+                properties=list(properties),
+                axes=axes,
+                diffusion=dict(diffusion or {}),
+                flow=dict(flow or {}),
+                units={"eta": "D_eff / D", "k": "voxel^2 (lattice units)"},
+            )
+        )
     flagged = {key: int(np.count_nonzero(table[f"flags_{key}"][:, axes])) for key in solvers}
     log.info("simulated %d structures of %s: flagged %s", n, structures_path, flagged)
     return flagged

@@ -149,8 +149,13 @@ def aggregation_amg(matrix: sp.csr_matrix, coords: np.ndarray, max_coarse: int =
     return solver
 
 
-def _krylov(connected: np.ndarray, lateral_periodic: bool, tol: float, max_iterations: int,
-            flux_tol: float = FLUX_TOL):
+def _krylov(
+    connected: np.ndarray,
+    lateral_periodic: bool,
+    tol: float,
+    max_iterations: int,
+    flux_tol: float = FLUX_TOL,
+):
     """Concentration (N, ny, nz), CG iterations, relative residual, flux spread.
 
     The residual tolerance is tightened (x 0.01, at most twice) while the flux spread across
@@ -176,9 +181,15 @@ def _krylov(connected: np.ndarray, lateral_periodic: bool, tol: float, max_itera
         solver = aggregation_amg(matrix, coords)
         for attempt in range(3):
             residuals: list[float] = []
-            x = solver.solve(b, x0=x, tol=tol * 0.01**attempt,
-                             maxiter=max(1, max_iterations - iterations), accel="cg",
-                             cycle="W", residuals=residuals)
+            x = solver.solve(
+                b,
+                x0=x,
+                tol=tol * 0.01**attempt,
+                maxiter=max(1, max_iterations - iterations),
+                accel="cg",
+                cycle="W",
+                residuals=residuals,
+            )
             iterations += max(len(residuals) - 1, 0)
             residual = float(np.linalg.norm(b - matrix @ x) / max(np.linalg.norm(b), 1e-300))
             concentration[unknown] = x[index[unknown]]
@@ -226,8 +237,16 @@ def lbm_default_steps(shape, tau_minus: float = LBM_TAU_MINUS) -> int:
     return int(max(2000, 40 * n * n / d))
 
 
-def _lbm(connected: np.ndarray, lateral_periodic: bool, tol: float, max_steps: int | None,
-         device: str, threads: int | None, tau_minus: float, check_every: int | None):
+def _lbm(
+    connected: np.ndarray,
+    lateral_periodic: bool,
+    tol: float,
+    max_steps: int | None,
+    device: str,
+    threads: int | None,
+    tau_minus: float,
+    check_every: int | None,
+):
     """Flux per layer pair (in units of D), steps, converged flag, spread."""
     from poredesign.transport import backend
 
@@ -326,17 +345,28 @@ def diffusivity(
     periodic = lateral == "periodic"
 
     def result(eta: float, flag: Flag, message: str = "", **extra) -> DiffusivityResult:
-        tau = porosity / eta if eta > 0 and math.isfinite(eta) else (
-            math.inf if eta == 0 else math.nan)
+        tau = (
+            porosity / eta
+            if eta > 0 and math.isfinite(eta)
+            else (math.inf if eta == 0 else math.nan)
+        )
         device_used = "cpu"
         if method == "lbm":
             from poredesign.transport import backend
 
             device_used = backend.active_device() or ""
         return DiffusivityResult(
-            axis=ax, eta=eta, tau=tau, converged=flag in (Flag.OK, Flag.NO_PATH, Flag.NO_SOLID),
-            wall_time=time.perf_counter() - start, flag=flag, message=message,
-            porosity=porosity, method=method, shape=shape, device=device_used,
+            axis=ax,
+            eta=eta,
+            tau=tau,
+            converged=flag in (Flag.OK, Flag.NO_PATH, Flag.NO_SOLID),
+            wall_time=time.perf_counter() - start,
+            flag=flag,
+            message=message,
+            porosity=porosity,
+            method=method,
+            shape=shape,
+            device=device_used,
             **{"iterations": 0, **extra},
         )
 
@@ -351,8 +381,9 @@ def diffusivity(
         connected = percolating_mask(pore, 0)
     porosity_eff = float(connected.mean())
     if not connected.any():
-        return result(0.0, Flag.NO_PATH, f"{name}: no pore path along axis {'xyz'[ax]}",
-                      porosity_eff=0.0)
+        return result(
+            0.0, Flag.NO_PATH, f"{name}: no pore path along axis {'xyz'[ax]}", porosity_eff=0.0
+        )
 
     n_layers = connected.shape[0]
     area = connected.shape[1] * connected.shape[2]
@@ -360,26 +391,45 @@ def diffusivity(
         budget = 2000 if max_iterations is None else int(max_iterations)
         concentration, iterations, residual, spread = _krylov(connected, periodic, tol, budget)
         if not (residual <= 10 * tol or spread <= FLUX_TOL):
-            message = (f"{name}: diffusion along {'xyz'[ax]} not converged after {iterations} "
-                       f"iterations (relative residual {residual:.2e} > {tol:.0e})")
+            message = (
+                f"{name}: diffusion along {'xyz'[ax]} not converged after {iterations} "
+                f"iterations (relative residual {residual:.2e} > {tol:.0e})"
+            )
             log.warning(message)
             warnings.warn(message, RuntimeWarning, stacklevel=2)
-            return result(math.nan, Flag.NOT_CONVERGED, message, iterations=iterations,
-                          residual=residual, porosity_eff=porosity_eff)
+            return result(
+                math.nan,
+                Flag.NOT_CONVERGED,
+                message,
+                iterations=iterations,
+                residual=residual,
+                porosity_eff=porosity_eff,
+            )
         fluxes = _layer_fluxes(connected, concentration)
     else:
         fluxes, iterations, converged, residual = _lbm(
-            connected, periodic, tol, max_iterations, device, threads, tau_minus, check_every)
+            connected, periodic, tol, max_iterations, device, threads, tau_minus, check_every
+        )
         if not converged:
-            reason = ("NaN in the flux" if not np.isfinite(fluxes).all()
-                      else f"flux spread across layers {residual:.2e} > {tol:.0e}")
+            reason = (
+                "NaN in the flux"
+                if not np.isfinite(fluxes).all()
+                else f"flux spread across layers {residual:.2e} > {tol:.0e}"
+            )
             flag = Flag.DIVERGED if not np.isfinite(fluxes).all() else Flag.NOT_CONVERGED
-            message = (f"{name}: lattice Boltzmann diffusion along {AXES[ax]} not converged "
-                       f"after {iterations} steps ({reason})")
+            message = (
+                f"{name}: lattice Boltzmann diffusion along {AXES[ax]} not converged "
+                f"after {iterations} steps ({reason})"
+            )
             log.warning(message)
             warnings.warn(message, RuntimeWarning, stacklevel=2)
-            return result(math.nan, flag, message, iterations=iterations, residual=residual,
-                          porosity_eff=porosity_eff)
+            return result(
+                math.nan,
+                flag,
+                message,
+                iterations=iterations,
+                residual=residual,
+                porosity_eff=porosity_eff,
+            )
     eta = float(fluxes.mean()) * (n_layers - 1) / area
-    return result(eta, Flag.OK, iterations=iterations, residual=residual,
-                  porosity_eff=porosity_eff)
+    return result(eta, Flag.OK, iterations=iterations, residual=residual, porosity_eff=porosity_eff)

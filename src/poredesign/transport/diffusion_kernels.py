@@ -87,10 +87,25 @@ def _wrap_plus(i: ti.i32, n: ti.i32, stride: ti.i32) -> ti.i32:
 
 
 @ti.func
-def _diffusion_cell(src: ti.template(), dst: ti.template(), i: ti.i32, m: ti.u32, nv: ti.i32,
-                    x: ti.i32, nx: ti.i32, oxm: ti.i32, oxp: ti.i32, oym: ti.i32, oyp: ti.i32,
-                    ozm: ti.i32, ozp: ti.i32, lp: ti.f64, lm: ti.f64, c_in: ti.f64,
-                    c_out: ti.f64):
+def _diffusion_cell(
+    src: ti.template(),
+    dst: ti.template(),
+    i: ti.i32,
+    m: ti.u32,
+    nv: ti.i32,
+    x: ti.i32,
+    nx: ti.i32,
+    oxm: ti.i32,
+    oxp: ti.i32,
+    oym: ti.i32,
+    oyp: ti.i32,
+    ozm: ti.i32,
+    ozp: ti.i32,
+    lp: ti.f64,
+    lm: ti.f64,
+    c_in: ti.f64,
+    c_out: ti.f64,
+):
     """Pull, bounce back and collide one voxel ``i`` that carries flux (layer x)."""
     a0 = 1.0 - lp
     a1 = 0.5 * (1.0 - lp)
@@ -132,8 +147,18 @@ def _diffusion_cell(src: ti.template(), dst: ti.template(), i: ti.i32, m: ti.u32
 
 
 @ti.kernel
-def diffusion_step(src: F64, dst: F64, mask: U8, nx: ti.i32, ny: ti.i32, nz: ti.i32,
-                   lp: ti.f64, lm: ti.f64, c_in: ti.f64, c_out: ti.f64):
+def diffusion_step(
+    src: F64,
+    dst: F64,
+    mask: U8,
+    nx: ti.i32,
+    ny: ti.i32,
+    nz: ti.i32,
+    lp: ti.f64,
+    lm: ti.f64,
+    c_in: ti.f64,
+    c_out: ti.f64,
+):
     """One pull-stream + TRT collision step src -> dst for every node that carries flux (CPU:
     parallel over (x, y) rows)."""
     nv = nx * ny * nz
@@ -148,13 +173,40 @@ def diffusion_step(src: F64, dst: F64, mask: U8, nx: ti.i32, ny: ti.i32, nz: ti.
             i = base + z
             m = ti.cast(mask[i], ti.u32)
             if m & ti.u32(FIXED) == 0:
-                _diffusion_cell(src, dst, i, m, nv, x, nx, oxm, oxp, oym, oyp,
-                                _wrap_minus(z, nz, 1), _wrap_plus(z, nz, 1), lp, lm, c_in, c_out)
+                _diffusion_cell(
+                    src,
+                    dst,
+                    i,
+                    m,
+                    nv,
+                    x,
+                    nx,
+                    oxm,
+                    oxp,
+                    oym,
+                    oyp,
+                    _wrap_minus(z, nz, 1),
+                    _wrap_plus(z, nz, 1),
+                    lp,
+                    lm,
+                    c_in,
+                    c_out,
+                )
 
 
 @ti.kernel
-def diffusion_step_flat(src: F64, dst: F64, mask: U8, nx: ti.i32, ny: ti.i32, nz: ti.i32,
-                        lp: ti.f64, lm: ti.f64, c_in: ti.f64, c_out: ti.f64):
+def diffusion_step_flat(
+    src: F64,
+    dst: F64,
+    mask: U8,
+    nx: ti.i32,
+    ny: ti.i32,
+    nz: ti.i32,
+    lp: ti.f64,
+    lm: ti.f64,
+    c_in: ti.f64,
+    c_out: ti.f64,
+):
     """The same step parallel over every voxel (GPU, coalesced)."""
     nv = nx * ny * nz
     sx = ny * nz
@@ -164,9 +216,25 @@ def diffusion_step_flat(src: F64, dst: F64, mask: U8, nx: ti.i32, ny: ti.i32, nz
             z = i % nz
             y = (i // nz) % ny
             x = i // sx
-            _diffusion_cell(src, dst, i, m, nv, x, nx, _wrap_minus(x, nx, sx),
-                            _wrap_plus(x, nx, sx), _wrap_minus(y, ny, nz), _wrap_plus(y, ny, nz),
-                            _wrap_minus(z, nz, 1), _wrap_plus(z, nz, 1), lp, lm, c_in, c_out)
+            _diffusion_cell(
+                src,
+                dst,
+                i,
+                m,
+                nv,
+                x,
+                nx,
+                _wrap_minus(x, nx, sx),
+                _wrap_plus(x, nx, sx),
+                _wrap_minus(y, ny, nz),
+                _wrap_plus(y, ny, nz),
+                _wrap_minus(z, nz, 1),
+                _wrap_plus(z, nz, 1),
+                lp,
+                lm,
+                c_in,
+                c_out,
+            )
 
 
 def step_kernel(device: str):
@@ -175,8 +243,7 @@ def step_kernel(device: str):
 
 
 @ti.kernel
-def diffusion_layer_flux(src: F64, mask: U8, nx: ti.i32, ny: ti.i32, nz: ti.i32,
-                         partial: F64):
+def diffusion_layer_flux(src: F64, mask: U8, nx: ti.i32, ny: ti.i32, nz: ti.i32, partial: F64):
     """Net population flux through the plane between layers x and x + 1, per (x, y) column.
 
     The populations of ``src`` (post-collision) that cross the plane in the next streaming:

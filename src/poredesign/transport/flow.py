@@ -127,24 +127,36 @@ class FlowSolver:
         def finish(k, iterations, converged, flag, message, **extra):
             k_m2 = None if voxel_size is None else k * float(voxel_size) ** 2
             return PermeabilityResult(
-                k=float(k), iterations=int(iterations), converged=bool(converged),
-                wall_time=time.perf_counter() - t0, flag=flag, message=message, k_m2=k_m2,
-                device=backend.active_device() or "", **base, **extra,
+                k=float(k),
+                iterations=int(iterations),
+                converged=bool(converged),
+                wall_time=time.perf_counter() - t0,
+                flag=flag,
+                message=message,
+                k_m2=k_m2,
+                device=backend.active_device() or "",
+                **base,
+                **extra,
             )
 
         if solid.all():
             return finish(0.0, 0, True, Flag.NO_PATH, "all solid: no pore path")
         if not solid.any():
-            return finish(math.inf, 0, True, Flag.NO_SOLID,
-                          "no solid voxel: permeability is unbounded")
+            return finish(
+                math.inf, 0, True, Flag.NO_SOLID, "no solid voxel: permeability is unbounded"
+            )
         flowing = winding_mask(~solid, ax)
         if not flowing.any():
-            return finish(0.0, 0, True, Flag.NO_PATH,
-                          f"no pore path along {AXES[ax]} (periodic): k = 0")
+            return finish(
+                0.0, 0, True, Flag.NO_PATH, f"no pore path along {AXES[ax]} (periodic): k = 0"
+            )
         solid = ~flowing  # fill closed pore clusters (fluid at rest in the steady state)
         full_length = shape[ax]
-        extruded = reduce_extrusion and full_length > 2 and bool(
-            (solid == np.take(solid, [0], axis=ax)).all())
+        extruded = (
+            reduce_extrusion
+            and full_length > 2
+            and bool((solid == np.take(solid, [0], axis=ax)).all())
+        )
         if extruded:
             # every slice along the flow is the same (an extrusion): the periodic steady flow is
             # uniform along the axis, so two slices give exactly the same k
@@ -225,28 +237,38 @@ class FlowSolver:
             fk.velocity_field(a, buf.mask, nx, ny, nz, *gvec, out, aos)
             velocity = out.to_numpy().reshape(3, *shape)
             if extruded:
-                velocity = np.repeat(np.take(velocity, [0], axis=ax + 1), full_length,
-                                     axis=ax + 1)
+                velocity = np.repeat(np.take(velocity, [0], axis=ax + 1), full_length, axis=ax + 1)
         extra = dict(mean_velocity=mean, max_mach=mach, history=history)
         if reason:
             log.warning("%s: permeability along %s diverged: %s", name, AXES[ax], reason)
-            warnings.warn(f"{name}: permeability along {AXES[ax]} diverged ({reason})",
-                          RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"{name}: permeability along {AXES[ax]} diverged ({reason})",
+                RuntimeWarning,
+                stacklevel=3,
+            )
             result = finish(math.nan, steps, False, Flag.DIVERGED, reason, **extra)
         elif not converged:
-            msg = (f"not converged after {steps} steps (tol {tol:g}); "
-                   f"last mean velocity {mean:.6g}")
-            warnings.warn(f"{name}: permeability along {AXES[ax]} {msg}", RuntimeWarning,
-                          stacklevel=3)
+            msg = f"not converged after {steps} steps (tol {tol:g}); last mean velocity {mean:.6g}"
+            warnings.warn(
+                f"{name}: permeability along {AXES[ax]} {msg}", RuntimeWarning, stacklevel=3
+            )
             result = finish(math.nan, steps, False, Flag.NOT_CONVERGED, msg, **extra)
         else:
             k = nu * mean / g
             note = " (extruded along the axis: solved on 2 slices)" if extruded else ""
-            result = finish(k, steps, True, Flag.OK, f"converged after {steps} steps{note}",
-                            **extra)
+            result = finish(
+                k, steps, True, Flag.OK, f"converged after {steps} steps{note}", **extra
+            )
         result.velocity = velocity
-        log.debug("%s: k_%s = %.6g (%d steps, %.2f s, %s)", name, AXES[ax], result.k,
-                  result.iterations, result.wall_time, device)
+        log.debug(
+            "%s: k_%s = %.6g (%d steps, %.2f s, %s)",
+            name,
+            AXES[ax],
+            result.k,
+            result.iterations,
+            result.wall_time,
+            device,
+        )
         return result
 
 
@@ -304,8 +326,11 @@ _default_solver: FlowSolver | None = None
 
 def _solver(device: str, threads: int | None) -> FlowSolver:
     global _default_solver
-    if (_default_solver is None or _default_solver.device_request != device
-            or _default_solver.threads != threads):
+    if (
+        _default_solver is None
+        or _default_solver.device_request != device
+        or _default_solver.threads != threads
+    ):
         _default_solver = FlowSolver(device, threads)
     return _default_solver
 
@@ -341,7 +366,18 @@ def permeability(
     convergence test.
     """
     return _solver(device, threads).solve(
-        solid, axis, tau=tau, magic=magic, force=force, tol=tol, max_steps=max_steps,
-        check_every=check_every, mirror=mirror, voxel_size=voxel_size, mach_limit=mach_limit,
-        name=name, keep_velocity=keep_velocity, reduce_extrusion=reduce_extrusion,
+        solid,
+        axis,
+        tau=tau,
+        magic=magic,
+        force=force,
+        tol=tol,
+        max_steps=max_steps,
+        check_every=check_every,
+        mirror=mirror,
+        voxel_size=voxel_size,
+        mach_limit=mach_limit,
+        name=name,
+        keep_velocity=keep_velocity,
+        reduce_extrusion=reduce_extrusion,
     )

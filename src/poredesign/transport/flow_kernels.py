@@ -83,10 +83,25 @@ def _at(q: ti.template(), i: ti.i32, nv: ti.i32, aos: ti.template()) -> ti.i32:
 
 
 @ti.func
-def _flow_cell(src: ti.template(), dst: ti.template(), aos: ti.template(), i: ti.i32, m: ti.u32,
-               nv: ti.i32,
-               oxm: ti.i32, oxp: ti.i32, oym: ti.i32, oyp: ti.i32, ozm: ti.i32, ozp: ti.i32,
-               gx: ti.f32, gy: ti.f32, gz: ti.f32, lp: ti.f32, lm: ti.f32):
+def _flow_cell(
+    src: ti.template(),
+    dst: ti.template(),
+    aos: ti.template(),
+    i: ti.i32,
+    m: ti.u32,
+    nv: ti.i32,
+    oxm: ti.i32,
+    oxp: ti.i32,
+    oym: ti.i32,
+    oyp: ti.i32,
+    ozm: ti.i32,
+    ozp: ti.i32,
+    gx: ti.f32,
+    gy: ti.f32,
+    gz: ti.f32,
+    lp: ti.f32,
+    lm: ti.f32,
+):
     """Pull, bounce back, collide and force one fluid voxel ``i`` (offsets to its neighbours)."""
     a0 = 1.0 - lp
     a1 = 0.5 * (1.0 - lp)
@@ -153,8 +168,17 @@ def _flow_cell(src: ti.template(), dst: ti.template(), aos: ti.template(), i: ti
 
 @ti.kernel
 def flow_step(
-    src: F32, dst: F32, mask: U32, nx: ti.i32, ny: ti.i32, nz: ti.i32,
-    gx: ti.f32, gy: ti.f32, gz: ti.f32, lp: ti.f32, lm: ti.f32,
+    src: F32,
+    dst: F32,
+    mask: U32,
+    nx: ti.i32,
+    ny: ti.i32,
+    nz: ti.i32,
+    gx: ti.f32,
+    gy: ti.f32,
+    gz: ti.f32,
+    lp: ti.f32,
+    lm: ti.f32,
 ):
     """One fused stream (pull, bounce-back) + TRT collide + force step, src -> dst (CPU).
 
@@ -175,14 +199,40 @@ def flow_step(
             i = base + z
             m = mask[i]
             if m & ti.u32(1) == 0:
-                _flow_cell(src, dst, True, i, m, nv, oxm, oxp, oym, oyp, _wrap_minus(z, nz, 1),
-                           _wrap_plus(z, nz, 1), gx, gy, gz, lp, lm)
+                _flow_cell(
+                    src,
+                    dst,
+                    True,
+                    i,
+                    m,
+                    nv,
+                    oxm,
+                    oxp,
+                    oym,
+                    oyp,
+                    _wrap_minus(z, nz, 1),
+                    _wrap_plus(z, nz, 1),
+                    gx,
+                    gy,
+                    gz,
+                    lp,
+                    lm,
+                )
 
 
 @ti.kernel
 def flow_step_flat(
-    src: F32, dst: F32, mask: U32, nx: ti.i32, ny: ti.i32, nz: ti.i32,
-    gx: ti.f32, gy: ti.f32, gz: ti.f32, lp: ti.f32, lm: ti.f32,
+    src: F32,
+    dst: F32,
+    mask: U32,
+    nx: ti.i32,
+    ny: ti.i32,
+    nz: ti.i32,
+    gx: ti.f32,
+    gy: ti.f32,
+    gz: ti.f32,
+    lp: ti.f32,
+    lm: ti.f32,
 ):
     """The same step parallel over every voxel, direction-major layout (GPU: neighbouring threads
     hold neighbouring z, so every population access is coalesced)."""
@@ -194,9 +244,25 @@ def flow_step_flat(
             z = i % nz
             y = (i // nz) % ny
             x = i // sx
-            _flow_cell(src, dst, False, i, m, nv, _wrap_minus(x, nx, sx), _wrap_plus(x, nx, sx),
-                       _wrap_minus(y, ny, nz), _wrap_plus(y, ny, nz), _wrap_minus(z, nz, 1),
-                       _wrap_plus(z, nz, 1), gx, gy, gz, lp, lm)
+            _flow_cell(
+                src,
+                dst,
+                False,
+                i,
+                m,
+                nv,
+                _wrap_minus(x, nx, sx),
+                _wrap_plus(x, nx, sx),
+                _wrap_minus(y, ny, nz),
+                _wrap_plus(y, ny, nz),
+                _wrap_minus(z, nz, 1),
+                _wrap_plus(z, nz, 1),
+                gx,
+                gy,
+                gz,
+                lp,
+                lm,
+            )
 
 
 def step_kernel(device: str):
@@ -212,8 +278,16 @@ def cell_major(device: str) -> bool:
 
 @ti.kernel
 def flow_measure(
-    src: F32, mask: U32, nx: ti.i32, ny: ti.i32, nz: ti.i32,
-    gx: ti.f32, gy: ti.f32, gz: ti.f32, partial: F64, aos: ti.template(),
+    src: F32,
+    mask: U32,
+    nx: ti.i32,
+    ny: ti.i32,
+    nz: ti.i32,
+    gx: ti.f32,
+    gy: ti.f32,
+    gz: ti.f32,
+    partial: F64,
+    aos: ti.template(),
 ):
     """Per (x, y) column: sums of j_x, j_y, j_z, max |j|^2 and the count of non-finite j.
 
@@ -283,8 +357,16 @@ def flow_measure(
 
 @ti.kernel
 def velocity_field(
-    src: F32, mask: U32, nx: ti.i32, ny: ti.i32, nz: ti.i32,
-    gx: ti.f32, gy: ti.f32, gz: ti.f32, out: F32, aos: ti.template(),
+    src: F32,
+    mask: U32,
+    nx: ti.i32,
+    ny: ti.i32,
+    nz: ti.i32,
+    gx: ti.f32,
+    gy: ti.f32,
+    gz: ti.f32,
+    out: F32,
+    aos: ti.template(),
 ):
     """Velocity (3 * V, component-major) of the state in ``src``; zero in solid voxels."""
     nv = nx * ny * nz

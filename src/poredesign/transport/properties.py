@@ -108,9 +108,14 @@ def properties(
     axes = sorted({axis_index(a) for a in axes})
     nan3 = np.full(3, np.nan)
     out = TransportProperties(
-        porosity=1.0 - float(solid.mean()), porosity_eff=nan3.copy(), specific_surface=math.nan,
-        k=nan3.copy(), eta=nan3.copy(), tau=nan3.copy(),
-        flags_k=np.full(3, int(Flag.SKIPPED)), flags_eta=np.full(3, int(Flag.SKIPPED)),
+        porosity=1.0 - float(solid.mean()),
+        porosity_eff=nan3.copy(),
+        specific_surface=math.nan,
+        k=nan3.copy(),
+        eta=nan3.copy(),
+        tau=nan3.copy(),
+        flags_k=np.full(3, int(Flag.SKIPPED)),
+        flags_eta=np.full(3, int(Flag.SKIPPED)),
         voxel_size=voxel_size,
     )
     if "specific_surface" in which:
@@ -131,8 +136,7 @@ def properties(
         from poredesign.transport.flow import permeability
 
         for axis in axes:
-            result = permeability(solid, axis, name=name, voxel_size=voxel_size,
-                                  **dict(flow or {}))
+            result = permeability(solid, axis, name=name, voxel_size=voxel_size, **dict(flow or {}))
             out.permeability_results[axis] = result
             out.k[axis] = result.k if result.k_m2 is None else result.k_m2
             out.flags_k[axis] = int(result.flag)
