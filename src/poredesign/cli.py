@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from poredesign.jsonable import jsonable
+
 PROPERTIES = ("permeability", "diffusivity")
 
 
@@ -105,7 +107,7 @@ def _simulate(args: argparse.Namespace) -> int:
             if "diffusivity" in wanted:
                 row["diffusivity"] = props.diffusivity_results[axis].as_dict()
             out["axes"].append(row)
-        print(json.dumps(out, indent=2, default=_json_default))
+        print(json.dumps(jsonable(out), indent=2, default=str))
         return 0
     k_unit = "m^2" if args.voxel_size else "voxel^2"
     print(f"{label}: shape {tuple(solid.shape)}, porosity {props.porosity:.6f}")
@@ -157,14 +159,6 @@ def _fmt(value: float, spec: str) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value))
         else format(value, spec)
     )
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
 
 
 def build_parser() -> argparse.ArgumentParser:

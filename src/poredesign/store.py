@@ -30,6 +30,7 @@ import zarr
 from zarr.codecs import BloscCodec
 
 from poredesign import __version__
+from poredesign.jsonable import jsonable
 
 COMPLETE_KEY = "complete"
 
@@ -79,19 +80,7 @@ def open_group(path: str | os.PathLike) -> zarr.Group:
 
 def provenance(**attrs: Any) -> dict[str, Any]:
     """Attributes every store carries: the given ones plus the code version."""
-    return {"code_version": __version__, **_jsonable(attrs)}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
+    return {"code_version": __version__, **jsonable(attrs)}
 
 
 def write_array(group: zarr.Group, name: str, data: np.ndarray, **attrs: Any) -> zarr.Array:
@@ -106,7 +95,7 @@ def write_array(group: zarr.Group, name: str, data: np.ndarray, **attrs: Any) ->
     )
     array[...] = data
     if attrs:
-        array.attrs.update(_jsonable(attrs))
+        array.attrs.update(jsonable(attrs))
     return array
 
 
