@@ -40,7 +40,9 @@ def test_lattice_boltzmann_and_krylov_agree(seed, eps, lateral):
 
 def test_lattice_boltzmann_is_independent_of_its_relaxation_time():
     solid = spinodoid(20, (0.15, 0.15, 0.15), 0.5, seed=3)
-    etas = [diffusivity(solid, "y", method="lbm", tau_minus=t).eta for t in (1.0, 5.0, 20.0)]
+    etas = [
+        diffusivity(solid, "y", method="lbm", relaxation_time_minus=t).eta for t in (1.0, 5.0, 20.0)
+    ]
     assert max(etas) - min(etas) < 1e-5 * etas[0]
 
 

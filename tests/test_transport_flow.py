@@ -76,14 +76,14 @@ def test_k_does_not_depend_on_the_relaxation_time():
     # a tight, under-resolved structure (1-2 voxel pores): the hard case for convergence, with
     # voxels whose populations along x all bounce back (undamped period-2 momentum)
     solid = spinodoid(16, (0.1, 0.1, 0.1), 0.3, seed=3)
-    low = permeability(solid, "x", tau=0.6, tol=1e-5)
-    high = permeability(solid, "x", tau=2.0, tol=1e-5, max_steps=40000)
+    low = permeability(solid, "x", relaxation_time=0.6, tol=1e-5)
+    high = permeability(solid, "x", relaxation_time=2.0, tol=1e-5, max_steps=40000)
     assert low.ok and high.ok
     assert high.k == pytest.approx(low.k, rel=0.01)
     # and on a well-resolved one
     solid = spinodoid(32, (0.12, 0.12, 0.12), 0.6, seed=5)
-    assert permeability(solid, "y", tau=0.8).k == pytest.approx(
-        permeability(solid, "y", tau=1.5).k, rel=0.01
+    assert permeability(solid, "y", relaxation_time=0.8).k == pytest.approx(
+        permeability(solid, "y", relaxation_time=1.5).k, rel=0.01
     )
 
 
@@ -126,7 +126,7 @@ def test_velocity_field_is_consistent_with_k():
     u = result.velocity
     assert u.shape == (3, *solid.shape)
     assert np.all(u[:, solid] == 0)
-    nu = (result.tau - 0.5) / 3
+    nu = (result.relaxation_time - 0.5) / 3
     assert nu * u[0].mean() / result.force == pytest.approx(result.k, rel=1e-3)
     profile = u[0, 0, 0, :8]
     assert np.allclose(profile, profile[::-1], rtol=1e-4)  # symmetric parabola

@@ -17,6 +17,37 @@ class ConfigError(ValueError):
     """An invalid study configuration; the message names the key, the value and what is allowed."""
 
 
+#: keys that were renamed: old dotted key -> (new dotted key, why)
+RENAMED_KEYS: dict[str, tuple[str, str]] = {
+    "transport.flow.tau": (
+        "transport.flow.relaxation_time",
+        "tau is the tortuosity factor; the lattice relaxation time has its own name",
+    ),
+    "learn.pvae.stage_epochs": (
+        "learn.pvae.phase_epochs",
+        "the pVAE trains in phases; a stage is a workflow stage",
+    ),
+    "learn.pvae.search.stage_epochs": (
+        "learn.pvae.search.phase_epochs",
+        "the pVAE trains in phases; a stage is a workflow stage",
+    ),
+}
+
+
+def _renamed_keys(config: Mapping[str, Any]) -> list[str]:
+    """A message per old key name present in ``config``, naming its new name."""
+    found = []
+    for old, (new, why) in RENAMED_KEYS.items():
+        node: Any = config
+        for part in old.split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+            if node is None:
+                break
+        else:
+            found.append(f"config key '{old}' was renamed to '{new}' ({why})")
+    return found
+
+
 def _with_defaults(validator_class: type) -> type:
     """A validator that fills in ``default`` values of properties before checking them."""
     check_properties = validator_class.VALIDATORS["properties"]
@@ -86,6 +117,9 @@ def validate_config(
         schema = yaml.safe_load(fh)
     validator_class = _with_defaults(jsonschema.validators.validator_for(schema))
     validator = validator_class(schema)
+    renamed = _renamed_keys(config)
+    if renamed:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(renamed))
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         lines = "\n  - ".join(_describe(e) for e in errors)

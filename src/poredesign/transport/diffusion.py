@@ -54,7 +54,9 @@ DEFAULT_TOL = {"krylov": 1e-5, "lbm": 1e-5}
 # krylov: largest accepted spread of the flux across layer pairs, (max - min) / mean; eta, the
 # mean, is far more accurate than the spread (about 1e-6 at a spread of 1e-4 on spinodoids)
 FLUX_TOL = 1e-4
-LBM_TAU_MINUS = 20.0  # D = c_s^2 (tau- - 1/2) = 4.875; tau+ = 0.5128 from the magic parameter
+# relaxation time tau_- of the flux: D = c_s^2 (tau_- - 1/2) = 4.875; tau_+ = 0.5128 from the magic
+# parameter
+LBM_RELAXATION_TIME_MINUS = 20.0
 
 
 def _laplacian_system(
@@ -230,10 +232,12 @@ def _lbm_buffers(shape) -> _LbmBuffers:
     return buf
 
 
-def lbm_default_steps(shape, tau_minus: float = LBM_TAU_MINUS) -> int:
+def lbm_default_steps(
+    shape: tuple[int, ...], relaxation_time_minus: float = LBM_RELAXATION_TIME_MINUS
+) -> int:
     """Step budget of the D3Q7 run: a multiple of the diffusive time N^2 / D of the box."""
     n = max(shape)
-    d = D3Q7_CS2 * (tau_minus - 0.5)
+    d = D3Q7_CS2 * (relaxation_time_minus - 0.5)
     return int(max(2000, 40 * n * n / d))
 
 
@@ -244,7 +248,7 @@ def _lbm(
     max_steps: int | None,
     device: str,
     threads: int | None,
-    tau_minus: float,
+    relaxation_time_minus: float,
     check_every: int | None,
 ):
     """Flux per layer pair (in units of D), steps, converged flag, spread."""
@@ -257,9 +261,9 @@ def _lbm(
 
     shape = connected.shape
     nx, ny, nz = shape
-    tau_plus = 0.5 + MAGIC_DIFFUSION / (tau_minus - 0.5)
-    lp, lm = 1.0 / tau_plus, 1.0 / tau_minus
-    d_lbm = D3Q7_CS2 * (tau_minus - 0.5)
+    relaxation_time_plus = 0.5 + MAGIC_DIFFUSION / (relaxation_time_minus - 0.5)
+    lp, lm = 1.0 / relaxation_time_plus, 1.0 / relaxation_time_minus
+    d_lbm = D3Q7_CS2 * (relaxation_time_minus - 0.5)
     buf = _lbm_buffers(shape)
     buf.mask.from_numpy(dk.node_mask(connected, lateral_periodic))
     profile = np.broadcast_to(1.0 - np.arange(nx)[:, None, None] / (nx - 1.0), shape)
@@ -267,7 +271,7 @@ def _lbm(
     init = np.outer(np.asarray(dk.W), conc0).ravel()
     buf.src.from_numpy(init)
     buf.dst.from_numpy(init)
-    budget = max_steps or lbm_default_steps(shape, tau_minus)
+    budget = max_steps or lbm_default_steps(shape, relaxation_time_minus)
     n_check = check_every or max(20, min(500, nx * nx // 8))
     a, b = buf.src, buf.dst
     steps = 0
@@ -306,7 +310,7 @@ def diffusivity(
     lateral: str = "periodic",
     device: str = "auto",
     threads: int | None = None,
-    tau_minus: float = LBM_TAU_MINUS,
+    relaxation_time_minus: float = LBM_RELAXATION_TIME_MINUS,
     check_every: int | None = None,
 ) -> DiffusivityResult:
     """Effective diffusivity eta = D_eff / D and tortuosity factor along ``axis``.
@@ -324,8 +328,8 @@ def diffusivity(
     name: how warnings refer to the structure (e.g. its index in a store).
     lateral: 'periodic' (default, SPEC 2.2) or 'closed' lateral boundaries.
     device, threads: Taichi backend of the lbm method ('auto', 'cpu', 'cuda').
-    tau_minus, check_every: lbm relaxation time of the flux (D = (tau- - 1/2) / 4) and the
-        number of steps between convergence checks.
+    relaxation_time_minus, check_every: lbm relaxation time tau_- of the flux (dimensionless,
+        D = (tau_- - 1/2) / 4 lattice units) and the number of steps between convergence checks.
 
     Faults are results: no pore path from inlet to outlet gives eta = 0 and Flag.NO_PATH; an
     all-pore volume gives eta = 1 and Flag.NO_SOLID; no convergence gives NaN and a warning.
@@ -408,7 +412,14 @@ def diffusivity(
         fluxes = _layer_fluxes(connected, concentration)
     else:
         fluxes, iterations, converged, residual = _lbm(
-            connected, periodic, tol, max_iterations, device, threads, tau_minus, check_every
+            connected,
+            periodic,
+            tol,
+            max_iterations,
+            device,
+            threads,
+            relaxation_time_minus,
+            check_every,
         )
         if not converged:
             reason = (

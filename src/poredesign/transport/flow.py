@@ -8,7 +8,7 @@ Method (SPEC 2.1, [A25])
     problem linear in g: k is exactly independent of the force, and the force only sets the Mach
     number (chosen so that a slit spanning the whole box would reach Ma ~ 0.02).
 
-    k = nu <u> / g  (lattice units, voxel^2), nu = (tau - 1/2) / 3,
+    k = nu <u> / g  (lattice units, voxel^2), nu = (tau_+ - 1/2) / 3,
 
     with <u> the superficial velocity: the mean over the whole domain, solid voxels counting as
     zero.
@@ -31,7 +31,7 @@ The mean velocity is averaged over two consecutive steps: a fluid voxel whose ne
 direction with a component along the axis are solid holds that momentum component in an undamped
 period-2 oscillation (0, -g, 0, -g, ...: every population with that component bounces back each
 step and the collision conserves momentum), so single-step samples are biased by nu / 2 per such
-voxel, a bias that grows with tau; the two-step average is exactly zero there.
+voxel, a bias that grows with the relaxation time; the two-step average is exactly zero there.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ from poredesign.transport.results import AXES, Flag, PermeabilityResult, axis_in
 log = logging.getLogger(__name__)
 
 Q = 19
-DEFAULT_TAU = "auto"
-TAU_RANGE = (0.55, 2.5)
+DEFAULT_RELAXATION_TIME = "auto"
+RELAXATION_TIME_RANGE = (0.55, 2.5)
 TARGET_MACH_SCALE = 0.01  # u_max of a slit spanning the box, lattice units
 
 
@@ -102,7 +102,7 @@ class FlowSolver:
         solid,
         axis: int | str,
         *,
-        tau: float | str = DEFAULT_TAU,
+        relaxation_time: float | str = DEFAULT_RELAXATION_TIME,
         magic: float = MAGIC_FLOW,
         force: float | None = None,
         tol: float = 1e-4,
@@ -164,14 +164,14 @@ class FlowSolver:
             shape = solid.shape
         base["extruded"] = extruded
 
-        if tau == "auto":
-            tau = auto_tau(solid, ax)
-        tau = float(tau)
-        lp, lm = trt_rates(tau, magic)
-        nu = (tau - 0.5) / 3.0
+        if relaxation_time == "auto":
+            relaxation_time = auto_relaxation_time(solid, ax)
+        relaxation_time = float(relaxation_time)
+        lp, lm = trt_rates(relaxation_time, magic)
+        nu = (relaxation_time - 0.5) / 3.0
         lateral = max(s for a, s in enumerate(shape) if a != ax)
         g = float(force) if force else TARGET_MACH_SCALE * 8.0 * nu / lateral**2
-        base.update(tau=tau, force=g)
+        base.update(relaxation_time=relaxation_time, force=g)
 
         device = backend.ensure_backend(self.device_request, self.threads)
         from poredesign.transport import flow_kernels as fk
@@ -272,14 +272,14 @@ class FlowSolver:
         return result
 
 
-def auto_tau(solid: np.ndarray, axis: int) -> float:
+def auto_relaxation_time(solid: np.ndarray, axis: int) -> float:
     """Relaxation time that balances the two slow processes of the run to steady state.
 
     Momentum diffuses across a pore in about 12 k / (pi^2 eps nu) steps, while pressure
     equilibrates over the box (length L) in about L^2 nu eps / (4 pi^2 c_s^2 k) steps. They balance
     at nu ~ 4 k / (eps L); with a Kozeny-Carman estimate of k (eps^3 / (5 S^2), S = pore-solid faces
     per voxel) and an empirical factor (fastest on spinodoids and sphere arrays) we take
-    nu = 16 k_KC / (eps L), clipped to tau in [0.55, 2.5]. The steady state, hence k, does not
+    nu = 16 k_KC / (eps L), clipped to tau_+ in [0.55, 2.5]. The steady state, hence k, does not
     depend on this choice (TRT, fixed magic parameter); only the number of steps does.
     """
     eps = 1.0 - float(np.count_nonzero(solid)) / solid.size
@@ -289,11 +289,11 @@ def auto_tau(solid: np.ndarray, axis: int) -> float:
     surface = faces / solid.size
     k_kc = eps**3 / (5.0 * surface**2)
     nu = 16.0 * k_kc / (eps * max(solid.shape))
-    return float(np.clip(0.5 + 3.0 * nu, *TAU_RANGE))
+    return float(np.clip(0.5 + 3.0 * nu, *RELAXATION_TIME_RANGE))
 
 
 def default_max_steps(shape) -> int:
-    """Step budget: generous multiple of the diffusive time of the box (at tau = 1)."""
+    """Step budget: generous multiple of the diffusive time of the box (at relaxation time 1)."""
     n = max(shape)
     return int(max(5000, 40 * n * n // 8))
 
@@ -340,7 +340,7 @@ def permeability(
     axis: int | str,
     *,
     voxel_size: float | None = None,
-    tau: float | str = DEFAULT_TAU,
+    relaxation_time: float | str = DEFAULT_RELAXATION_TIME,
     tol: float = 1e-4,
     max_steps: int | None = None,
     check_every: int | None = None,
@@ -362,13 +362,14 @@ def permeability(
     (for volumes that are not periodic along the flow). ``name`` labels warnings (e.g.
     ``"structure 17"``). ``keep_velocity`` returns the velocity field (3, x, y, z) in
     ``result.velocity``; ``reduce_extrusion=False`` disables the two-slice shortcut for volumes
-    whose slices along the axis are all equal. See the module docstring for the method and the
-    convergence test.
+    whose slices along the axis are all equal. ``relaxation_time`` is the lattice relaxation time
+    tau_+ (> 0.5, dimensionless) or ``"auto"`` (:func:`auto_relaxation_time`); k does not depend on
+    it. See the module docstring for the method and the convergence test.
     """
     return _solver(device, threads).solve(
         solid,
         axis,
-        tau=tau,
+        relaxation_time=relaxation_time,
         magic=magic,
         force=force,
         tol=tol,

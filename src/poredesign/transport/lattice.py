@@ -52,17 +52,19 @@ D3Q7_CS2 = 0.25
 D3Q7_OPP: tuple[int, ...] = tuple(D3Q7_C.index((-cx, -cy, -cz)) for cx, cy, cz in D3Q7_C)
 D3Q7_PAIRS: tuple[tuple[int, int], ...] = ((1, 2), (3, 4), (5, 6))
 
-# TRT "magic" parameters Lambda = (tau+ - 1/2)(tau- - 1/2)
-MAGIC_FLOW = 3.0 / 16.0  # halfway bounce-back exact for Poiseuille flow; k independent of tau
-MAGIC_DIFFUSION = 0.25  # steady state equals the 7-point finite-volume scheme (BGK tau = 1)
+# TRT "magic" parameters Lambda = (tau_+ - 1/2)(tau_- - 1/2), tau_+/- the relaxation times of the
+# symmetric and antisymmetric parts
+MAGIC_FLOW = 3.0 / 16.0  # halfway bounce-back exact for Poiseuille flow; k independent of tau_+
+MAGIC_DIFFUSION = 0.25  # steady state equals the 7-point finite-volume scheme (BGK, tau_+ = 1)
 
 
-def trt_rates(tau_plus: float, magic: float) -> tuple[float, float]:
-    """(lambda+, lambda-) = (1/tau+, 1/tau-) with tau- from the magic parameter."""
-    if tau_plus <= 0.5:
-        raise ValueError(f"relaxation time tau must be > 0.5; got {tau_plus}")
-    tau_minus = 0.5 + magic / (tau_plus - 0.5)
-    return 1.0 / tau_plus, 1.0 / tau_minus
+def trt_rates(relaxation_time: float, magic: float) -> tuple[float, float]:
+    """(lambda+, lambda-) = (1 / tau_+, 1 / tau_-): the TRT rates for the relaxation time tau_+
+    (``relaxation_time``, > 0.5) with tau_- from the magic parameter."""
+    if relaxation_time <= 0.5:
+        raise ValueError(f"relaxation_time must be > 0.5; got {relaxation_time}")
+    minus = 0.5 + magic / (relaxation_time - 0.5)
+    return 1.0 / relaxation_time, 1.0 / minus
 
 
 def check_tables() -> None:

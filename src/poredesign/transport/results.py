@@ -69,7 +69,8 @@ class PermeabilityResult:
 
     ``k`` is in lattice units (voxel^2): k = nu <u> / g with <u> the superficial (Darcy) velocity,
     the mean over the whole domain, solid voxels counting as zero. ``k_m2`` is k * voxel_size^2
-    when a voxel size (metres) was given, else None.
+    when a voxel size (metres) was given, else None. ``relaxation_time`` is the lattice relaxation
+    time tau_+ the run used (k does not depend on it), ``force`` the body force g (lattice units).
     """
 
     axis: int
@@ -82,7 +83,7 @@ class PermeabilityResult:
     k_m2: float | None = None
     mean_velocity: float = math.nan
     max_mach: float = math.nan
-    tau: float = math.nan
+    relaxation_time: float = math.nan  # tau_+ of the TRT collision (dimensionless)
     magic: float = math.nan
     force: float = math.nan
     mirrored: bool = False
