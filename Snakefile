@@ -2,7 +2,6 @@
 # Stages: generate -> simulate -> train -> design -> validate -> report (see README.md).
 from poredesign.config import validate_config
 
-
 # the default study, unless --configfile names a study: a study file is complete on its own and
 # must not inherit the default's reduced settings (snakemake would deep-merge both)
 if not workflow.overwrite_configfiles:
@@ -11,6 +10,9 @@ if not workflow.overwrite_configfiles:
 
 
 validate_config(config)
+
+
+report: "workflow/report/workflow.rst"
 
 
 wildcard_constraints:

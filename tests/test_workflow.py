@@ -1,5 +1,6 @@
 """The Snakemake workflow: every config dry-runs, the default generate stage runs for real."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +18,53 @@ def test_there_is_a_study_per_generator():
     assert generators >= {"spinodoid", "voronoi", "squares"}
 
 
+# the rules each stage must schedule on a fresh run (written here, apart from the rule files, so
+# that a stage whose rules vanish or stop being requested fails the test)
+STAGE_RULES = {
+    "generate": {"generate_shard", "gather_structures", "plot_structures"},
+    "simulate": {"simulate_shard", "gather_transport", "plot_transport"},
+    "train": {"train_model"},
+    "design": {"abc_posterior", "validate_design", "upscale_design"},
+    "report": {"summary_report"},
+}
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """Job counts per rule from the table ``snakemake -n --quiet rules`` prints."""
+    jobs = {}
+    for line in output.splitlines():
+        match = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
+        if match and match[1] != "total":
+            jobs[match[1]] = int(match[2])
+    return jobs
+
+
 @pytest.mark.parametrize("configfile", [None, *STUDIES], ids=lambda p: p.stem if p else "default")
-def test_every_config_dry_runs(workflow_copy, configfile):
+def test_every_config_dry_runs_the_rules_of_its_stages(workflow_copy, configfile):
+    path = configfile or ROOT / "config" / "config.yaml"
+    config = yaml.safe_load(path.read_text())
     args = ["-n", "--quiet", "rules"]
     if configfile is not None:
         args += ["--configfile", str(configfile)]
     proc = run_snakemake(workflow_copy, *args)
-    assert "generate_shard" in proc.stdout + proc.stderr
+    jobs = planned_jobs(proc.stdout + proc.stderr)
+    expected = set().union(*(STAGE_RULES[stage] for stage in config["stages"])) | {"all"}
+    assert set(jobs) == expected
+    dataset = config["dataset"]
+    shards = -(-dataset["n_structures"] // dataset["shard_size"])
+    assert jobs["generate_shard"] == shards
+    if "simulate" in config["stages"]:
+        assert jobs["simulate_shard"] == shards
+    if "train" in config["stages"]:
+        assert jobs["train_model"] == len(config["learn"]["models"])
+    if "design" in config["stages"]:
+        n_targets = len(config["design"]["abc"]["targets"])
+        assert jobs["abc_posterior"] == jobs["validate_design"] == n_targets
+
+
+def test_planned_jobs_reads_the_rules_table():
+    table = "job  count\n---  -----\nall  1\ntrain_model 2\ntotal 3\n"
+    assert planned_jobs(table) == {"all": 1, "train_model": 2}
 
 
 def test_default_generate_stage_runs_for_real(workflow_copy):

@@ -1,12 +1,43 @@
-# Helpers shared by the stages (result paths, shards, stage targets).
+# Helpers shared by the stages: artifact paths, shards, input functions of `wildcards`, stage
+# targets. Rules reference these names only; the logic lives here and in src/poredesign.
 import math
 
 STUDY = config["study"]
-RESULTS = f"results/{STUDY}"
-LOGS = f"{RESULTS}/logs"
 ENVS = "../../envs"
 
-# each stage registers the files its stage contributes to the default target
+# -- artifact paths (relative to the working directory) ----------------------------------------
+RESULTS = f"results/{STUDY}"
+LOGS = f"{RESULTS}/logs"
+FIGURES = f"{RESULTS}/figures"
+SHARD_STRUCTURES = f"{RESULTS}/shards/structures-{{shard}}.zarr"
+SHARD_TRANSPORT = f"{RESULTS}/shards/transport-{{shard}}.zarr"
+STRUCTURES = f"{RESULTS}/structures.zarr"
+TRANSPORT = f"{RESULTS}/transport.zarr"
+MODELS_DIR = f"{RESULTS}/models"
+MODEL_DIR = f"{MODELS_DIR}/{{model}}"
+VAE_MODEL = f"{MODELS_DIR}/vae/model.pt"
+CNN_MODEL = f"{MODELS_DIR}/diffusivity/model.pt"
+CNN_METRICS = f"{MODELS_DIR}/diffusivity/metrics.json"
+DESIGN = f"{RESULTS}/design"
+TARGET_DIR = f"{DESIGN}/{{target}}"
+ABC_SUMMARY = f"{TARGET_DIR}/abc.json"
+VALIDATION = f"{TARGET_DIR}/validation.json"
+UPSCALING = f"{TARGET_DIR}/upscaling.json"
+SUMMARY = f"{RESULTS}/summary.md"
+
+# -- study settings the rules read ---------------------------------------------------------------
+LEARN = config["learn"]
+TRAIN_MODELS = list(LEARN["models"])
+TRAIN_OUTPUTS = ["model.pt", "model.json", "metrics.json", "loss.png", "parity.png"]
+# keys of `learn` shared by every model (the per-model sections are dicts)
+LEARN_COMMON = {key: value for key, value in LEARN.items() if not isinstance(value, dict)}
+ABC_TARGETS = list(config["design"]["abc"]["targets"])
+# GPU jobs: simulate and ABC ask for a GPU only when the study forces CUDA (on `auto` they also
+# run well on a CPU node); training asks for one unless the study forces the CPU
+GPU_WHEN_CUDA = 1 if config["device"] == "cuda" else 0
+GPU_UNLESS_CPU = 0 if config["device"] == "cpu" else 1
+
+# each stage registers the files it contributes to the default target
 STAGE_TARGETS: dict[str, list[str]] = {}
 
 
@@ -44,3 +75,37 @@ def lbm_threads() -> int:
     transport = config["transport"]
     lbm = "permeability" in transport["properties"] or transport["diffusion"].get("method") == "lbm"
     return 2 if lbm and config["device"] != "cuda" else 1
+
+
+# -- input and parameter functions of `wildcards` --------------------------------------------------
+def get_shard_range(wildcards) -> tuple[int, int]:
+    return shard_range(wildcards.shard)
+
+
+def get_model_section(wildcards) -> dict:
+    """The `learn.<model>` section of the model being trained."""
+    return LEARN[wildcards.model]
+
+
+def get_model_dir(wildcards) -> str:
+    return MODEL_DIR.format(model=wildcards.model)
+
+
+def get_train_properties(wildcards) -> list[str]:
+    """The transport labels, for models that learn a property (none for the VAE)."""
+    return [TRANSPORT] if LEARN[wildcards.model].get("targets") else []
+
+
+def get_transfer_encoder(wildcards) -> list[str]:
+    """The VAE weights the transfer regressor starts from (a given file, else this study's VAE)."""
+    if wildcards.model != "transfer":
+        return []
+    transfer = LEARN["transfer"]
+    if not transfer["hparams"].get("pretrained", True):
+        return []
+    return [transfer["encoder"] or VAE_MODEL]
+
+
+def get_abc_target(wildcards) -> list[float]:
+    """The target diffusivity (eta_x, eta_y, eta_z) of an ABC run."""
+    return config["design"]["abc"]["targets"][wildcards.target]

@@ -1,64 +1,61 @@
 # Stage 1: structure generation, scattered into shards and gathered into one store.
 
-STAGE_TARGETS["generate"] = [
-    f"{RESULTS}/structures.zarr",
-    f"{RESULTS}/figures/structures.png",
-]
+STAGE_TARGETS["generate"] = [STRUCTURES, f"{FIGURES}/structures.png"]
 
 
 rule generate_shard:
     output:
-        structures=directory(f"{RESULTS}/shards/structures-{{shard}}.zarr"),
+        structures=directory(SHARD_STRUCTURES),
     log:
         f"{LOGS}/generate/{{shard}}.log",
+    conda:
+        f"{ENVS}/poredesign.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=120,
     params:
         generator=config["generator"],
         options=generator_options(),
         size=config["dataset"]["size"],
         seed=config["seed"],
         max_attempts=config["dataset"]["max_attempts"],
-        index_range=lambda wildcards: shard_range(wildcards.shard),
-    threads: 2
-    resources:
-        mem_mb=4000,
-        runtime=120,
-    conda:
-        f"{ENVS}/poredesign.yaml"
+        index_range=get_shard_range,
     script:
         "../scripts/generate_shard.py"
 
 
 rule gather_structures:
     input:
-        shards=expand(f"{RESULTS}/shards/structures-{{shard}}.zarr", shard=SHARDS),
+        shards=expand(SHARD_STRUCTURES, shard=SHARDS),
     output:
-        structures=directory(f"{RESULTS}/structures.zarr"),
+        structures=directory(STRUCTURES),
     log:
         f"{LOGS}/gather_structures.log",
+    conda:
+        f"{ENVS}/poredesign.yaml"
     resources:
         mem_mb=2000,
         runtime=60,
-    conda:
-        f"{ENVS}/poredesign.yaml"
     script:
         "../scripts/gather_structures.py"
 
 
 rule plot_structures:
     input:
-        structures=f"{RESULTS}/structures.zarr",
+        structures=STRUCTURES,
     output:
         figure=report(
-            f"{RESULTS}/figures/structures.png",
+            f"{FIGURES}/structures.png",
             caption="../report/structures.rst",
             category="1 Structures",
         ),
     log:
         f"{LOGS}/plot_structures.log",
+    conda:
+        f"{ENVS}/poredesign.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        f"{ENVS}/poredesign.yaml"
     script:
         "../scripts/plot_structures.py"

@@ -1,65 +1,62 @@
 # Stage 2: transport labels (diffusivity, permeability) per shard, gathered into transport.zarr.
 
-STAGE_TARGETS["simulate"] = [
-    f"{RESULTS}/transport.zarr",
-    f"{RESULTS}/figures/transport.png",
-]
+STAGE_TARGETS["simulate"] = [TRANSPORT, f"{FIGURES}/transport.png"]
 
 
 rule simulate_shard:
     input:
-        structures=f"{RESULTS}/shards/structures-{{shard}}.zarr",
+        structures=SHARD_STRUCTURES,
     output:
-        transport=directory(f"{RESULTS}/shards/transport-{{shard}}.zarr"),
+        transport=directory(SHARD_TRANSPORT),
     log:
         f"{LOGS}/simulate/{{shard}}.log",
-    params:
-        transport=config["transport"],
-        device=config["device"],
+    conda:
+        f"{ENVS}/poredesign.yaml"
     # the Krylov solve is single-threaded (shards run side by side); the lattice Boltzmann
     # solvers (permeability, diffusion method lbm) use the threads given here
     threads: lbm_threads()
     resources:
-        gpu=1 if config["device"] == "cuda" else 0,
+        gpu=GPU_WHEN_CUDA,
         mem_mb=8000,
         runtime=12 * 60,
-    conda:
-        f"{ENVS}/poredesign.yaml"
+    params:
+        transport=config["transport"],
+        device=config["device"],
     script:
         "../scripts/simulate_shard.py"
 
 
 rule gather_transport:
     input:
-        shards=expand(f"{RESULTS}/shards/transport-{{shard}}.zarr", shard=SHARDS),
+        shards=expand(SHARD_TRANSPORT, shard=SHARDS),
     output:
-        transport=directory(f"{RESULTS}/transport.zarr"),
+        transport=directory(TRANSPORT),
     log:
         f"{LOGS}/gather_transport.log",
+    conda:
+        f"{ENVS}/poredesign.yaml"
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        f"{ENVS}/poredesign.yaml"
     script:
         "../scripts/gather_transport.py"
 
 
 rule plot_transport:
     input:
-        transport=f"{RESULTS}/transport.zarr",
+        transport=TRANSPORT,
     output:
         figure=report(
-            f"{RESULTS}/figures/transport.png",
+            f"{FIGURES}/transport.png",
             caption="../report/transport.rst",
             category="1 Structures",
         ),
     log:
         f"{LOGS}/plot_transport.log",
+    conda:
+        f"{ENVS}/poredesign.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        f"{ENVS}/poredesign.yaml"
     script:
         "../scripts/plot_transport.py"

@@ -1,15 +1,7 @@
 # Stage 3: surrogate models (SPEC 3), one job per model in learn.models. A job resumes from its
 # checkpoints (models/<model>/checkpoints/last.ckpt) when only the epoch budget changed.
 
-MODELS_DIR = f"{RESULTS}/models"
-CNN_DIR = f"{MODELS_DIR}/diffusivity"
-LEARN = config["learn"]
-TRAIN_MODELS = list(LEARN["models"])
-TRAIN_OUTPUTS = ["model.pt", "model.json", "metrics.json", "loss.png", "parity.png"]
-
-STAGE_TARGETS["train"] = expand(
-    f"{MODELS_DIR}/{{model}}/{{output}}", model=TRAIN_MODELS, output=TRAIN_OUTPUTS
-)
+STAGE_TARGETS["train"] = expand(f"{MODEL_DIR}/{{output}}", model=TRAIN_MODELS, output=TRAIN_OUTPUTS)
 
 
 wildcard_constraints:
@@ -18,46 +10,39 @@ wildcard_constraints:
 
 rule train_model:
     input:
-        structures=f"{RESULTS}/structures.zarr",
-        properties=lambda wildcards: (
-            [f"{RESULTS}/transport.zarr"] if LEARN[wildcards.model].get("targets") else []
-        ),
-        encoder=lambda wildcards: (
-            [LEARN["transfer"]["encoder"] or f"{MODELS_DIR}/vae/model.pt"]
-            if wildcards.model == "transfer"
-            and LEARN["transfer"]["hparams"].get("pretrained", True)
-            else []
-        ),
+        structures=STRUCTURES,
+        properties=get_train_properties,
+        encoder=get_transfer_encoder,
     output:
-        model=f"{MODELS_DIR}/{{model}}/model.pt",
-        hparams=f"{MODELS_DIR}/{{model}}/model.json",
-        metrics=f"{MODELS_DIR}/{{model}}/metrics.json",
+        model=f"{MODEL_DIR}/model.pt",
+        hparams=f"{MODEL_DIR}/model.json",
+        metrics=f"{MODEL_DIR}/metrics.json",
         loss=report(
-            f"{MODELS_DIR}/{{model}}/loss.png",
+            f"{MODEL_DIR}/loss.png",
             caption="../report/train_loss.rst",
             category="2 Learning",
             subcategory="{model}",
         ),
         parity=report(
-            f"{MODELS_DIR}/{{model}}/parity.png",
+            f"{MODEL_DIR}/parity.png",
             caption="../report/train_parity.rst",
             category="2 Learning",
             subcategory="{model}",
         ),
     log:
         f"{LOGS}/train/{{model}}.log",
-    params:
-        section=lambda wildcards: LEARN[wildcards.model],
-        common={k: v for k, v in LEARN.items() if not isinstance(v, dict)},
-        out_dir=lambda wildcards: f"{MODELS_DIR}/{wildcards.model}",
-        seed=config["seed"],
-        device=config["device"],
-    threads: 4
-    resources:
-        gpu=0 if config["device"] == "cpu" else 1,
-        mem_mb=32000,
-        runtime=24 * 60,
     conda:
         f"{ENVS}/poredesign.yaml"
+    threads: 4
+    resources:
+        gpu=GPU_UNLESS_CPU,
+        mem_mb=32000,
+        runtime=24 * 60,
+    params:
+        section=get_model_section,
+        common=LEARN_COMMON,
+        out_dir=get_model_dir,
+        seed=config["seed"],
+        device=config["device"],
     script:
         "../scripts/train_model.py"
