@@ -34,3 +34,32 @@ def test_invalid_values_are_reported_with_key_value_and_allowed(config, expected
         validate_config(config)
     for text in expected:
         assert text in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "config, old, new",
+    [
+        ({"transport": {"flow": {"tau": 0.8}}}, "transport.flow.tau", "relaxation_time"),
+        ({"learn": {"pvae": {"stage_epochs": [1, 1, 1]}}}, "learn.pvae.stage_epochs", "phase"),
+        (
+            {"learn": {"pvae": {"search": {"stage_epochs": [1, 1, 1]}}}},
+            "learn.pvae.search.stage_epochs",
+            "learn.pvae.search.phase_epochs",
+        ),
+    ],
+)
+def test_a_renamed_key_names_its_new_name(config, old, new):
+    with pytest.raises(ConfigError) as info:
+        validate_config(config)
+    assert f"'{old}' was renamed" in str(info.value) and new in str(info.value)
+
+
+def test_the_new_key_names_validate():
+    config = validate_config(
+        {
+            "transport": {"flow": {"relaxation_time": 0.8}},
+            "learn": {"pvae": {"phase_epochs": [2, 1, 1]}},
+        }
+    )
+    assert config["transport"]["flow"]["relaxation_time"] == 0.8
+    assert config["learn"]["pvae"]["search"]["phase_epochs"] == [50, 50, 50]
