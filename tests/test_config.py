@@ -27,6 +27,17 @@ def test_defaults_are_filled():
             {"dataset": {"n_structures": 4, "shard_size": 8}},
             ["dataset.shard_size", "<= n_structures"],
         ),
+        ({"study": ".."}, ["'study'", "'..'"]),
+        ({"study": "."}, ["'study'", "'.'"]),
+        ({"learn": {"split": [0.8, 0.1, 0.2]}}, ["learn.split", "sums to 1.1", "sum to 1"]),
+        (
+            {"design": {"abc": {"tolerances": [10.0, 20.0, 5.0]}}},
+            ["design.abc.tolerances", "[10.0, 20.0, 5.0]", "decreasing"],
+        ),
+        (
+            {"generator": "voronoi", "stages": ["generate", "design"]},
+            ["'stages'", "'design'", "'voronoi'", "spinodoid"],
+        ),
     ],
 )
 def test_invalid_values_are_reported_with_key_value_and_allowed(config, expected):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
@@ -31,6 +32,13 @@ RENAMED_KEYS: dict[str, tuple[str, str]] = {
         "learn.pvae.search.phase_epochs",
         "the pVAE trains in phases; a stage is a workflow stage",
     ),
+}
+
+
+#: stages that exist only for some generators (the design of [R22] is ABC over spinodoid parameters)
+DESIGN_STAGE_GENERATORS: dict[str, tuple[str, ...]] = {
+    "design": ("spinodoid",),
+    "report": ("spinodoid",),
 }
 
 
@@ -150,6 +158,33 @@ def _check_consistency(config: Mapping[str, Any]) -> None:
             f"config key 'dataset.shard_size': {dataset['shard_size']} exceeds "
             f"dataset.n_structures = {dataset['n_structures']}; allowed: <= n_structures"
         )
+    study = str(config.get("study", "default"))
+    results = Path("results").resolve()
+    if (results / study).resolve().parent != results:
+        problems.append(
+            f"config key 'study': {study!r} would write outside results/; allowed: a plain "
+            f"folder name"
+        )
+    split = config.get("learn", {}).get("split")
+    if split is not None and not math.isclose(sum(split), 1.0, abs_tol=1e-9):
+        problems.append(
+            f"config key 'learn.split': {split} sums to {sum(split):g}; allowed: train, "
+            f"validation and test fractions that sum to 1"
+        )
+    tolerances = config.get("design", {}).get("abc", {}).get("tolerances")
+    if tolerances and any(b >= a for a, b in zip(tolerances, tolerances[1:], strict=False)):
+        problems.append(
+            f"config key 'design.abc.tolerances': {tolerances} does not decrease; allowed: a "
+            f"strictly decreasing schedule (one ABC generation per value)"
+        )
+    stages_with_design = DESIGN_STAGE_GENERATORS.keys() & set(config.get("stages", []))
+    for stage in sorted(stages_with_design):
+        generators = DESIGN_STAGE_GENERATORS[stage]
+        if config.get("generator", "spinodoid") not in generators:
+            problems.append(
+                f"config key 'stages': stage {stage!r} is not available for generator "
+                f"{config.get('generator')!r}; allowed for generators: {', '.join(generators)}"
+            )
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
 
