@@ -13,8 +13,8 @@ import os
 import time
 
 import numpy as np
-import torch
 
+from poredesign.devices import resolve_device, synchronize, torch_cuda_available
 from poredesign.structures import (
     SpinodoidSampler,
     both_phases_percolate,
@@ -24,13 +24,13 @@ from poredesign.structures import (
 )
 
 
-def rate(fn, repeats: int) -> float:
-    fn(0)  # warm-up (FFT plans, JIT, CUDA context)
+def rate(fn, repeats: int, device: str = "cpu") -> float:
+    """Calls of ``fn`` per second after one warm-up call (FFT plans, JIT, CUDA context)."""
+    fn(0)
     start = time.perf_counter()
     for i in range(repeats):
         fn(i + 1)
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
+    synchronize(device)  # queued CUDA work belongs to the timing
     return repeats / (time.perf_counter() - start)
 
 
@@ -54,7 +54,7 @@ def main() -> None:
             rate(lambda i: spinodoid(192, thetas[i][:3], thetas[i][3], seed=i), args.repeats),
         )
     )
-    for device in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
+    for device in sorted({"cpu", resolve_device("auto")}):
         batch = args.batch if device == "cuda" else 2
         a = np.stack([t[:3] for t in thetas[:1]] * batch)
         eps = [thetas[0][3]] * batch
@@ -65,7 +65,7 @@ def main() -> None:
         rows.append(
             (
                 f"spinodoid 192^3 batched torch ({device}, batch {batch})",
-                batch * rate(batched, max(1, args.repeats // 2)),
+                batch * rate(batched, max(1, args.repeats // 2), device),
             )
         )
     try:
@@ -90,10 +90,12 @@ def main() -> None:
         ("squares 100^3 (40 pores)", rate(lambda i: square_pores(40, seed=i), args.repeats))
     )
 
-    print(
-        f"# generators on {os.cpu_count()} CPU cores"
-        f"{', GPU ' + torch.cuda.get_device_name() if torch.cuda.is_available() else ', no GPU'}"
-    )
+    gpu = ", no GPU"
+    if torch_cuda_available():
+        import torch
+
+        gpu = f", GPU {torch.cuda.get_device_name()}"
+    print(f"# generators on {os.cpu_count()} CPU cores{gpu}")
     print(f"{'generator':58s} {'structures/s':>12s} {'s/structure':>12s}")
     for name, value in rows:
         print(f"{name:58s} {value:12.2f} {1 / value:12.3f}")

@@ -26,17 +26,6 @@ from poredesign.jsonable import jsonable
 PROPERTIES = ("permeability", "diffusivity")
 
 
-def _binary(volume: np.ndarray, source: str) -> np.ndarray:
-    volume = np.asarray(volume)
-    if volume.dtype == bool:
-        return volume
-    values = np.unique(volume)
-    if values.size == 2 and not np.isin(values, (0, 1)).all():
-        logging.getLogger(__name__).info("%s: two values %s read as pore/solid", source, values)
-        return volume == values[1]
-    return volume  # validated (and rejected with a clear message) by the solvers
-
-
 def load_volume(args: argparse.Namespace) -> tuple[np.ndarray, str]:
     """The volume named on the command line and a label for messages."""
     path = Path(args.file)
@@ -56,6 +45,7 @@ def load_volume(args: argparse.Namespace) -> tuple[np.ndarray, str]:
         return structures[args.index], f"structure {first + args.index} of {path}"
     if not path.exists():
         raise SystemExit(f"{path}: no such file or folder")
+    from poredesign.structures.checks import validate_binary
     from poredesign.structures.imported import read_volume
 
     try:
@@ -67,9 +57,11 @@ def load_volume(args: argparse.Namespace) -> tuple[np.ndarray, str]:
             offset=args.offset,
             order=args.order,
         )
+        # two values other than 0/1 (e.g. 0/255 from a TIFF) are read as pore/solid
+        volume = validate_binary(volume, str(path), two_values=True)
     except ValueError as err:
         raise SystemExit(str(err)) from err
-    return _binary(volume, str(path)), str(path)
+    return volume, str(path)
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -96,7 +88,8 @@ def _simulate(args: argparse.Namespace) -> int:
             name=label,
         )
     except ValueError as err:
-        raise SystemExit(f"{label}: {err}") from err
+        message = str(err)  # the input checks already name the input
+        raise SystemExit(message if message.startswith(label) else f"{label}: {message}") from err
     if args.json:
         out = {"source": label, "shape": list(solid.shape), "porosity": props.porosity, "axes": []}
         for axis in axes:

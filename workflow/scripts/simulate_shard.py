@@ -1,7 +1,7 @@
 """Transport properties of every structure of one shard (solver settings from config transport)."""
 
 from poredesign.runlog import setup_logging
-from poredesign.transport.dataset import simulate_store
+from poredesign.transport import label_structures
 
 stream = setup_logging(snakemake.log[0])
 settings = snakemake.params.transport
@@ -11,10 +11,10 @@ flow = dict(settings["flow"]) | {"device": device, "threads": snakemake.threads}
 diffusion = dict(settings["diffusion"])
 if diffusion.get("method") == "lbm":
     diffusion |= {"device": device, "threads": snakemake.threads}
-simulate_store(
+label_structures(
     snakemake.input.structures,
     snakemake.output.transport,
-    properties=settings["properties"],
+    which=settings["properties"],
     axes=settings["axes"],
     diffusion=diffusion,
     flow=flow,

@@ -1,12 +1,19 @@
-"""Structure generators, acceptance checks and dataset samplers (True = solid, indexed x, y, z)."""
+"""Structure generators, checks and dataset samplers (True = solid, indexed x, y, z).
+
+Modules: :mod:`.spinodoid`, :mod:`.voronoi`, :mod:`.squares` (generators), :mod:`.imported` and
+:mod:`.resize` (real volumes), :mod:`.checks` (the binary-input check, porosity, percolation and
+the connectivity labelling the transport solvers share), :mod:`.sampling` (dataset samplers).
+"""
 
 from poredesign.structures.checks import (
     both_phases_percolate,
     percolating_axes,
     percolating_mask,
+    periodic_labels,
     pore_percolates,
     porosity,
     solid_percolates,
+    spanning_mask,
     validate_binary,
 )
 from poredesign.structures.imported import (
@@ -63,9 +70,11 @@ __all__ = [
     "make_sampler",
     "percolating_axes",
     "percolating_mask",
+    "periodic_labels",
     "pore_percolates",
     "porosity",
     "solid_percolates",
+    "spanning_mask",
     "spinodoid",
     "spinodoid_batch",
     "square_pores",

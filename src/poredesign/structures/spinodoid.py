@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.fft
 
+from poredesign.devices import resolve_device
+
 SeedLike = int | np.random.Generator | np.random.SeedSequence | None
 
 
@@ -103,11 +105,13 @@ def spinodoid_batch(
 
     ``a`` is (B, 3), ``porosity`` (B,), ``seeds`` B integers; structure b depends only on seeds[b]
     (torch's generator on the chosen device, so the noise differs from the numpy path). Used where
-    throughput matters (ABC model evaluations); datasets use :func:`spinodoid`.
+    throughput matters (ABC model evaluations); datasets use :func:`spinodoid`. ``device``:
+    ``"auto"`` or None (CUDA when torch sees it), ``"cpu"``, ``"cuda"``, by
+    :func:`poredesign.devices.resolve_device`.
     """
     import torch
 
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(device, framework="torch")
     a = torch.as_tensor(np.asarray(a, dtype=np.float32), device=device).reshape(-1, 3)
     eps = torch.as_tensor(np.asarray(porosity, dtype=np.float64), device=device).reshape(-1)
     batch = a.shape[0]

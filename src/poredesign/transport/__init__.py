@@ -3,7 +3,14 @@
 - :func:`permeability`: D3Q19 two-relaxation-time lattice Boltzmann, body-force driven Stokes flow.
 - :func:`diffusivity`: steady diffusion, effective diffusivity eta = D_eff / D and tortuosity
   factor tau = porosity / eta; Krylov (CG + algebraic multigrid) or D3Q7 lattice Boltzmann.
-- :func:`properties`: porosity, effective porosity, specific surface, k, eta, tau per axis.
+- :func:`properties`: porosity, effective porosity, specific surface, k, eta, tau per axis (the
+  one loop that solves each requested property along each requested axis).
+- :func:`label_structures`: the simulate stage, :func:`properties` on every structure of a store
+  into a transport store (:mod:`.labels`).
+
+Modules: :mod:`.inputs` (input check), :mod:`.connectivity` (spanning and winding pore space),
+:mod:`.backend` (Taichi initialisation), :mod:`.lattice`, :mod:`.flow_kernels`, :mod:`.flow`,
+:mod:`.diffusion_kernels`, :mod:`.diffusion`, :mod:`.results`, :mod:`.properties`, :mod:`.labels`.
 
 Taichi is imported and initialised lazily, on the first lattice Boltzmann solve
 (see :mod:`.backend`); importing this package does not import it.
@@ -11,6 +18,7 @@ Taichi is imported and initialised lazily, on the first lattice Boltzmann solve
 
 from poredesign.transport.diffusion import diffusivity
 from poredesign.transport.flow import permeability
+from poredesign.transport.labels import label_structures
 from poredesign.transport.properties import TransportProperties, properties
 from poredesign.transport.results import (
     FLAG_DESCRIPTIONS,
@@ -28,6 +36,7 @@ __all__ = [
     "TransportProperties",
     "diffusivity",
     "flag_names",
+    "label_structures",
     "permeability",
     "properties",
 ]

@@ -6,8 +6,9 @@ once unless a *different device* is asked for, and never at import. Solvers call
 :func:`generation`, which changes whenever Taichi is re-initialised, so nothing stale is reused.
 
 Device names: ``"auto"`` (CUDA when a CUDA driver and a CUDA-enabled Taichi are present, else
-CPU), ``"cpu"``, ``"cuda"``. The CPU thread count comes from the ``threads`` argument, else the
-environment variable ``POREDESIGN_THREADS``, else the CPUs this process may run on.
+CPU), ``"cpu"``, ``"cuda"``, resolved by :func:`poredesign.devices.resolve_device`. The CPU
+thread count comes from the ``threads`` argument, else the environment variable
+``POREDESIGN_THREADS``, else the CPUs this process may run on.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import os
 import threading
 import warnings
 
-log = logging.getLogger(__name__)
+from poredesign import devices
+from poredesign.devices import DEVICES
 
-DEVICES = ("auto", "cpu", "cuda")
+log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _state: dict[str, object] = {"device": None, "threads": None, "generation": 0, "prog": None}
@@ -36,22 +38,12 @@ def _taichi():
     return ti
 
 
-def cuda_available() -> bool:
-    """Whether Taichi can run on CUDA here (driver found and Taichi built with CUDA)."""
-    ti = _taichi()
-    try:
-        return bool(ti._lib.core.with_cuda())
-    except Exception:  # pragma: no cover - defensive: private API changed
-        return False
-
-
-def resolve_device(device: str = "auto") -> str:
-    """Map ``auto`` to ``cuda`` or ``cpu``; check the name."""
-    if device not in DEVICES:
+def resolve_device(device: str | None = "auto") -> str:
+    """``"cpu"`` or ``"cuda"`` for a device name, by :func:`poredesign.devices.resolve_device`
+    with Taichi's CUDA check; Taichi runs on one device, so an index (``"cuda:1"``) is refused."""
+    if device is not None and ":" in str(device):
         raise ValueError(f"device must be one of {', '.join(DEVICES)}; got {device!r}")
-    if device == "auto":
-        return "cuda" if cuda_available() else "cpu"
-    return device
+    return devices.resolve_device(device, framework="taichi")
 
 
 def default_threads() -> int:

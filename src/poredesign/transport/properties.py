@@ -2,7 +2,9 @@
 
 :func:`properties` returns porosity, effective (percolating) porosity per axis, specific surface,
 and permeability k, effective diffusivity eta and tortuosity factor tau = porosity / eta along the
-requested axes; values not requested are NaN with the SKIPPED flag.
+requested axes; values not requested are NaN with the SKIPPED flag. It is the one loop that solves
+each requested property along each requested axis: the simulate stage
+(:func:`~poredesign.transport.labels.label_structures`) stores its per-axis results.
 
 Specific surface: pore-solid interface area per total volume (1/voxel; 1/m when a voxel size is
 given), measured on a marching-cubes mesh of the pore phase blurred with a unit ball as in

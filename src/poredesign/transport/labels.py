@@ -1,6 +1,8 @@
 """Transport labels of a whole structure store: the ``simulate`` stage of the workflow.
 
-A transport store (``transport.zarr``) holds, per structure i and axis j (x, y, z):
+:func:`label_structures` runs :func:`~poredesign.transport.properties` (the one per-axis solve
+loop) on every structure of a structure store and writes what it returns into a transport store
+(``transport.zarr``), per structure i and axis j (x, y, z):
 
 - ``eta`` (n, 3): D_eff / D; ``tau`` (n, 3): tortuosity factor porosity / eta;
 - ``k`` (n, 3): permeability in lattice units (voxel^2);
@@ -23,17 +25,20 @@ import numpy as np
 from tqdm import tqdm
 
 from poredesign import store
+from poredesign.transport.properties import properties
 from poredesign.transport.results import Flag, axis_index
 
 log = logging.getLogger(__name__)
 
 PROPERTIES = ("diffusivity", "permeability")
+# store key of each property's value, and the per-axis results it is read from
+_KEYS = {"diffusivity": "eta", "permeability": "k"}
 
 
-def simulate_store(
+def label_structures(
     structures_path: str | os.PathLike,
     out_path: str | os.PathLike,
-    properties: Sequence[str] = ("diffusivity",),
+    which: Sequence[str] = ("diffusivity",),
     axes: Sequence[int | str] = (0, 1, 2),
     diffusion: Mapping[str, Any] | None = None,
     flow: Mapping[str, Any] | None = None,
@@ -41,9 +46,11 @@ def simulate_store(
 ) -> dict[str, int]:
     """Solve every requested property along every requested axis for each structure of a store.
 
-    Returns counts of flagged results per property.
+    ``which``: any of ``diffusivity, permeability``; ``diffusion`` / ``flow``: solver options as
+    for :func:`~poredesign.transport.properties`. Writes the transport store ``out_path``
+    atomically; returns counts of flagged results per stored key (``eta``, ``k``).
     """
-    unknown = set(properties) - set(PROPERTIES)
+    unknown = set(which) - set(PROPERTIES)
     if unknown:
         raise ValueError(f"unknown transport properties {sorted(unknown)}; allowed: {PROPERTIES}")
     structures = store.StructureStore(structures_path)
@@ -60,35 +67,36 @@ def simulate_store(
     }
     porosity = np.empty(n)
     first = int(structures.attrs.get("first_index", 0))
-    solvers = {}
-    if "diffusivity" in properties:
-        from poredesign.transport.diffusion import diffusivity
-
-        solvers["eta"] = (diffusivity, dict(diffusion or {}))
-    if "permeability" in properties:
-        from poredesign.transport import permeability
-
-        solvers["k"] = (permeability, dict(flow or {}))
+    solved = [p for p in PROPERTIES if p in which]  # the order properties() solves them in
 
     for i in tqdm(
         range(n),
-        desc=f"simulate {', '.join(properties)}",
+        desc=f"simulate {', '.join(which)}",
         file=progress_file,
         mininterval=5.0,
         unit="structure",
     ):
-        solid = structures[i]
-        porosity[i] = 1.0 - solid.mean()
-        for key, (solve, options) in solvers.items():
-            for axis in axes:
-                result = solve(solid, axis, name=f"structure {first + i}", **options)
-                table[key][i, axis] = result.eta if key == "eta" else result.k
+        props = properties(
+            structures[i],
+            axes=axes,
+            which=("porosity", *solved),
+            flow=flow,
+            diffusion=diffusion,
+            name=f"structure {first + i}",
+        )
+        porosity[i] = props.porosity
+        for axis, result in props.diffusivity_results.items():
+            table["eta"][i, axis] = result.eta
+            table["tau"][i, axis] = result.tau
+            table["porosity_eff"][i, axis] = result.porosity_eff
+        for axis, result in props.permeability_results.items():
+            table["k"][i, axis] = result.k  # lattice units: no voxel size is given
+        for prop in solved:
+            key = _KEYS[prop]
+            for axis, result in getattr(props, f"{prop}_results").items():
                 table[f"flags_{key}"][i, axis] = int(result.flag)
                 table[f"iterations_{key}"][i, axis] = result.iterations
                 table[f"seconds_{key}"][i, axis] = result.wall_time
-                if key == "eta":
-                    table["tau"][i, axis] = result.tau
-                    table["porosity_eff"][i, axis] = result.porosity_eff
     with store.atomic_group(out_path) as group:
         for name, data in table.items():
             store.write_array(group, name, data)
@@ -98,13 +106,13 @@ def simulate_store(
                 structures=str(structures_path),
                 first_index=first,
                 n=n,
-                properties=list(properties),
+                properties=list(which),
                 axes=axes,
                 diffusion=dict(diffusion or {}),
                 flow=dict(flow or {}),
                 units={"eta": "D_eff / D", "k": "voxel^2 (lattice units)"},
             )
         )
-    flagged = {key: int(np.count_nonzero(table[f"flags_{key}"][:, axes])) for key in solvers}
+    flagged = {_KEYS[p]: int(np.count_nonzero(table[f"flags_{_KEYS[p]}"][:, axes])) for p in solved}
     log.info("simulated %d structures of %s: flagged %s", n, structures_path, flagged)
     return flagged
