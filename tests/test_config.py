@@ -74,3 +74,21 @@ def test_the_new_key_names_validate():
     )
     assert config["transport"]["flow"]["relaxation_time"] == 0.8
     assert config["learn"]["pvae"]["search"]["phase_epochs"] == [50, 50, 50]
+
+
+def test_nested_command_line_overrides_are_read_by_the_schema_types():
+    """snakemake --config dataset='{n_structures: 5}' passes nested values as strings."""
+    config = validate_config(
+        {
+            "study": "007",
+            "dataset": {"n_structures": "5", "shard_size": "5"},
+            "learn": {"split": ["0.5", "0.25", "0.25"]},
+            "transport": {"flow": {"relaxation_time": "0.9"}},
+        }
+    )
+    assert config["study"] == "007"  # a string key stays a string
+    assert config["dataset"]["n_structures"] == 5 and config["dataset"]["shard_size"] == 5
+    assert config["learn"]["split"] == [0.5, 0.25, 0.25]
+    assert config["transport"]["flow"]["relaxation_time"] == 0.9
+    with pytest.raises(ConfigError, match="dataset.n_structures"):
+        validate_config({"dataset": {"n_structures": "five"}})

@@ -77,6 +77,57 @@ def _copy(value: Any) -> Any:
     return yaml.safe_load(yaml.safe_dump(value))
 
 
+_JSON_TYPES = {
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "array": lambda v: isinstance(v, list),
+    "object": lambda v: isinstance(v, dict),
+}
+
+
+def _schema_types(schema: Mapping[str, Any]) -> list[str]:
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else list(types)
+    for option in schema.get("oneOf", []) + schema.get("anyOf", []):
+        types += _schema_types(option)
+    return types
+
+
+def _coerce_value(value: Any, schema: Mapping[str, Any]) -> Any:
+    """``value`` with YAML-looking strings read where ``schema`` wants a non-string type."""
+    if isinstance(value, MutableMapping):
+        _coerce_overrides(value, schema)
+        return value
+    if isinstance(value, list):
+        items = schema.get("items", {})
+        return [_coerce_value(v, items) for v in value] if isinstance(items, Mapping) else value
+    if not isinstance(value, str):
+        return value
+    types = _schema_types(schema)
+    if not types or not set(types) - {"string"}:
+        return value
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    if any(_JSON_TYPES.get(t, lambda v: False)(parsed) for t in types):
+        return _coerce_value(parsed, schema)
+    return value
+
+
+def _coerce_overrides(config: MutableMapping[str, Any], schema: Mapping[str, Any]) -> None:
+    """Read YAML-looking strings where the schema wants a number, boolean, list or mapping.
+
+    Snakemake's ``--config section='{key: 5}'`` hands nested values over as strings ('5');
+    a string is replaced only when it parses to a value of a type the schema allows there.
+    """
+    properties = schema.get("properties", {})
+    for key, value in list(config.items()):
+        if key in properties:
+            config[key] = _coerce_value(value, properties[key])
+
+
 def _key(path: Any) -> str:
     return ".".join(str(p) for p in path) or "<top level>"
 
@@ -125,6 +176,7 @@ def validate_config(
         schema = yaml.safe_load(fh)
     validator_class = _with_defaults(jsonschema.validators.validator_for(schema))
     validator = validator_class(schema)
+    _coerce_overrides(config, schema)
     renamed = _renamed_keys(config)
     if renamed:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(renamed))
