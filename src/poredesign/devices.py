@@ -23,13 +23,19 @@ def torch_cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def taichi_cuda_available() -> bool:
-    """Whether Taichi can run on CUDA here (driver found and Taichi built with CUDA)."""
-    # quiet import: no banner, no warning about a missing CUDA driver on CPU machines
+def import_taichi():
+    """The ``taichi`` module, imported quietly (no banner, no warning about a missing CUDA driver
+    on CPU machines)."""
     os.environ.setdefault("ENABLE_TAICHI_HEADER_PRINT", "False")
     os.environ.setdefault("TI_LOG_LEVEL", "error")
     import taichi as ti
 
+    return ti
+
+
+def taichi_cuda_available() -> bool:
+    """Whether Taichi can run on CUDA here (driver found and Taichi built with CUDA)."""
+    ti = import_taichi()
     try:
         return bool(ti._lib.core.with_cuda())
     except Exception:  # pragma: no cover - defensive: private API changed

@@ -29,15 +29,6 @@ _lock = threading.Lock()
 _state: dict[str, object] = {"device": None, "threads": None, "generation": 0, "prog": None}
 
 
-def _taichi():
-    # quiet import: no banner, no warning about a missing CUDA driver on CPU machines
-    os.environ.setdefault("ENABLE_TAICHI_HEADER_PRINT", "False")
-    os.environ.setdefault("TI_LOG_LEVEL", "error")
-    import taichi as ti
-
-    return ti
-
-
 def resolve_device(device: str | None = "auto") -> str:
     """``"cpu"`` or ``"cuda"`` for a device name, by :func:`poredesign.devices.resolve_device`
     with Taichi's CUDA check; Taichi runs on one device, so an index (``"cuda:1"``) is refused."""
@@ -64,7 +55,7 @@ def default_threads() -> int:
 
 def _running_arch():
     """The arch of a Taichi program already running in this process (ours or someone else's)."""
-    _taichi()
+    devices.import_taichi()
     from taichi.lang import impl
 
     if impl.get_runtime().prog is None:
@@ -80,7 +71,7 @@ def ensure_backend(device: str = "auto", threads: int | None = None) -> str:
     through :func:`generation`. ``threads`` only takes effect on the first initialisation.
     """
     want = resolve_device(device)
-    ti = _taichi()
+    ti = devices.import_taichi()
     from taichi.lang import impl
 
     with _lock:
@@ -144,4 +135,4 @@ def active_threads() -> int | None:
 
 
 def sync() -> None:
-    _taichi().sync()
+    devices.import_taichi().sync()
