@@ -5,7 +5,7 @@
     uv run python bench/train.py --loader                 # also: data-loader views/s from zarr
 
 One training step = forward, loss, backward and optimizer step of the model's own loss and optimizer
-(the paper settings; the pVAE in its joint stage, the transfer regressor with its frozen encoder),
+(the paper settings; the pVAE in its joint phase, the transfer regressor with its frozen encoder),
 on random binary volumes held in memory, so the number is the model's, not the data pipeline's.
 bf16 autocast on CUDA, fp32 on the CPU. ``--channels-last`` stores activations as
 ``channels_last_3d``. ``--loader`` times the lazy zarr pipeline (read one 192^3 structure per
@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from poredesign.devices import autocast, synchronize, torch_device
 from poredesign.learn import (
     VAE3D,
     DiffusivityCNN,
@@ -70,7 +71,7 @@ def bench_model(
     model = make().to(device)
     n_out = len(getattr(model, "targets", [])) or 1
     if name == "pvae":
-        model.stage = "joint"
+        model.phase = "joint"
         model.set_target_range([0.0] * n_out, [1.0] * n_out)
     fmt = torch.channels_last_3d if channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
@@ -81,11 +82,10 @@ def bench_model(
     x = x.contiguous(memory_format=fmt)
     y = torch.rand(batch, n_out, device=device)
     opt = _optimizer(model)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     model.train()
 
     def step():
-        with autocast:
+        with autocast(device):
             loss = _loss(name, step_model, x, y)
         loss.backward()
         opt.step()
@@ -93,14 +93,13 @@ def bench_model(
         return loss
 
     step()  # warm-up (allocator, cuDNN autotuning, compilation)
+    synchronize(device)
     if device.type == "cuda":
-        torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
     for _ in range(steps):
         loss = step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    synchronize(device)
     seconds = time.perf_counter() - start
     return {
         "model": name,
@@ -177,11 +176,7 @@ def main() -> None:
     parser.add_argument("--loader-workers", type=int, nargs="+", default=[0])
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    device = torch.device(
-        "cuda"
-        if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
-        else "cpu"
-    )
+    device = torch_device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.set_float32_matmul_precision("high")

@@ -1,5 +1,6 @@
 """The SPEC 3 models: exact sizes at paper scale, forward/backward at small scale, each overfits a
-tiny batch with a reproducible loss curve, stage freezing, the ABC inference helper, safe loading.
+tiny batch with a reproducible loss curve, the pVAE phases freeze their parts, each model's own
+evaluation (predict_step, split_report), the ABC inference helper, safe loading.
 
 Overfitting runs use the paper architectures at reduced width (channels are a parameter) so the
 whole module stays a few seconds per model on two CPU cores; the exact paper widths are checked by
@@ -29,7 +30,7 @@ from poredesign.learn import (
     save_model,
     to_input,
 )
-from poredesign.learn.base import TargetScaler
+from poredesign.learn.base import TargetScaler, concat_outputs
 from poredesign.structures import spinodoid
 
 
@@ -167,7 +168,7 @@ def test_vaes_forward_backward(cls):
     x = volumes(2, 16, "binary")
     batch = (x, torch.tensor([[0.5, 1.0], [0.6, 2.0]]))
     if cls is PropertyVAE:
-        model.stage = "joint"
+        model.phase = "joint"
         model.set_target_range([0.5, 1.0], [0.6, 2.0])
         out = model.losses(batch)
     else:
@@ -201,15 +202,15 @@ class _Losses(Callback):
         self.values.append(float(outputs["loss"]))
 
 
-def overfit(make, x, y, steps, seed=0, model=None, stage=None, validate=False):
+def overfit(make, x, y, steps, seed=0, model=None, phase=None, validate=False):
     """Train on the same batch ``steps`` times through a Lightning Trainer; the per-step losses."""
     pl.seed_everything(seed, verbose=False)
     if model is None:
         model = make()
         if getattr(model, "needs_target_range", False):
             model.set_target_range(y.min(0).values, y.max(0).values)
-    if stage is not None:
-        model.stage = stage
+    if phase is not None:
+        model.phase = phase
     loader = DataLoader(_Repeat((x, y), steps), batch_size=None)
     losses = _Losses()
     trainer = pl.Trainer(
@@ -273,7 +274,7 @@ def test_vae3d_overfits_reproducibly(overfitted_vae):
     assert first == second
 
 
-def test_property_vae_stages_overfit_and_freeze_the_right_parts():
+def test_property_vae_phases_overfit_and_freeze_the_right_parts():
     x, y = volumes(1, 16, "binary"), torch.tensor([[0.5, 1.0]])
     y_range = (torch.tensor([0.4, 0.5]), torch.tensor([0.6, 2.0]))
 
@@ -282,28 +283,28 @@ def test_property_vae_stages_overfit_and_freeze_the_right_parts():
         model.set_target_range(*y_range)
         return model
 
-    vae_losses, model = overfit(make, x, y, 60, stage="vae")
-    again, _ = overfit(make, x, y, 60, stage="vae")
+    vae_losses, model = overfit(make, x, y, 60, phase="vae")
+    again, _ = overfit(make, x, y, 60, phase="vae")
     assert fell_tenfold(vae_losses), vae_losses
     assert vae_losses == again
 
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    reg_losses, model = overfit(None, x, y, 40, model=model, stage="regressor")
+    reg_losses, model = overfit(None, x, y, 40, model=model, phase="regressor")
     assert fell_tenfold(reg_losses), reg_losses
     changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
     assert changed and all(k.startswith("regressor.") for k in changed)
 
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    joint, model = overfit(None, x, y, 10, model=model, stage="joint")
+    joint, model = overfit(None, x, y, 10, model=model, phase="joint")
     changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
     assert any(k.startswith("encoder.") for k in changed)
     assert not any(k.startswith("decoder.") for k in changed)
-    # one sample fits exactly, so the regressor may not move, but it is trainable in this stage
+    # one sample fits exactly, so the regressor may not move, but it is trainable in this phase
     assert all(p.requires_grad for p in model.regressor.parameters())
     assert not any(p.requires_grad for p in model.decoder.parameters())
     assert min(joint) < 2 * joint[0]
-    with pytest.raises(ValueError, match="stage"):
-        model.stage = "decoder"
+    with pytest.raises(ValueError, match="phase"):
+        model.phase = "decoder"
 
 
 def test_transfer_regressor_from_scratch_overfits_reproducibly():
@@ -339,6 +340,73 @@ def test_transfer_regressor_keeps_the_pretrained_encoder_frozen(overfitted_vae):
     assert float(model.regularization()) == pytest.approx(float(expected))
     with pytest.raises(KeyError, match="encoder"):
         model.load_encoder({"decoder.fc.weight": torch.zeros(1)})
+
+
+# ----------------------------------------------------------------------------------------------
+# each model's own evaluation: predict_step per batch, split_report per split
+
+
+def evaluated(model, batches):
+    """split_report of the concatenated predict_step values (eval mode, no gradients)."""
+    model.eval()
+    with torch.no_grad():
+        return model.split_report(
+            concat_outputs([model.predict_step(b, i) for i, b in enumerate(batches)])
+        )
+
+
+def test_regressor_evaluation_gives_both_scales_and_the_training_loss():
+    torch.manual_seed(0)
+    model = PermeabilityCNN(16, channels=(4, 4, 4, 4), hidden=(8, 8))
+    model.set_target_range([1.0, 0.3], [5.0, 0.7])
+    x, t = volumes(3, 16, "centered"), torch.tensor([[2.0, 0.4], [3.0, 0.5], [4.0, 0.6]])
+    model.eval()
+    with torch.no_grad():
+        out = model.predict_step((x, t), 0)
+        assert torch.equal(out["pred"], model.predict_properties(x))
+        assert torch.equal(out["true"], t) and torch.equal(
+            out["true_scaled"], model.scaler.encode(t)
+        )
+        assert set(model.predict_step(x, 0)) == {"pred", "pred_scaled"}  # no labels
+        loss = float(torch.nn.functional.mse_loss(model(x), model.scaler.encode(t)))
+    report = evaluated(model, [(x[:2], t[:2]), (x[2:], t[2:])])
+    assert report["n"] == 3
+    assert report["loss"] == pytest.approx(loss, rel=1e-6)
+    assert set(report) == {"n", "loss"} | {
+        f"{m}_{name}" for m in ("mse", "mape", "r2", "mse_scaled") for name in ("k", "porosity")
+    }
+    assert model.split_report({}) == {"n": 0}
+
+
+@pytest.mark.parametrize("cls", [VAE3D, PropertyVAE])
+def test_vae_evaluation_matches_the_loss_at_the_latent_mean(cls):
+    torch.manual_seed(0)
+    model = cls(16, channels=(4, 4, 8, 8), hidden=16, latent_dim=4)
+    x, t = volumes(3, 16, "binary"), torch.tensor([[0.5, 1.0], [0.6, 2.0], [0.55, 1.5]])
+    if cls is PropertyVAE:
+        model.set_target_range([0.5, 1.0], [0.6, 2.0])
+        model.phase = "joint"
+    model.eval()  # z = mu, as in the evaluation
+    with torch.no_grad():
+        losses = model.losses((x, t) if cls is PropertyVAE else x)
+    report = evaluated(model, [(x[:2], t[:2]), (x[2:], t[2:])])
+    assert report["n"] == 3
+    for key in ("bce", "kl", "loss"):
+        assert report[key] == pytest.approx(float(losses[key]), rel=1e-5), key
+    assert 0.0 <= report["voxel_accuracy"] <= 1.0
+    assert {"mse_porosity_reconstruction", "r2_porosity_reconstruction"} <= set(report)
+    if cls is PropertyVAE:
+        assert report["mse_scaled"] == pytest.approx(float(losses["mse"]), rel=1e-5)
+        assert {"mse_k", "mape_porosity", "r2_k", "mse_scaled_k"} <= set(report)
+    else:
+        assert "mse_scaled" not in report
+
+
+def test_concat_outputs_keeps_batch_order_as_float32():
+    batches = [{"a": torch.tensor([1.0, 2.0])}, {"a": torch.tensor([3.0], dtype=torch.float64)}]
+    out = concat_outputs(batches)
+    assert out["a"].dtype == np.float32 and out["a"].tolist() == [1.0, 2.0, 3.0]
+    assert concat_outputs([]) == {}
 
 
 # ----------------------------------------------------------------------------------------------

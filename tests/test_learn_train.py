@@ -11,8 +11,11 @@ import pytest
 import torch
 from learn_stores import make_stores
 
-from poredesign.learn import PropertyVAE, TransferRegressor, load_model
-from poredesign.learn.train import train
+from poredesign.learn import PoreDataModule, PropertyVAE, TransferRegressor, load_model
+from poredesign.learn.base import concat_outputs
+from poredesign.learn.experiments import resolve_phase_epochs
+from poredesign.learn.fit import TrainSettings, evaluate, predict_split
+from poredesign.learn.train import settings_from_config, train
 
 SMALL = {"channels": [4, 8, 8, 16], "hidden": 32, "latent_dim": 8}
 
@@ -144,10 +147,10 @@ def test_resume_continues_and_a_changed_setting_restarts(stores, tmp_path):
     assert fresh["resumed_from_epoch"] is None and [e for e, _ in history(tmp_path)] == [0]
 
 
-def test_pvae_latent_search_then_staged_training(stores, tmp_path):
+def test_pvae_latent_search_then_phased_training(stores, tmp_path):
     structures, properties = stores
-    search = {"trials": 2, "latent_range": [2, 16], "stage_epochs": [1, 1, 1]}
-    settings = {"batch_size": 4, "stage_epochs": [2, 1, 1]}
+    search = {"trials": 2, "latent_range": [2, 16], "phase_epochs": [1, 1, 1]}
+    settings = {"batch_size": 4, "phase_epochs": [2, 1, 1]}
     metrics = train(
         "pvae",
         structures,
@@ -163,11 +166,12 @@ def test_pvae_latent_search_then_staged_training(stores, tmp_path):
     model = load_model(tmp_path / "model.pt")
     assert isinstance(model, PropertyVAE) and model.hparams.latent_dim == found["best_latent_dim"]
     assert metrics["epochs"] == 4
-    stages = {}
+    phases = {}
     with open(tmp_path / "history.csv", newline="") as fh:
         for row in csv.DictReader(fh):
-            stages.setdefault(row["stage"], set()).add(int(row["epoch"]))
-    assert stages == {"vae": {0, 1}, "regressor": {2}, "joint": {3}}
+            phases.setdefault(row["phase"], set()).add(int(row["epoch"]))
+    assert phases == {"vae": {0, 1}, "regressor": {2}, "joint": {3}}
+    assert all((tmp_path / f"phase-{p}" / "checkpoints" / "last.ckpt").exists() for p in phases)
     assert set(metrics["test"]) >= {"bce", "kl", "mse_porosity", "r2_k", "loss"}
     # the search resumes from its SQLite store: one more trial only
     more = train(
@@ -233,3 +237,39 @@ def test_unknown_hyperparameters_are_named(stores, tmp_path):
             model_kwargs={"lrate": 1},
             data={"pool": False},
         )
+
+
+def test_evaluation_through_the_trainer_equals_a_pass_over_the_split(stores):
+    structures, properties = stores
+    dm = PoreDataModule(structures, properties, {"targets": ["k", "porosity"]}, batch_size=3)
+    torch.manual_seed(0)
+    model = PropertyVAE(16, **SMALL)
+    model.set_target_range(*dm.target_range())
+    model.phase = "joint"
+    settings = TrainSettings(device="cpu")
+    through_trainer = predict_split(model, dm, "train", settings)
+    model.eval()
+    with torch.no_grad():
+        by_hand = concat_outputs(
+            [model.predict_step(b, i) for i, b in enumerate(dm.eval_dataloader("train"))]
+        )
+    assert through_trainer.keys() == by_hand.keys()
+    assert all(np.array_equal(through_trainer[k], by_hand[k]) for k in by_hand)
+    assert evaluate(model, dm, "train", settings) == model.split_report(by_hand)
+
+
+def test_settings_resolve_devices_and_read_the_phase_epochs():
+    cpu = TrainSettings(device="cpu")
+    assert (cpu.accelerator(), cpu.resolved_precision(), str(cpu.torch_device())) == (
+        "cpu",
+        "32-true",
+        "cpu",
+    )
+    assert TrainSettings(device="cpu", precision="bf16-mixed").resolved_precision() == "bf16-mixed"
+    with pytest.raises(ValueError, match="device"):
+        TrainSettings(device="tpu").accelerator()
+    settings = settings_from_config({"epochs": 5, "phase_epochs": [3, 2, 1]}, {}, seed=1)
+    assert settings.phase_epochs == [3, 2, 1] and resolve_phase_epochs(settings) == [3, 2, 1]
+    assert resolve_phase_epochs(TrainSettings(epochs=4)) == [4, 4, 4]
+    with pytest.raises(ValueError, match=r"learn\.pvae\.phase_epochs"):
+        resolve_phase_epochs(TrainSettings(phase_epochs=[1, 2]))

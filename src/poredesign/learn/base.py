@@ -1,14 +1,22 @@
-"""Pieces shared by the models: target scaling, the supervised LightningModule base, layer maths."""
+"""Pieces shared by the models: target scaling, layer maths, the LightningModule bases.
+
+:class:`StagedModule` runs the train/val/test steps through one ``_common_step`` and declares the
+model-owned evaluation (``predict_step`` per batch, ``split_report`` per split);
+:class:`PropertyRegressor` is the supervised base (MSE on the training scale, MAPE logged).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from poredesign.learn.metrics import mape, mse, regression_report
 
 TARGET_TRANSFORMS = ("logit", "minmax", "none")
 LOGIT_EPS = 1e-6
@@ -86,19 +94,85 @@ def n_parameters(module: nn.Module, trainable_only: bool = False) -> int:
 
 
 class StagedModule(pl.LightningModule):
-    """Training, validation and test steps all run ``_step(batch, stage)``, which logs per stage."""
+    """Training, validation and test steps all run ``_common_step(batch, stage)``, which logs per
+    stage (``stage`` is train, val or test).
 
-    def _step(self, batch, stage: str) -> torch.Tensor:
+    Evaluation is the model's own as well: :meth:`predict_step` returns per-sample values of one
+    batch (a dict of tensors with the batch as first dimension), and :meth:`split_report` turns
+    those values, concatenated over one split, into the metrics of that split.
+    """
+
+    def _common_step(self, batch, stage: str) -> torch.Tensor:
         raise NotImplementedError
 
     def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
+        return self._common_step(batch, "train")
 
     def validation_step(self, batch, batch_idx):
-        return self._step(batch, "val")
+        return self._common_step(batch, "val")
 
     def test_step(self, batch, batch_idx):
-        return self._step(batch, "test")
+        return self._common_step(batch, "test")
+
+    def split_report(self, outputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        """The metrics of one split from its concatenated :meth:`predict_step` values."""
+        raise NotImplementedError
+
+    def _log_values(self, values: Mapping[str, torch.Tensor], stage: str, batch_size: int) -> None:
+        """Log ``{stage}_{name}`` per epoch; the loss shows in the progress bar outside tests."""
+        for name, value in values.items():
+            self.log(
+                f"{stage}_{name}",
+                value,
+                on_step=False,
+                on_epoch=True,
+                prog_bar=name == "loss" and stage != "test",
+                batch_size=batch_size,
+            )
+
+
+def concat_outputs(batches: Sequence[Mapping[str, torch.Tensor]]) -> dict[str, np.ndarray]:
+    """Per-sample values of several :meth:`StagedModule.predict_step` calls as float32 arrays, in
+    batch order; ``{}`` when there were no batches."""
+    arrays: dict[str, list[np.ndarray]] = {}
+    for batch in batches:
+        for key, value in batch.items():
+            arrays.setdefault(key, []).append(value.float().cpu().numpy())
+    return {k: np.concatenate(v) for k, v in arrays.items()}
+
+
+def split_size(outputs: Mapping[str, np.ndarray]) -> int:
+    """Number of samples in concatenated per-sample values (0 for an empty split)."""
+    return int(len(next(iter(outputs.values())))) if outputs else 0
+
+
+def regression_outputs(
+    scaler: TargetScaler, pred_scaled: torch.Tensor, t: torch.Tensor | None
+) -> dict[str, torch.Tensor]:
+    """Per-sample predictions on the training scale and the physical scale, and the labels on
+    both scales when there are labels."""
+    out = {"pred_scaled": pred_scaled}
+    if t is not None:
+        out["true_scaled"] = scaler.encode(t.float())
+    out["pred"] = scaler.decode(pred_scaled)
+    if t is not None:
+        out["true"] = t
+    return out
+
+
+def regression_split_report(
+    outputs: Mapping[str, np.ndarray], targets: Sequence[str]
+) -> tuple[dict[str, Any], float]:
+    """``mse``/``mape``/``r2``/``mse_scaled`` per target (:func:`regression_report`) and the mean
+    MSE on the training scale (the regression loss) of one split."""
+    report = regression_report(
+        outputs["pred"],
+        outputs["true"],
+        list(targets),
+        outputs["pred_scaled"],
+        outputs["true_scaled"],
+    )
+    return report, float(np.mean(mse(outputs["pred_scaled"], outputs["true_scaled"])))
 
 
 class PropertyRegressor(StagedModule):
@@ -120,14 +194,14 @@ class PropertyRegressor(StagedModule):
     def regularization(self) -> torch.Tensor | float:
         return 0.0
 
-    def _step(self, batch, stage: str) -> torch.Tensor:
+    def _common_step(self, batch, stage: str) -> torch.Tensor:
         x, t = batch
         pred = self(x)
         y = self.scaler.encode(t)
         loss = F.mse_loss(pred.float(), y.float())
         with torch.no_grad():
             phys = self.scaler.decode(pred.float())
-            mape = 100.0 * ((phys - t).abs() / t.abs().clamp_min(1e-12)).mean()
+            error = mape(phys, t, axis=None)
         batch_size = x.shape[0]
         self.log(
             f"{stage}_loss",
@@ -137,16 +211,47 @@ class PropertyRegressor(StagedModule):
             prog_bar=stage != "test",
             batch_size=batch_size,
         )
-        self.log(f"{stage}_mape", mape, on_step=False, on_epoch=True, batch_size=batch_size)
+        self.log(f"{stage}_mape", error, on_step=False, on_epoch=True, batch_size=batch_size)
         if stage == "train":
             loss = loss + self.regularization()
         return loss
 
-    def predict_step(self, batch, batch_idx, dataloader_idx: int = 0):
-        x = batch[0] if isinstance(batch, (list, tuple)) else batch
-        return self.scaler.decode(self(x).float())
+    def predict_step(self, batch, batch_idx: int = 0, dataloader_idx: int = 0):
+        """Per-sample ``pred``/``pred_scaled`` (physical / training scale) of ``x`` or ``(x, t)``,
+        and ``true``/``true_scaled`` when the batch has labels."""
+        x, t = batch if isinstance(batch, (list, tuple)) else (batch, None)
+        return regression_outputs(self.scaler, self(x).float(), t)
+
+    def split_report(self, outputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        """``n``, the regression metrics per target and ``loss`` (the MSE on the training scale,
+        without regularisation) of one split."""
+        if not outputs:
+            return {"n": 0}
+        report, loss = regression_split_report(outputs, self.targets)
+        return {"n": split_size(outputs), **report, "loss": loss}
 
     @torch.no_grad()
     def predict_properties(self, x: torch.Tensor) -> torch.Tensor:
         """Physical-scale predictions (B, n_targets) for prepared inputs (B, 1, n, n, n)."""
         return self.scaler.decode(self(x).float())
+
+
+class ConvRegressor(PropertyRegressor):
+    """A regressor made of convolutional feature blocks and a dense head (the two CNNs)."""
+
+    def _set_network(
+        self,
+        layers: Sequence[nn.Module],
+        channels: int,
+        size: int,
+        hidden: Sequence[int],
+        activation: type[nn.Module],
+    ) -> None:
+        """``features`` from ``layers`` (ending in ``channels`` maps of edge ``size``), then the
+        dense head; the head is built after the layers so the weight draws keep their order."""
+        self.features = nn.Sequential(*layers)
+        self.head = dense_head(channels * size**3, hidden, len(self.targets), activation)
+        self.feature_size = size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))

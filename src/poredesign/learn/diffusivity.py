@@ -17,11 +17,12 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from poredesign.learn.base import PropertyRegressor, conv_out, dense_head
+from poredesign.devices import autocast
+from poredesign.learn.base import ConvRegressor, conv_out
 from poredesign.learn.data import rotate_to_x_torch, to_input_torch
 
 
-class DiffusivityCNN(PropertyRegressor):
+class DiffusivityCNN(ConvRegressor):
     def __init__(
         self,
         input_size: int = 96,
@@ -56,12 +57,7 @@ class DiffusivityCNN(PropertyRegressor):
                 f"DiffusivityCNN input_size {input_size} is too small: the "
                 f"unpadded conv blocks need at least 36 voxels per edge"
             )
-        self.features = nn.Sequential(*layers)
-        self.head = dense_head(c_in * size**3, hidden, len(self.targets), nn.ELU)
-        self.feature_size = size
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+        self._set_network(layers, c_in, size, hidden, nn.ELU)
 
     def configure_optimizers(self):
         hp = self.hparams
@@ -112,12 +108,11 @@ def predict(
     model.eval()
     device = next(model.parameters()).device
     out = torch.empty(structures.shape[0], 3, dtype=torch.float32, device=device)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     for start in range(0, structures.shape[0], batch_size):
         chunk = structures[start : start + batch_size].to(device, non_blocking=True)
         for axis in range(3):
             x = to_input_torch(rotate_to_x_torch(chunk, axis).contiguous(), pool, "centered")
-            with autocast:
+            with autocast(device):
                 logit = model(x)
             out[start : start + chunk.shape[0], axis] = torch.sigmoid(logit.float()[:, 0])
     model.train(was_training)

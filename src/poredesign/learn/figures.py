@@ -23,7 +23,7 @@ def read_history(path: str | os.PathLike) -> dict[str, np.ndarray]:
             continue
         epoch = int(float(row["epoch"]))
         for key, value in row.items():
-            if key in ("epoch", "step", "stage") or value in ("", None):
+            if key in ("epoch", "step", "phase") or value in ("", None):
                 continue
             out.setdefault(key, {})[epoch] = float(value)
     return {k: np.array(sorted(v.items())) for k, v in out.items()}

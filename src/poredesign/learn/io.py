@@ -10,7 +10,7 @@ A trained model is two files side by side:
 reads the tensors with ``torch.load(weights_only=True)``, whose unpickler accepts tensors and
 primitive containers only. Lightning's own ``.ckpt`` files (optimizer state, loop counters) are used
 for resuming an interrupted training only, and are also read with ``weights_only=True`` (see
-:mod:`poredesign.learn.train`).
+:mod:`poredesign.learn.fit`).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from poredesign import __version__
+from poredesign.jsonable import jsonable
 from poredesign.learn.diffusivity import DiffusivityCNN
 from poredesign.learn.permeability import PermeabilityCNN
 from poredesign.learn.pvae import PropertyVAE
@@ -35,23 +35,6 @@ MODEL_CLASSES = {
     cls.__name__: cls
     for cls in (DiffusivityCNN, PermeabilityCNN, VAE3D, PropertyVAE, TransferRegressor)
 }
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready copy: tuples -> lists, numpy scalars -> Python numbers."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().tolist()
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def hparams_path(weights: str | os.PathLike) -> Path:
@@ -76,11 +59,11 @@ def save_model(
     os.replace(tmp, weights)
     meta = {
         "model": name,
-        "hparams": _plain(dict(model.hparams)),
-        "data": _plain(data or {}),
+        "hparams": jsonable(dict(model.hparams)),
+        "data": jsonable(data or {}),
         "code_version": __version__,
         "torch_version": torch.__version__,
-        **_plain(extra),
+        **jsonable(extra),
     }
     meta_path = hparams_path(weights)
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")

@@ -17,10 +17,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from poredesign.learn.base import PropertyRegressor, dense_head
+from poredesign.learn.base import ConvRegressor
 
 
-class PermeabilityCNN(PropertyRegressor):
+class PermeabilityCNN(ConvRegressor):
     def __init__(
         self,
         input_size: int = 100,
@@ -53,12 +53,7 @@ class PermeabilityCNN(PropertyRegressor):
                 f"PermeabilityCNN input_size {input_size} is too small: "
                 f"{len(channels)} pooling steps need at least {2 ** len(channels)}"
             )
-        self.features = nn.Sequential(*layers)
-        self.head = dense_head(c_in * size**3, hidden, len(self.targets), nn.ReLU)
-        self.feature_size = size
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+        self._set_network(layers, c_in, size, hidden, nn.ReLU)
 
     def configure_optimizers(self):
         hp = self.hparams

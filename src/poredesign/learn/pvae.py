@@ -9,7 +9,7 @@ with ReLU (properties are min-max scaled to [0, 1] with the training split's ran
 Loss = reconstruction + beta * KL + gamma * regression MSE, the first two summed per sample and
 divided by the number of voxels (as in :class:`VAE3D`).
 
-Staged training (``stage``):
+Training in three phases (``phase``, one of :data:`PHASES`):
 
 1. ``vae``: encoder + decoder on reconstruction + beta * KL;
 2. ``regressor``: the regressor alone on the frozen latent means (gamma * MSE);
@@ -18,24 +18,34 @@ Staged training (``stage``):
 The paper's 100^3 inputs are not a multiple of 16; the decoder mirrors the encoder's sizes
 (100 -> 50 -> 25 -> 12 -> 6 -> ... -> 100) with output padding. The paper does not give the conv
 widths, dense width and steepness; the defaults (channels 16-128, hidden 512, k = 5) are ours, and
-Optuna (:func:`search_latent_size`) chooses the latent size.
+Optuna (:func:`poredesign.learn.experiments.search_latent_size`) chooses the latent size.
+
+Evaluation: ``predict_step`` gives the VAE's per-sample reconstruction values and the regressor's
+predictions from the latent mean; ``split_report`` the metrics of both and the full loss.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from poredesign.learn.base import StagedModule, TargetScaler
-from poredesign.learn.vae import Decoder3D, Encoder3D, bce_per_sample, kl_divergence, reparameterize
+from poredesign.learn.base import (
+    TargetScaler,
+    regression_outputs,
+    regression_split_report,
+    split_size,
+)
+from poredesign.learn.vae import VariationalModule, reparameterize
 
-STAGES = ("vae", "regressor", "joint")
+PHASES = ("vae", "regressor", "joint")
 
 
-class PropertyVAE(StagedModule):
+class PropertyVAE(VariationalModule):
     def __init__(
         self,
         input_size: int = 100,
@@ -52,8 +62,7 @@ class PropertyVAE(StagedModule):
         super().__init__()
         self.save_hyperparameters()
         self.targets = list(targets)
-        self.encoder = Encoder3D(input_size, channels, hidden, latent_dim)
-        self.decoder = Decoder3D(self.encoder.sizes, channels, latent_dim)
+        self._build_autoencoder(input_size, channels, hidden, latent_dim)
         layers: list[nn.Module] = []
         width = latent_dim
         for h in regressor_hidden:
@@ -64,19 +73,19 @@ class PropertyVAE(StagedModule):
         nn.init.constant_(layers[-2].bias, 0.5)
         self.regressor = nn.Sequential(*layers)
         self.scaler = TargetScaler(len(self.targets), "minmax")
-        self.n_voxels = int(input_size) ** 3
-        self._stage = "vae"
+        self._phase = "vae"
 
-    # -- stages ---------------------------------------------------------------------------------
+    # -- training phases ------------------------------------------------------------------------
     @property
-    def stage(self) -> str:
-        return self._stage
+    def phase(self) -> str:
+        """The training phase (one of :data:`PHASES`); setting it freezes the other parts."""
+        return self._phase
 
-    @stage.setter
-    def stage(self, value: str) -> None:
-        if value not in STAGES:
-            raise ValueError(f"PropertyVAE stage must be one of {STAGES}; got {value!r}")
-        self._stage = value
+    @phase.setter
+    def phase(self, value: str) -> None:
+        if value not in PHASES:
+            raise ValueError(f"PropertyVAE phase must be one of {PHASES}; got {value!r}")
+        self._phase = value
         trainable = {
             "vae": (self.encoder, self.decoder),
             "regressor": (self.regressor,),
@@ -99,14 +108,9 @@ class PropertyVAE(StagedModule):
         z = reparameterize(mu, logvar) if self.training else mu
         return self.decoder(z), mu, logvar, self.regressor(mu)
 
-    @torch.no_grad()
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)[0]
-
-    @torch.no_grad()
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Voxel solid probabilities through the steep sigmoid."""
-        return torch.sigmoid(self.hparams.steepness * self.decoder(z).float())
+    def voxel_logits(self, z: torch.Tensor) -> torch.Tensor:
+        """k times the decoder output: the argument of the steep sigmoid."""
+        return self.hparams.steepness * self.decoder(z).float()
 
     def regress(self, z: torch.Tensor) -> torch.Tensor:
         """Physical-scale properties predicted from latent codes (differentiable in z)."""
@@ -119,32 +123,43 @@ class PropertyVAE(StagedModule):
     def losses(self, batch) -> dict[str, torch.Tensor]:
         x, t = batch
         hp = self.hparams
-        if self._stage == "regressor":
+        if self._phase == "regressor":
             with torch.no_grad():
                 mu, _ = self.encoder(x)
             reg = F.mse_loss(self.regressor(mu).float(), self.scaler.encode(t.float()))
             return {"loss": hp.gamma * reg, "mse": reg}
         logits, mu, logvar, pred = self(x)
-        bce = bce_per_sample(hp.steepness * logits.float(), x).mean() / self.n_voxels
-        kl = kl_divergence(mu.float(), logvar.float()).mean() / self.n_voxels
+        bce, kl = self.reconstruction_terms(hp.steepness * logits.float(), x, mu, logvar)
         reg = F.mse_loss(pred.float(), self.scaler.encode(t.float()))
         loss = bce + hp.beta * kl
-        if self._stage == "joint":
+        if self._phase == "joint":
             loss = loss + hp.gamma * reg
         return {"loss": loss, "bce": bce, "kl": kl, "mse": reg}
 
-    def _step(self, batch, stage: str) -> torch.Tensor:
+    def _common_step(self, batch, stage: str) -> torch.Tensor:
         out = self.losses(batch)
-        for name, value in out.items():
-            self.log(
-                f"{stage}_{name}",
-                value,
-                on_step=False,
-                on_epoch=True,
-                prog_bar=name == "loss" and stage != "test",
-                batch_size=batch[0].shape[0],
-            )
+        self._log_values(out, stage, batch[0].shape[0])
         return out["loss"]
+
+    # -- evaluation -----------------------------------------------------------------------------
+    def predict_step(self, batch, batch_idx: int = 0, dataloader_idx: int = 0):
+        """Per-sample reconstruction values and, from the latent mean, the property predictions
+        (and labels, when the batch has them) on both scales."""
+        x, t = batch if isinstance(batch, (list, tuple)) else (batch, None)
+        out, mu = self.reconstruction_outputs(x)
+        return {**out, **regression_outputs(self.scaler, self.regressor(mu).float(), t)}
+
+    def split_report(self, outputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        """``n``, the reconstruction and regression metrics, ``mse_scaled`` (the regression loss)
+        and ``loss`` = BCE + beta * KL + gamma * mse_scaled of one split."""
+        if not outputs:
+            return {"n": 0}
+        report = self.reconstruction_report(outputs)
+        regression, mse_scaled = regression_split_report(outputs, self.targets)
+        report.update(regression)
+        report["mse_scaled"] = mse_scaled
+        report["loss"] = report["loss"] + float(self.hparams.gamma) * mse_scaled
+        return {"n": split_size(outputs), **report}
 
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
@@ -152,8 +167,8 @@ class PropertyVAE(StagedModule):
 
     def on_train_epoch_start(self) -> None:
         # frozen parts stay in eval mode (no effect on these layers today; future-proof for BN)
-        if self._stage == "regressor":
+        if self._phase == "regressor":
             self.encoder.eval()
             self.decoder.eval()
-        elif self._stage == "joint":
+        elif self._phase == "joint":
             self.decoder.eval()

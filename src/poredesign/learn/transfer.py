@@ -7,8 +7,8 @@ added to the training loss), Adam, MSE, 100 epochs.
 
 ``pretrained=False`` is the paper's baseline: the same network (encoder + head) trained from
 scratch, every layer trainable and Xavier-initialised.
-:func:`poredesign.learn.train.repeated_runs` repeats either variant with different seeds (paper: 20
-each) and reports train/test MSE.
+:func:`poredesign.learn.experiments.repeated_runs` repeats either variant with different seeds
+(paper: 20 each) and reports train/test MSE.
 """
 
 from __future__ import annotations

@@ -19,17 +19,24 @@ Loss: binary cross-entropy + KL divergence (the negative ELBO), both summed over
 dimensions and divided by the number of voxels, so the loss reads as bits-per-voxel-like numbers
 independent of the edge; the minimiser is the paper's. Adam lr 1e-5, betas (0.9, 0.999), batch 64,
 1000 epochs. Inputs are the binary structures (scale ``binary``: solid = 1).
+
+Evaluation (:class:`VariationalModule`, shared with the pVAE): ``predict_step`` gives per-sample
+BCE, KL, voxel accuracy and porosities with z = mu; ``split_report`` their split means and the
+reconstructed porosity's MSE/MAPE/R^2.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from poredesign.learn.base import StagedModule, conv_out
+from poredesign.learn.base import StagedModule, conv_out, split_size
+from poredesign.learn.metrics import regression_report
 
 
 class Encoder3D(nn.Module):
@@ -113,7 +120,76 @@ def bce_per_sample(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return bce.flatten(1).sum(dim=1)
 
 
-class VAE3D(StagedModule):
+class VariationalModule(StagedModule):
+    """The encoder/decoder pair of :class:`VAE3D` and :class:`PropertyVAE`: the deterministic
+    embedding, decoding, the reconstruction terms of the loss and the reconstruction metrics."""
+
+    def _build_autoencoder(
+        self, input_size: int, channels: Sequence[int], hidden: int, latent_dim: int
+    ) -> None:
+        self.encoder = Encoder3D(input_size, channels, hidden, latent_dim)
+        self.decoder = Decoder3D(self.encoder.sizes, channels, latent_dim)
+        self.n_voxels = int(input_size) ** 3
+
+    def voxel_logits(self, z: torch.Tensor) -> torch.Tensor:
+        """The argument of the output sigmoid per voxel (float32) for latent codes ``z``."""
+        return self.decoder(z).float()
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Latent means (B, latent_dim): the deterministic embedding used downstream."""
+        return self.encoder(x)[0]
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Voxel solid probabilities (B, 1, n, n, n)."""
+        return torch.sigmoid(self.voxel_logits(z))
+
+    def reconstruction_terms(
+        self, logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Batch means of the BCE and the KL divergence, each per voxel (the loss terms)."""
+        bce = bce_per_sample(logits, x).mean() / self.n_voxels
+        kl = kl_divergence(mu.float(), logvar.float()).mean() / self.n_voxels
+        return bce, kl
+
+    def reconstruction_outputs(
+        self, x: torch.Tensor
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Per-sample ``bce`` and ``kl`` (per voxel), ``accuracy`` (fraction of voxels whose phase
+        the decoded latent mean gets right), ``porosity_in``/``porosity_out``; and the latent mean.
+        """
+        mu, logvar = self.encoder(x)
+        logits = self.voxel_logits(mu)
+        solid = logits > 0
+        target = x > 0.5
+        out = {
+            "bce": bce_per_sample(logits, x) / self.n_voxels,
+            "kl": kl_divergence(mu.float(), logvar.float()) / self.n_voxels,
+            "accuracy": (solid == target).flatten(1).float().mean(1),
+            "porosity_in": 1.0 - x.flatten(1).float().mean(1),
+            "porosity_out": 1.0 - solid.flatten(1).float().mean(1),
+        }
+        return out, mu
+
+    def reconstruction_report(self, outputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        """Split means of the BCE, the KL and the voxel accuracy, the reconstructed porosity's
+        MSE/MAPE/R^2 and ``loss`` = BCE + beta * KL (the training loss at z = mu)."""
+        report: dict[str, Any] = {
+            "bce": float(outputs["bce"].mean()),
+            "kl": float(outputs["kl"].mean()),
+            "voxel_accuracy": float(outputs["accuracy"].mean()),
+        }
+        report.update(
+            regression_report(
+                outputs["porosity_out"], outputs["porosity_in"], ["porosity_reconstruction"]
+            )
+        )
+        report["loss"] = report["bce"] + float(self.hparams.beta) * report["kl"]
+        return report
+
+
+class VAE3D(VariationalModule):
     def __init__(
         self,
         input_size: int = 128,
@@ -126,9 +202,7 @@ class VAE3D(StagedModule):
     ):
         super().__init__()
         self.save_hyperparameters()
-        self.encoder = Encoder3D(input_size, channels, hidden, latent_dim)
-        self.decoder = Decoder3D(self.encoder.sizes, channels, latent_dim)
-        self.n_voxels = int(input_size) ** 3
+        self._build_autoencoder(input_size, channels, hidden, latent_dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Decoder logits (sample z during training, z = mu in eval mode), mu, log variance."""
@@ -136,35 +210,27 @@ class VAE3D(StagedModule):
         z = reparameterize(mu, logvar) if self.training else mu
         return self.decoder(z), mu, logvar
 
-    @torch.no_grad()
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Latent means (B, latent_dim): the deterministic embedding used downstream."""
-        return self.encoder(x)[0]
-
-    @torch.no_grad()
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Voxel solid probabilities (B, 1, n, n, n)."""
-        return torch.sigmoid(self.decoder(z).float())
-
     def losses(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         logits, mu, logvar = self(x)
-        bce = bce_per_sample(logits, x).mean() / self.n_voxels
-        kl = kl_divergence(mu.float(), logvar.float()).mean() / self.n_voxels
+        bce, kl = self.reconstruction_terms(logits, x, mu, logvar)
         return {"loss": bce + self.hparams.beta * kl, "bce": bce, "kl": kl}
 
-    def _step(self, batch, stage: str) -> torch.Tensor:
+    def _common_step(self, batch, stage: str) -> torch.Tensor:
         x = batch[0] if isinstance(batch, (list, tuple)) else batch
         out = self.losses(x)
-        for name, value in out.items():
-            self.log(
-                f"{stage}_{name}",
-                value,
-                on_step=False,
-                on_epoch=True,
-                prog_bar=name == "loss" and stage != "test",
-                batch_size=x.shape[0],
-            )
+        self._log_values(out, stage, x.shape[0])
         return out["loss"]
+
+    def predict_step(self, batch, batch_idx: int = 0, dataloader_idx: int = 0):
+        """Per-sample reconstruction values of ``x`` (:meth:`reconstruction_outputs`)."""
+        x = batch[0] if isinstance(batch, (list, tuple)) else batch
+        return self.reconstruction_outputs(x)[0]
+
+    def split_report(self, outputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        """``n`` and the reconstruction metrics of one split."""
+        if not outputs:
+            return {"n": 0}
+        return {"n": split_size(outputs), **self.reconstruction_report(outputs)}
 
     def configure_optimizers(self):
         return torch.optim.Adam(
