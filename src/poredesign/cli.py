@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from poredesign.jsonable import jsonable
+from poredesign.runlog import error_line
 
 PROPERTIES = ("permeability", "diffusivity")
 
@@ -60,7 +61,10 @@ def load_volume(args: argparse.Namespace) -> tuple[np.ndarray, str]:
         # two values other than 0/1 (e.g. 0/255 from a TIFF) are read as pore/solid
         volume = validate_binary(volume, str(path), two_values=True)
     except ValueError as err:
-        raise SystemExit(str(err)) from err
+        message = str(err) if str(path) in str(err) else f"{path}: {err}"
+        raise SystemExit(message) from err
+    except Exception as err:  # a damaged or foreign file: name it, whatever the reader raised
+        raise SystemExit(f"{path}: cannot read a volume from it ({error_line(err)})") from err
     return volume, str(path)
 
 
@@ -157,6 +161,9 @@ def _fmt(value: float, spec: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="poredesign", description=__doc__.split("\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error (default: one line)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     sim = commands.add_parser(
@@ -168,22 +175,30 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("file", help=".npy, TIFF (file or folder), raw binary, or a structures .zarr")
     sim.add_argument("--property", choices=(*PROPERTIES, "all"), default="permeability")
     sim.add_argument("--axis", choices=("x", "y", "z", "all"), default="all")
-    sim.add_argument("--index", type=int, help="structure index in a .zarr structure store")
+    sim.add_argument(
+        "--index", type=_at_least(0), help="structure index in a .zarr structure store"
+    )
     sim.add_argument(
         "--shape", type=int, nargs=3, metavar=("NX", "NY", "NZ"), help="raw files: shape in voxels"
     )
     sim.add_argument("--dtype", help="raw files: voxel type, e.g. uint8")
     sim.add_argument("--byte-order", default="little", choices=("little", "big"))
-    sim.add_argument("--offset", type=int, default=0, help="raw files: header bytes to skip")
+    sim.add_argument(
+        "--offset", type=_at_least(0), default=0, help="raw files: header bytes to skip"
+    )
     sim.add_argument(
         "--order",
         default="F",
         choices=("F", "C"),
         help="raw files: F = x fastest (ImageJ), C = z fastest",
     )
-    sim.add_argument("--voxel-size", type=float, help="voxel edge in metres (k in m^2)")
+    sim.add_argument(
+        "--voxel-size", type=_positive_float, help="voxel edge in metres (k in m^2), > 0"
+    )
     sim.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    sim.add_argument("--threads", type=int, help="CPU threads of the lattice Boltzmann solver")
+    sim.add_argument(
+        "--threads", type=_at_least(1), help="CPU threads of the lattice Boltzmann solver"
+    )
     sim.add_argument(
         "--method", default="krylov", choices=("krylov", "lbm"), help="diffusion solver"
     )
@@ -192,17 +207,55 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="mirror the volume along the flow axis (volumes not periodic)",
     )
-    sim.add_argument("--max-steps", type=int, help="flow step budget")
+    sim.add_argument("--max-steps", type=_at_least(1), help="flow step budget (>= 1)")
     sim.add_argument("--json", action="store_true", help="print JSON instead of a table")
     sim.set_defaults(func=_simulate)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; an error a user can cause is one line on stderr and exit status 1."""
     args = build_parser().parse_args(argv)
     if args.verbose:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    return args.func(args)
+    try:
+        return args.func(args)
+    except Exception as err:
+        if args.debug:
+            raise
+        where = getattr(args, "file", None)
+        message = error_line(err)
+        if where and str(where) not in message:
+            message = f"{where}: {message}"
+        print(
+            f"poredesign {args.command}: error: {message} (--debug shows the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from err
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def _at_least(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from err
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below the minimum {minimum}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
 
 
 if __name__ == "__main__":  # pragma: no cover

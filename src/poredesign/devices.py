@@ -57,7 +57,7 @@ def resolve_device(device: str | None = "auto", framework: Framework = "torch") 
         return "cuda" if available() else "cpu"
     if base == "cuda" and not available():
         raise RuntimeError(
-            f"config asks for device {device!r} but {framework} finds no CUDA device"
+            f"device {device!r} was asked for, but {framework} finds no CUDA device here"
         )
     return device
 

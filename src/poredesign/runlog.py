@@ -1,18 +1,31 @@
-"""Logging for workflow scripts: everything, progress bars included, goes to the rule's log file."""
+"""Logging for workflow scripts: everything, progress bars and the final error included, goes to
+the rule's log file."""
 
 from __future__ import annotations
 
 import logging
 import os
 import sys
+import traceback
+from types import TracebackType
 from typing import TextIO
+
+log = logging.getLogger("poredesign")
+
+
+def error_line(error: BaseException) -> str:
+    """One line for an error: its message, then its type (the message is what a user acts on)."""
+    message = str(error).strip().replace("\n", " ") or "(no message)"
+    return f"{message} [{type(error).__name__}]"
 
 
 def setup_logging(path: str | os.PathLike | None, level: int = logging.INFO) -> TextIO:
     """Send the ``poredesign`` loggers (and warnings) to ``path``; return the open stream.
 
     Pass the returned stream as ``progress_file`` to long loops so their progress lands in the log.
-    Without a path, logs go to standard error.
+    Without a path, logs go to standard error. An uncaught exception is written to the log as
+    one ``ERROR`` line (message first) followed by its traceback, and still to standard error,
+    so the rule log Snakemake (or SLURM) points to says why the job failed.
     """
     stream: TextIO = open(path, "a", buffering=1) if path else sys.stderr  # noqa: SIM115
     handler = logging.StreamHandler(stream)
@@ -21,4 +34,16 @@ def setup_logging(path: str | os.PathLike | None, level: int = logging.INFO) -> 
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.captureWarnings(True)
+    if path:
+        sys.excepthook = _log_then_raise(sys.__excepthook__)
     return stream
+
+
+def _log_then_raise(default_hook):
+    def hook(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+        if not issubclass(kind, KeyboardInterrupt):
+            log.error("%s", error_line(error))
+            log.error("%s", "".join(traceback.format_exception(kind, error, tb)).rstrip())
+        default_hook(kind, error, tb)
+
+    return hook
