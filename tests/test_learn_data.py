@@ -20,7 +20,7 @@ from poredesign.learn import (
     to_input,
     to_input_torch,
 )
-from poredesign.learn.data import rotate_to_x_torch
+from poredesign.learn.transforms import rotate_to_x_torch
 from poredesign.store import StructureStore, atomic_group, write_array
 from poredesign.structures import spinodoid
 

@@ -39,18 +39,23 @@ def history(path):
     return [(int(r["epoch"]), float(r["train_loss"])) for r in rows if r.get("train_loss")]
 
 
-@pytest.fixture(scope="module")
-def vae_run(stores, tmp_path_factory):
-    structures, _ = stores
-    out = tmp_path_factory.mktemp("vae")
-    metrics = train(
+def train_vae(structures, out, seed=3):
+    """The small VAE, two epochs."""
+    return train(
         "vae",
         structures,
         None,
         out,
         model_kwargs={**SMALL, "lr": 1e-3},
-        settings={"epochs": 2, "batch_size": 4, "seed": 3},
+        settings={"epochs": 2, "batch_size": 4, "seed": seed},
     )
+
+
+@pytest.fixture(scope="module")
+def vae_run(stores, tmp_path_factory):
+    structures, _ = stores
+    out = tmp_path_factory.mktemp("vae")
+    metrics = train_vae(structures, out)
     return out, metrics
 
 
@@ -81,24 +86,10 @@ def test_training_writes_weights_metrics_and_figures(vae_run):
 def test_a_fixed_seed_reproduces_the_loss_curve(stores, vae_run, tmp_path):
     structures, _ = stores
     out, _ = vae_run
-    train(
-        "vae",
-        structures,
-        None,
-        tmp_path,
-        model_kwargs={**SMALL, "lr": 1e-3},
-        settings={"epochs": 2, "batch_size": 4, "seed": 3},
-    )
+    train_vae(structures, tmp_path)
     assert history(tmp_path) == history(out)
     other = tmp_path / "other-seed"
-    train(
-        "vae",
-        structures,
-        None,
-        other,
-        model_kwargs={**SMALL, "lr": 1e-3},
-        settings={"epochs": 2, "batch_size": 4, "seed": 4},
-    )
+    train_vae(structures, other, seed=4)
     assert history(other) != history(out)
 
 

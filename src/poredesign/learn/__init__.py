@@ -5,28 +5,19 @@ defaults; each owns its loss, its logged metrics and its evaluation): :class:`Di
 [R22], :class:`PermeabilityCNN` [A25], :class:`VAE3D` [Z23], :class:`PropertyVAE` [A25],
 :class:`TransferRegressor` [Z23].
 
-Modules: ``data`` (the data module), one module per model on ``base`` (scaling, the Lightning
-bases), ``metrics`` (MSE, MAPE, R^2), ``factory`` (model names, sample definitions,
-``build_model``), ``fit`` (Trainer, checkpoints, resume, evaluation), ``experiments`` (pVAE
-phases, latent-size search, transfer repeats), ``train`` (what the Snakemake rules call), ``io``
-(weights-only saving and loading), ``figures``.
+Modules: ``data`` (views, splits, the data module), ``transforms`` (input scaling, pooling,
+rotation, augmentation), one module per model on ``base`` (target scaling, the Lightning bases),
+``metrics`` (MSE, MAPE, R^2), ``factory`` (model names, sample definitions, ``build_model``),
+``fit`` (Trainer, checkpoints, resume, evaluation), ``experiments`` (pVAE phases, latent-size
+search, transfer repeats), ``train`` (what the Snakemake rules call), ``io`` (weights-only saving
+and loading), ``figures``.
 
 :func:`train` is what the Snakemake rules call; :func:`predict` is the batched diffusivity
 inference used by the ABC stage; :func:`load_model` reads a saved model without unpickling
 anything but tensors.
 """
 
-from poredesign.learn.data import (
-    Augment,
-    DataConfig,
-    PoreDataModule,
-    StructureViews,
-    pool2,
-    rotate_to_x,
-    split_indices,
-    to_input,
-    to_input_torch,
-)
+from poredesign.learn.data import DataConfig, PoreDataModule, StructureViews, split_indices
 from poredesign.learn.diffusivity import DiffusivityCNN, predict
 from poredesign.learn.experiments import repeated_runs, search_latent_size
 from poredesign.learn.factory import MODELS
@@ -37,6 +28,7 @@ from poredesign.learn.permeability import PermeabilityCNN
 from poredesign.learn.pvae import PHASES, PropertyVAE
 from poredesign.learn.train import train
 from poredesign.learn.transfer import TransferRegressor
+from poredesign.learn.transforms import Augment, pool2, rotate_to_x, to_input, to_input_torch
 from poredesign.learn.vae import VAE3D
 
 __all__ = [

@@ -19,7 +19,7 @@ from torch import nn
 
 from poredesign.devices import autocast
 from poredesign.learn.base import ConvRegressor, conv_out
-from poredesign.learn.data import rotate_to_x_torch, to_input_torch
+from poredesign.learn.transforms import rotate_to_x_torch, to_input_torch
 
 
 class DiffusivityCNN(ConvRegressor):
