@@ -9,9 +9,8 @@ and prediction (``poredesign.learn.predict`` with an untrained ``DiffusivityCNN`
 architecture: three axis rotations per structure; at N = 192 the 2x2x2-pooled 96^3 input, below
 that the unpooled N^3 input, since the unpadded network needs >= 36 voxels per edge); and (2) a
 short ABC-SMC run through ``run_abc`` and the batched sampler (pyABC overhead, History writes and
-importance weights included). Weights are random, so only the speed is meaningful. When
-``poredesign.learn`` is not importable a stand-in with the same layers is used (reported).
-Prints a table and writes ``--json`` if given.
+importance weights included). Weights are random, so only the speed is meaningful. Prints a
+table and writes ``--json`` if given.
 """
 
 from __future__ import annotations
@@ -25,64 +24,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from poredesign.design import run_abc, spinodoid_cnn_model, spinodoid_prior
-
-
-class StandInCNN(nn.Module):
-    """SPEC 3.1's layers (used only when poredesign.learn is missing)."""
-
-    def __init__(self, input_size: int, channels=(32, 48, 64)):
-        super().__init__()
-        layers, size, c_in = [], input_size, 1
-        for c in channels:
-            layers += [
-                nn.Conv3d(c_in, c, 3),
-                nn.ELU(),
-                nn.Conv3d(c, c, 3),
-                nn.ELU(),
-                nn.AvgPool3d(2),
-            ]
-            size, c_in = (size - 4) // 2, c
-        dense, width = [nn.Flatten()], c_in * size**3
-        for h in (256, 192, 128, 64):
-            dense += [nn.Linear(width, h), nn.ELU()]
-            width = h
-        self.net = nn.Sequential(*layers, *dense, nn.Linear(width, 1))
-
-    def forward(self, x):
-        return self.net(x)
+from poredesign.devices import resolve_device
+from poredesign.learn import DiffusivityCNN, predict
 
 
 def make_predictor(size: int, device: str, chunk: int, channels=(32, 48, 64)):
     """structures (B, N, N, N) bool -> eta (B, 3), and a label for the table."""
     pool = size >= 72  # paper: 192 -> 96 by 2x2x2 sums; the network needs >= 36 per edge
     input_size = size // 2 if pool else size
-    try:
-        from poredesign.learn import DiffusivityCNN, predict
-    except ImportError:
-        model = StandInCNN(input_size, channels).to(device).eval()
-
-        @torch.no_grad()
-        def predict_structures(solid):
-            out = []
-            for axis in range(3):
-                v = (
-                    solid
-                    if axis == 0
-                    else solid.permute(0, 1 + axis, 1 + (axis + 1) % 3, 1 + (axis + 2) % 3)
-                )
-                x = v.float()
-                if pool:
-                    b, n = x.shape[0], x.shape[1] // 2
-                    x = x.reshape(b, n, 2, n, 2, n, 2).sum(dim=(2, 4, 6)) / 8
-                out.append(torch.sigmoid(model((x - 0.5).unsqueeze(1))[:, 0]))
-            return torch.stack(out, 1)
-
-        return predict_structures, (
-            f"stand-in CNN (SPEC 3.1 layers, channels {tuple(channels)}), input {input_size}^3"
-        )
     model = DiffusivityCNN(input_size=input_size, channels=channels).to(device).eval()
     n_weights = sum(p.numel() for p in model.parameters())
 
@@ -191,7 +142,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--size", type=int, default=48)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     parser.add_argument("--batch", type=int, default=64, help="proposals per model call")
     parser.add_argument("--chunk", type=int, default=16, help="structures per GPU/CPU pass")
     parser.add_argument("--repeats", type=int, default=3)
@@ -210,6 +161,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    args.device = resolve_device(args.device)
     device_name = (
         torch.cuda.get_device_name()
         if args.device.startswith("cuda")

@@ -9,7 +9,11 @@ import numpy as np
 import pandas as pd
 import pyabc
 import pytest
-from pyabc.inference_util import create_simulate_function, evaluate_proposal
+from pyabc.inference_util import (
+    create_simulate_from_prior_function,
+    create_simulate_function,
+    evaluate_proposal,
+)
 from pyabc.sampler import SingleCoreSampler
 
 from poredesign.design import (
@@ -27,8 +31,7 @@ from poredesign.design import (
     write_posterior_store,
     write_summary,
 )
-from poredesign.design.abc import perturbation_transition
-from poredesign.design.batch_sampler import BatchModel, _Job
+from poredesign.design.abc import BatchJob, BatchModel, perturbation_transition
 from poredesign.structures import SpinodoidSampler
 
 # -- toy problem with an analytic ABC posterior --------------------------------------------------
@@ -178,7 +181,7 @@ def _toy_job(t=1, n_prev=100, seed=0):
 
 def test_same_acceptance_and_weights_as_pyabc_per_particle():
     simulate_one, transition, prior = _toy_job()
-    job = _Job.from_simulate_one(simulate_one)
+    job = BatchJob.from_closure(simulate_one)
     np.random.seed(5)  # noqa: NPY002
     models, frames, redraws = job.propose(300)
     frame = frames[0]
@@ -188,18 +191,15 @@ def test_same_acceptance_and_weights_as_pyabc_per_particle():
     kw = simulate_one.keywords
     n_accepted = 0
     for (particle, acc_weight), row in zip(particles, frame.itertuples(index=False), strict=True):
+        pyabc_keywords = ("models", "summary_statistics", "distance_function", "eps", "acceptor")
         reference = evaluate_proposal(
             0,
             pyabc.Parameter(row._asdict()),
             t=1,
-            models=kw["models"],
-            summary_statistics=kw["summary_statistics"],
-            distance_function=kw["distance_function"],
-            eps=kw["eps"],
-            acceptor=kw["acceptor"],
             x_0=kw["x_0"],
             weight_function=kw["weight_function"],
             proposal_id=0,
+            **{key: kw[key] for key in pyabc_keywords},
         )
         assert particle.accepted == reference.accepted
         assert particle.distance == pytest.approx(reference.distance, rel=1e-12)
@@ -210,6 +210,36 @@ def test_same_acceptance_and_weights_as_pyabc_per_particle():
             expected = prior.pdf(particle.parameter) / transition.pdf(particle.parameter)
             assert job.weight(particle, acc_weight) == pytest.approx(expected, rel=1e-10)
     assert 0 < n_accepted < len(particles)  # both outcomes exercised
+
+
+def test_calibration_particles_are_prior_draws_accepted_with_weight_one():
+    model = BatchModel(lambda th: 2.0 * th, list(BOUNDS))
+    simulate_one = create_simulate_from_prior_function(
+        model_prior=pyabc.RV("randint", 0, 1),
+        parameter_priors=[BoxPrior(BOUNDS)],
+        models=[model],
+        summary_statistics=lambda x: x,
+    )
+    job = BatchJob.from_closure(simulate_one)
+    assert job.calibration
+    assert BatchJob.from_closure(lambda: None) is None  # unknown closures: one by one
+    np.random.seed(2)  # noqa: NPY002
+    particles, redraws = job.run_batch(5)
+    assert redraws == 0 and len(particles) == 5
+    for particle, acceptance_weight in particles:
+        assert particle.accepted and particle.distance == np.inf and particle.proposal_id == 0
+        assert particle.weight == 1.0 == acceptance_weight == job.weight(particle, 1.0)
+        theta = np.array([particle.parameter[k] for k in BOUNDS])
+        np.testing.assert_array_equal(particle.sum_stat["eta"], 2.0 * theta)
+
+
+def test_mape_distance_single_and_batch_agree():
+    distance = MAPEDistance("eta")
+    x0 = {"eta": np.array([0.4, 0.5, 0.6])}
+    xs = [{"eta": np.array([0.5, 0.5, 0.3])}, {"eta": [0.4, 0.55, 0.6]}]
+    expected = [100 * (0.1 / 0.4 + 0 + 0.3 / 0.6) / 3, 100 * (0.05 / 0.5) / 3]
+    np.testing.assert_allclose(distance.batch(xs, x0), expected, rtol=1e-14)
+    assert [distance(x, x0) for x in xs] == distance.batch(xs, x0).tolist()
 
 
 def prior_density(prior, frame):

@@ -83,17 +83,23 @@ def provenance(**attrs: Any) -> dict[str, Any]:
     return {"code_version": __version__, **jsonable(attrs)}
 
 
-def write_array(group: zarr.Group, name: str, data: np.ndarray, **attrs: Any) -> zarr.Array:
-    """Write a small array (tables, labels) as one compressed chunk."""
+def write_array(group: zarr.Group, name: str, data: np.ndarray, /, **attrs: Any) -> zarr.Array:
+    """Write a small array (tables, labels) as one compressed chunk; ``attrs`` go on the array
+    (positional-only arguments, so any attribute name, ``name`` included, is free).
+
+    Empty arrays (a zero-length axis, e.g. a run without results) are written with shape only.
+    """
     data = np.asarray(data)
     array = group.create_array(
         name,
         shape=data.shape,
         dtype=data.dtype,
-        chunks=data.shape or None,
+        # zarr needs chunk edges >= 1: an empty axis gets a chunk of one
+        chunks=tuple(max(int(s), 1) for s in data.shape) or None,
         compressors=_compressor(),
     )
-    array[...] = data
+    if data.size:
+        array[...] = data
     if attrs:
         array.attrs.update(jsonable(attrs))
     return array

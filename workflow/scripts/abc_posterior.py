@@ -4,16 +4,16 @@ import logging
 
 import torch
 
-from poredesign.design.abc import run_abc, save_outputs, spinodoid_cnn_model, spinodoid_prior
+from poredesign.design import run_abc, save_outputs, spinodoid_cnn_model, spinodoid_prior
+from poredesign.devices import torch_device
 from poredesign.learn import load_model, predict
-from poredesign.learn.train import TrainSettings
 from poredesign.runlog import setup_logging
 
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 log = logging.getLogger("abc")
 params, abc = snakemake.params, snakemake.params.abc
-device = TrainSettings(device=params.device).torch_device()
+device = torch_device(params.device)
 cnn = load_model(snakemake.input.model, map_location=device)
 model = spinodoid_cnn_model(
     lambda solid: predict(cnn, solid),

@@ -5,8 +5,8 @@ import json
 import torch
 
 from poredesign.design.validate import posterior_mean, validate_design
+from poredesign.devices import torch_device
 from poredesign.learn import load_model, predict
-from poredesign.learn.train import TrainSettings
 from poredesign.plots import plot_validation
 from poredesign.runlog import setup_logging
 
@@ -14,7 +14,7 @@ stream = setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 params = snakemake.params
 theta, target = posterior_mean(snakemake.input.summary)
-device = TrainSettings(device=params.device).torch_device()
+device = torch_device(params.device)
 cnn = load_model(snakemake.input.model, map_location=device)
 result = validate_design(
     theta,

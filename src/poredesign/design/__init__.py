@@ -1,47 +1,13 @@
-"""Inverse design: ABC posterior over generator parameters (pyABC, batched model evaluations)."""
+"""Inverse design: the ABC posterior over generator parameters and its validation.
 
-from poredesign.design.abc import (
-    AbcResult,
-    ABCStoppedError,
-    BoxPrior,
-    Generation,
-    MAPEDistance,
-    SpinodoidModel,
-    SpinodoidSupport,
-    default_tolerances,
-    perturbation_transition,
-    plot_marginals,
-    read_posterior_store,
-    run_abc,
-    save_outputs,
-    spinodoid_cnn_model,
-    spinodoid_prior,
-    spinodoid_prior_bounds,
-    write_posterior_store,
-    write_summary,
-)
-from poredesign.design.batch_sampler import BatchModel, BatchSampler, GenerationStats
+- :mod:`.abc`: ABC-SMC with pyABC and a batched sampler (distance, prior, surrogate model, run
+  and diagnosis, posterior store); every public name is re-exported here.
+- :mod:`.validate`: designs through the solver (fresh structures at the posterior mean, and the
+  upscaling check).
+- :mod:`.figures`: the stage's figures (posterior marginals).
+"""
 
-__all__ = [
-    "ABCStoppedError",
-    "AbcResult",
-    "BatchModel",
-    "BatchSampler",
-    "BoxPrior",
-    "Generation",
-    "GenerationStats",
-    "MAPEDistance",
-    "SpinodoidModel",
-    "SpinodoidSupport",
-    "default_tolerances",
-    "perturbation_transition",
-    "plot_marginals",
-    "read_posterior_store",
-    "run_abc",
-    "save_outputs",
-    "spinodoid_cnn_model",
-    "spinodoid_prior",
-    "spinodoid_prior_bounds",
-    "write_posterior_store",
-    "write_summary",
-]
+from poredesign.design import abc
+from poredesign.design.abc import *  # noqa: F403  (every public name of the ABC package)
+
+__all__ = list(abc.__all__)

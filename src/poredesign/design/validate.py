@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from poredesign.learn.metrics import mape
 from poredesign.structures.spinodoid import spinodoid
 
 log = logging.getLogger(__name__)
@@ -44,11 +45,10 @@ class ValidationResult:
     settings: dict[str, Any] = field(default_factory=dict)
 
     def mape(self, target: Sequence[float], source: str = "solver") -> float:
-        """MAPE (percent) of the mean validated eta against the target, over the three axes."""
+        """MAPE (percent) of the mean validated eta against the (positive) target, over the
+        three axes; ``source`` is "solver" or "surrogate"."""
         eta = self.eta_solver if source == "solver" else self.eta_surrogate
-        mean = np.nanmean(eta, axis=0)
-        target = np.asarray(target, dtype=float)
-        return float(100 * np.mean(np.abs(mean - target) / target))
+        return float(mape(np.nanmean(eta, axis=0), target, axis=None))
 
     def summary(self, target: Sequence[float] | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -91,9 +91,10 @@ def validate_design(
     """Generate ``n_structures`` spinodoids at ``theta`` and measure eta along x, y, z.
 
     ``predict_structures`` maps a bool batch (B, N, N, N) to eta (B, 3) (the CNN); the solver is
-    :func:`poredesign.transport.diffusivity` with ``solver_options``.
+    :func:`poredesign.transport.properties` (diffusivity along each axis) with ``solver_options``
+    as its ``diffusion`` options. ``solver_seconds`` is the solver's wall time.
     """
-    from poredesign.transport import diffusivity
+    from poredesign.transport import properties
 
     theta = np.asarray(theta, dtype=float)
     options = dict(solver_options or {})
@@ -110,15 +111,15 @@ def validate_design(
         unit="structure",
     ):
         solid = validation_structure(theta, size, seed, i)
-        porosity[i] = 1.0 - solid.mean()
         start = time.perf_counter()
-        for axis in range(3):
-            result = diffusivity(solid, axis, **options)
-            eta_solver[i, axis] = result.eta
-            flags[i, axis] = int(result.flag)
+        props = properties(solid, which=("diffusivity",), diffusion=options)
+        solver_seconds += time.perf_counter() - start
+        porosity[i] = props.porosity
+        eta_solver[i] = props.eta
+        flags[i] = props.flags_eta
+        for axis, result in props.diffusivity_results.items():
             if result.flag:
                 log.warning("validation structure %d, axis %d: %s", i, axis, result.message)
-        solver_seconds += time.perf_counter() - start
         if predict_structures is not None:
             eta_surrogate[i] = np.asarray(predict_structures(solid[None]))[0]
     return ValidationResult(

@@ -1,0 +1,84 @@
+"""Inverse design by approximate Bayesian computation (ABC-SMC with pyABC) [R22, SPEC 4.1].
+
+The posterior f(theta | eta*) over generator parameters theta = (a_x, a_y, a_z, porosity) for a
+target diffusivity eta* (one pyABC History, an SQLite database, per target). One concern per
+module:
+
+- :mod:`.distance`: :class:`MAPEDistance`, rho = 100 * mean_i |eta'_i - eta*_i| / eta*_i (percent).
+- :mod:`.prior`: :class:`BoxPrior` (flat on a box, optionally restricted to a support set),
+  :class:`SpinodoidSupport`, :func:`spinodoid_prior`, :func:`spinodoid_prior_bounds`.
+- :mod:`.surrogate`: the study's model, spinodoids then the CNN (:class:`SpinodoidModel`,
+  :func:`spinodoid_cnn_model`).
+- :mod:`.sampler` and :mod:`.batch_job`: :class:`BatchSampler`, which proposes, simulates,
+  accepts and weights whole batches exactly as pyABC does per particle; :class:`BatchModel`.
+- :mod:`.run`: the tolerance schedule, the perturbation kernel and :func:`run_abc`.
+- :mod:`.result`: :class:`AbcResult`, :class:`Generation`, the summary and the diagnosis of why
+  a run ended.
+- :mod:`.posterior`: the posterior zarr store, the JSON summary, :func:`save_outputs`; the
+  marginal figure is drawn by :func:`poredesign.design.figures.plot_marginals`.
+"""
+
+from poredesign.design.abc.batch_job import BatchJob
+from poredesign.design.abc.distance import MAPEDistance
+from poredesign.design.abc.posterior import (
+    read_posterior_store,
+    save_outputs,
+    write_posterior_store,
+    write_summary,
+)
+from poredesign.design.abc.prior import (
+    SPINODOID_PARAMS,
+    BoxPrior,
+    SpinodoidSupport,
+    spinodoid_prior,
+    spinodoid_prior_bounds,
+)
+from poredesign.design.abc.result import (
+    STATUS_BUDGET,
+    STATUS_CONVERGED,
+    STATUS_LOW_ACCEPTANCE,
+    STATUS_WALLTIME,
+    AbcResult,
+    ABCStoppedError,
+    Generation,
+)
+from poredesign.design.abc.run import (
+    default_tolerances,
+    perturbation_transition,
+    run_abc,
+    unit_bandwidth,
+)
+from poredesign.design.abc.sampler import BatchModel, BatchSampler, GenerationStats
+from poredesign.design.abc.surrogate import SpinodoidModel, spinodoid_cnn_model
+from poredesign.design.figures import plot_marginals
+
+__all__ = [
+    "SPINODOID_PARAMS",
+    "STATUS_BUDGET",
+    "STATUS_CONVERGED",
+    "STATUS_LOW_ACCEPTANCE",
+    "STATUS_WALLTIME",
+    "ABCStoppedError",
+    "AbcResult",
+    "BatchJob",
+    "BatchModel",
+    "BatchSampler",
+    "BoxPrior",
+    "Generation",
+    "GenerationStats",
+    "MAPEDistance",
+    "SpinodoidModel",
+    "SpinodoidSupport",
+    "default_tolerances",
+    "perturbation_transition",
+    "plot_marginals",
+    "read_posterior_store",
+    "run_abc",
+    "save_outputs",
+    "spinodoid_cnn_model",
+    "spinodoid_prior",
+    "spinodoid_prior_bounds",
+    "unit_bandwidth",
+    "write_posterior_store",
+    "write_summary",
+]
