@@ -187,37 +187,6 @@ def test_extruded_structures_are_solved_on_two_slices():
     assert fast.k > 0 and permeability(solid, "x").flag in (Flag.OK, Flag.NO_PATH)
 
 
-def test_row_and_voxel_parallel_kernels_agree():
-    """The CPU kernels run row-parallel, the CUDA ones voxel-parallel: same update."""
-    from poredesign.transport import diffusion_kernels as dk
-    from poredesign.transport import flow_kernels as fk
-
-    backend.ensure_backend("auto")
-    solid = spinodoid(10, (0.2, 0.2, 0.2), 0.6, seed=1)
-    rng = np.random.default_rng(0)
-    nv = solid.size
-    fluid = np.tile(~solid.ravel(), 19)  # direction-major
-    src = rng.standard_normal(19 * nv).astype(np.float32)
-    src_cells = np.ascontiguousarray(src.reshape(19, nv).T).ravel()  # cell-major copy
-    rows, flat = np.zeros_like(src), np.zeros_like(src)
-    mask = fk.neighbour_mask(solid)
-    args = (*solid.shape, 1e-3, 2e-3, 3e-3, 0.9, 1.3)
-    fk.flow_step(src_cells, rows, mask, *args)  # CPU: cell-major
-    fk.flow_step_flat(src, flat, mask, *args)  # CUDA: direction-major
-    rows = rows.reshape(nv, 19).T.ravel()
-    # equal up to float32 rounding (the two kernels are compiled separately)
-    assert np.allclose(rows[fluid], flat[fluid], rtol=1e-6, atol=1e-6)
-    assert np.abs(rows[fluid]).max() > 0
-    carries = ~solid
-    src = rng.standard_normal(7 * solid.size)
-    rows, flat = np.zeros_like(src), np.zeros_like(src)
-    mask = dk.node_mask(carries)
-    args = (*solid.shape, 1.2, 0.3, 1.0, 0.0)
-    dk.diffusion_step(src, rows, mask, *args)
-    dk.diffusion_step_flat(src, flat, mask, *args)
-    assert np.allclose(rows, flat, rtol=1e-12, atol=1e-12) and np.abs(rows).max() > 0
-
-
 def test_a_foreign_reinitialisation_is_noticed():
     import taichi as ti
 

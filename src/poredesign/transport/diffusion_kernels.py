@@ -15,12 +15,16 @@ Dirichlet layers (x = 0 and x = N - 1)
     replaced by the imposed value (c_in, c_out); their outer side is a wall, so inlet and outlet
     never talk through the periodic wrap.
 
-Collision: TRT, symmetric part relaxed with lambda+ towards ``w_q C``, antisymmetric part with
-lambda- towards 0; D = c_s^2 (1/lambda- - 1/2). With the magic parameter
-Lambda = (1/lambda+ - 1/2)(1/lambda- - 1/2) = 1/4 the steady state is that of BGK with tau = 1,
+The physics, one ``ti.func`` each (inlined into the one fused kernel per step): :func:`stream`
+(pull with halfway bounce-back, shared with the flow kernels: :mod:`.streaming`),
+:func:`concentration` (C = sum_q h_q) and :func:`collide` (TRT: symmetric part relaxed with
+lambda+ towards ``w_q C``, antisymmetric part with lambda- towards 0; D = c_s^2 (1/lambda- - 1/2)).
+Steps: :func:`diffusion_step_row_parallel` (CPU) and :func:`diffusion_step_voxel_parallel` (CUDA,
+coalesced); both keep the direction-major layout. With the magic parameter
+Lambda = (1/lambda+ - 1/2)(1/lambda- - 1/2) = 1/4 the steady state is that of BGK with tau_+ = 1,
 which is exactly the 7-point finite-volume scheme with zero flux through solid faces and the
 concentration imposed at the inlet and outlet voxel centres: the discrete problem the Krylov
-path solves (agreement to 1e-7 in the tests, for tau- from 1 to 40). A large tau- (fast
+path solves (agreement to 1e-7 in the tests, for tau_- from 1 to 40). A large tau_- (fast
 diffusion) reaches the steady state in far fewer steps.
 """
 
@@ -35,6 +39,11 @@ from poredesign.transport.lattice import D3Q7_C as C  # noqa: E402
 from poredesign.transport.lattice import D3Q7_OPP as OPP  # noqa: E402
 from poredesign.transport.lattice import D3Q7_PAIRS as PAIRS  # noqa: E402
 from poredesign.transport.lattice import D3Q7_W as W  # noqa: E402
+from poredesign.transport.streaming import (  # noqa: E402
+    make_pull_bounce_back,
+    neighbour_offsets,
+    with_z,
+)
 
 Q = 7
 FIXED = 1  # bit 0: not updated
@@ -42,6 +51,7 @@ CARRIES = 128  # bit 7: fluid or Dirichlet node
 
 F64 = ti.types.ndarray(dtype=ti.f64, ndim=1)
 U8 = ti.types.ndarray(dtype=ti.u8, ndim=1)
+Populations = ti.types.vector(Q, ti.f64)
 
 
 def node_mask(carries: np.ndarray, lateral_periodic: bool = True) -> np.ndarray:
@@ -76,78 +86,71 @@ def node_mask(carries: np.ndarray, lateral_periodic: bool = True) -> np.ndarray:
     return mask.ravel()
 
 
-@ti.func
-def _wrap_minus(i: ti.i32, n: ti.i32, stride: ti.i32) -> ti.i32:
-    return -stride if i > 0 else (n - 1) * stride
+# stream(src, i, wall_bits, nv, offsets, cell_major) -> h: the 7 populations of voxel i after pull
+# streaming with halfway bounce-back (see .streaming); always direction-major here
+stream = make_pull_bounce_back(C, OPP, ti.f64)
 
 
 @ti.func
-def _wrap_plus(i: ti.i32, n: ti.i32, stride: ti.i32) -> ti.i32:
-    return stride if i < n - 1 else -(n - 1) * stride
-
-
-@ti.func
-def _diffusion_cell(
-    src: ti.template(),
-    dst: ti.template(),
-    i: ti.i32,
-    m: ti.u32,
-    nv: ti.i32,
-    x: ti.i32,
-    nx: ti.i32,
-    oxm: ti.i32,
-    oxp: ti.i32,
-    oym: ti.i32,
-    oyp: ti.i32,
-    ozm: ti.i32,
-    ozp: ti.i32,
-    lp: ti.f64,
-    lm: ti.f64,
-    c_in: ti.f64,
-    c_out: ti.f64,
-):
-    """Pull, bounce back and collide one voxel ``i`` that carries flux (layer x)."""
-    a0 = 1.0 - lp
-    a1 = 0.5 * (1.0 - lp)
-    b1 = 0.5 * (1.0 - lm)
-    h = ti.Vector([0.0] * Q, dt=ti.f64)
-    h[0] = src[i]
-    for q in ti.static(range(1, Q)):
-        off = 0
-        if ti.static(C[q][0] == 1):
-            off = oxm
-        if ti.static(C[q][0] == -1):
-            off = oxp
-        if ti.static(C[q][1] == 1):
-            off = oym
-        if ti.static(C[q][1] == -1):
-            off = oyp
-        if ti.static(C[q][2] == 1):
-            off = ozm
-        if ti.static(C[q][2] == -1):
-            off = ozp
-        pulled = src[q * nv + i + off]
-        bounced = src[OPP[q] * nv + i]
-        h[q] = bounced if (m & ti.u32(1 << q)) != 0 else pulled
+def concentration(h: Populations) -> ti.f64:
+    """C = sum_q h_q."""
     conc = h[0]
     for q in ti.static(range(1, Q)):
         conc += h[q]
-    if x == 0:  # Dirichlet layers: the concentration is imposed
-        conc = c_in
-    elif x == nx - 1:
-        conc = c_out
-    dst[i] = a0 * h[0] + lp * W[0] * conc
+    return conc
+
+
+@ti.func
+def collide(h: Populations, conc: ti.f64, lp: ti.f64, lm: ti.f64) -> Populations:
+    """TRT collision towards the equilibrium ``w_q C`` (no advection: its odd part is zero).
+
+    Per opposite pair (q, p): ``h*_q, h*_p = A +/- B`` with ``A = (1 - lp) (h_q + h_p) / 2 +
+    lp w_q C`` and ``B = (1 - lm) (h_q - h_p) / 2``. Conserves sum_q h_q when C is that sum.
+    """
+    a0 = 1.0 - lp
+    a1 = 0.5 * (1.0 - lp)
+    b1 = 0.5 * (1.0 - lm)
+    out = Populations(0.0)
+    out[0] = a0 * h[0] + lp * W[0] * conc
     r1 = lp * W[1] * conc
     for k in ti.static(range(len(PAIRS))):
         q, p = ti.static(PAIRS[k])
         big_a = a1 * (h[q] + h[p]) + r1
         big_b = b1 * (h[q] - h[p])
-        dst[q * nv + i] = big_a + big_b
-        dst[p * nv + i] = big_a - big_b
+        out[q] = big_a + big_b
+        out[p] = big_a - big_b
+    return out
+
+
+@ti.func
+def update(
+    src: ti.template(),
+    dst: ti.template(),
+    i: ti.i32,
+    walls: ti.u32,
+    nv: ti.i32,
+    offsets: ti.types.vector(6, ti.i32),
+    x: ti.i32,
+    nx: ti.i32,
+    lp: ti.f64,
+    lm: ti.f64,
+    c_in: ti.f64,
+    c_out: ti.f64,
+):
+    """Stream and collide voxel ``i`` (layer x) that carries flux; store it in ``dst``."""
+    h = stream(src, i, walls, nv, offsets, False)
+    conc = concentration(h)
+    if x == 0:  # Dirichlet layers: the concentration is imposed
+        conc = c_in
+    elif x == nx - 1:
+        conc = c_out
+    out = collide(h, conc, lp, lm)
+    for q in ti.static(range(Q)):
+        dst[q * nv + i] = out[q]
 
 
 @ti.kernel
-def diffusion_step(
+def diffusion_step_row_parallel(
     src: F64,
     dst: F64,
     mask: U8,
@@ -160,42 +163,20 @@ def diffusion_step(
     c_out: ti.f64,
 ):
     """One pull-stream + TRT collision step src -> dst for every node that carries flux (CPU:
-    parallel over (x, y) rows)."""
+    parallel over (x, y) rows, the row offsets computed once)."""
     nv = nx * ny * nz
-    sx = ny * nz
     for x, y in ti.ndrange(nx, ny):
-        oxm = _wrap_minus(x, nx, sx)
-        oxp = _wrap_plus(x, nx, sx)
-        oym = _wrap_minus(y, ny, nz)
-        oyp = _wrap_plus(y, ny, nz)
+        row = neighbour_offsets(x, y, 0, nx, ny, nz)
         base = (x * ny + y) * nz
         for z in range(nz):
             i = base + z
             m = ti.cast(mask[i], ti.u32)
             if m & ti.u32(FIXED) == 0:
-                _diffusion_cell(
-                    src,
-                    dst,
-                    i,
-                    m,
-                    nv,
-                    x,
-                    nx,
-                    oxm,
-                    oxp,
-                    oym,
-                    oyp,
-                    _wrap_minus(z, nz, 1),
-                    _wrap_plus(z, nz, 1),
-                    lp,
-                    lm,
-                    c_in,
-                    c_out,
-                )
+                update(src, dst, i, m, nv, with_z(row, z, nz), x, nx, lp, lm, c_in, c_out)
 
 
 @ti.kernel
-def diffusion_step_flat(
+def diffusion_step_voxel_parallel(
     src: F64,
     dst: F64,
     mask: U8,
@@ -209,37 +190,19 @@ def diffusion_step_flat(
 ):
     """The same step parallel over every voxel (GPU, coalesced)."""
     nv = nx * ny * nz
-    sx = ny * nz
     for i in range(nv):
         m = ti.cast(mask[i], ti.u32)
         if m & ti.u32(FIXED) == 0:
             z = i % nz
             y = (i // nz) % ny
-            x = i // sx
-            _diffusion_cell(
-                src,
-                dst,
-                i,
-                m,
-                nv,
-                x,
-                nx,
-                _wrap_minus(x, nx, sx),
-                _wrap_plus(x, nx, sx),
-                _wrap_minus(y, ny, nz),
-                _wrap_plus(y, ny, nz),
-                _wrap_minus(z, nz, 1),
-                _wrap_plus(z, nz, 1),
-                lp,
-                lm,
-                c_in,
-                c_out,
-            )
+            x = i // (ny * nz)
+            offsets = neighbour_offsets(x, y, z, nx, ny, nz)
+            update(src, dst, i, m, nv, offsets, x, nx, lp, lm, c_in, c_out)
 
 
 def step_kernel(device: str):
     """The step kernel for a device: row-parallel on the CPU, voxel-parallel on CUDA."""
-    return diffusion_step_flat if device == "cuda" else diffusion_step
+    return diffusion_step_voxel_parallel if device == "cuda" else diffusion_step_row_parallel
 
 
 @ti.kernel

@@ -177,7 +177,7 @@ class FlowSolver:
         from poredesign.transport import flow_kernels as fk
 
         step = fk.step_kernel(device)
-        aos = fk.cell_major(device)
+        cell_major = fk.cell_major(device)
 
         n_check = check_every or max(10, min(200, int(round(max(shape) / 2))))
         budget = max_steps or default_max_steps(shape)
@@ -192,7 +192,7 @@ class FlowSolver:
         cs = 1.0 / math.sqrt(3.0)
 
         def measure(arr) -> tuple[float, float, bool]:
-            fk.flow_measure(arr, buf.mask, nx, ny, nz, *gvec, buf.partial, aos)
+            fk.flow_measure(arr, buf.mask, nx, ny, nz, *gvec, buf.partial, cell_major)
             part = buf.partial.to_numpy().reshape(-1, 5)
             bad = part[:, 4].sum() > 0
             mean = part[:, ax].sum() / nv
@@ -234,7 +234,7 @@ class FlowSolver:
             import taichi as ti
 
             out = ti.ndarray(ti.f32, 3 * nv)
-            fk.velocity_field(a, buf.mask, nx, ny, nz, *gvec, out, aos)
+            fk.velocity_field(a, buf.mask, nx, ny, nz, *gvec, out, cell_major)
             velocity = out.to_numpy().reshape(3, *shape)
             if extruded:
                 velocity = np.repeat(np.take(velocity, [0], axis=ax + 1), full_length, axis=ax + 1)
