@@ -367,7 +367,8 @@ def test_regressor_evaluation_gives_both_scales_and_the_training_loss():
         assert torch.equal(out["true"], t) and torch.equal(
             out["true_scaled"], model.scaler.encode(t)
         )
-        assert set(model.predict_step(x, 0)) == {"pred", "pred_scaled"}  # no labels
+        for unlabelled in (x, (x,)):
+            assert set(model.predict_step(unlabelled, 0)) == {"pred", "pred_scaled"}
         loss = float(torch.nn.functional.mse_loss(model(x), model.scaler.encode(t)))
     report = evaluated(model, [(x[:2], t[:2]), (x[2:], t[2:])])
     assert report["n"] == 3

@@ -131,6 +131,13 @@ class StagedModule(pl.LightningModule):
             )
 
 
+def inputs_and_labels(batch) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(x, t)`` of a batch given as ``x``, ``(x,)`` or ``(x, t)``; ``t`` None without labels."""
+    if isinstance(batch, (list, tuple)):
+        return batch[0], (batch[1] if len(batch) > 1 else None)
+    return batch, None
+
+
 def concat_outputs(batches: Sequence[Mapping[str, torch.Tensor]]) -> dict[str, np.ndarray]:
     """Per-sample values of several :meth:`StagedModule.predict_step` calls as float32 arrays, in
     batch order; ``{}`` when there were no batches."""
@@ -219,7 +226,7 @@ class PropertyRegressor(StagedModule):
     def predict_step(self, batch, batch_idx: int = 0, dataloader_idx: int = 0):
         """Per-sample ``pred``/``pred_scaled`` (physical / training scale) of ``x`` or ``(x, t)``,
         and ``true``/``true_scaled`` when the batch has labels."""
-        x, t = batch if isinstance(batch, (list, tuple)) else (batch, None)
+        x, t = inputs_and_labels(batch)
         return regression_outputs(self.scaler, self(x).float(), t)
 
     def split_report(self, outputs: Mapping[str, np.ndarray]) -> dict[str, Any]:

@@ -74,6 +74,7 @@ class TrainSettings:
         return lightning_precision(self.device, self.precision)
 
     def torch_device(self) -> torch.device:
+        """The ``torch.device`` training and evaluation run on."""
         return torch_device(self.device)
 
 

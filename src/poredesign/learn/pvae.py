@@ -36,6 +36,7 @@ from torch import nn
 
 from poredesign.learn.base import (
     TargetScaler,
+    inputs_and_labels,
     regression_outputs,
     regression_split_report,
     split_size,
@@ -145,7 +146,7 @@ class PropertyVAE(VariationalModule):
     def predict_step(self, batch, batch_idx: int = 0, dataloader_idx: int = 0):
         """Per-sample reconstruction values and, from the latent mean, the property predictions
         (and labels, when the batch has them) on both scales."""
-        x, t = batch if isinstance(batch, (list, tuple)) else (batch, None)
+        x, t = inputs_and_labels(batch)
         out, mu = self.reconstruction_outputs(x)
         return {**out, **regression_outputs(self.scaler, self.regressor(mu).float(), t)}
 

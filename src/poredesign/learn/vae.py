@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from poredesign.learn.base import StagedModule, conv_out, split_size
+from poredesign.learn.base import StagedModule, conv_out, inputs_and_labels, split_size
 from poredesign.learn.metrics import regression_report
 
 
@@ -223,7 +223,7 @@ class VAE3D(VariationalModule):
 
     def predict_step(self, batch, batch_idx: int = 0, dataloader_idx: int = 0):
         """Per-sample reconstruction values of ``x`` (:meth:`reconstruction_outputs`)."""
-        x = batch[0] if isinstance(batch, (list, tuple)) else batch
+        x, _ = inputs_and_labels(batch)
         return self.reconstruction_outputs(x)[0]
 
     def split_report(self, outputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
