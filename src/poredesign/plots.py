@@ -1,4 +1,8 @@
-"""Figures shared by workflow stages and reports (matplotlib, Agg backend, PNG)."""
+"""Figures of the generate and simulate stages (matplotlib, Agg backend, PNG).
+
+The design stage's figures are in :mod:`poredesign.design.figures`, the models' in
+:mod:`poredesign.learn.figures`.
+"""
 
 from __future__ import annotations
 
@@ -45,50 +49,6 @@ def plot_structure_overview(
         f"{structures.attrs.get('rejection_rate', float('nan')):.2f}",
         fontsize=10,
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def plot_validation(
-    eta_solver: np.ndarray,
-    eta_surrogate: np.ndarray | None,
-    target: np.ndarray | None,
-    path: str | os.PathLike,
-    title: str = "",
-) -> None:
-    """Histograms of eta per axis from the solver (and the surrogate) with the target marked."""
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), sharey=True)
-    for axis, ax in enumerate(axes):
-        values = [eta_solver[:, axis]]
-        if eta_surrogate is not None and np.isfinite(eta_surrogate[:, axis]).any():
-            values.append(eta_surrogate[:, axis])
-        finite = np.concatenate([v[np.isfinite(v)] for v in values])
-        lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
-        if target is not None:
-            lo, hi = min(lo, target[axis]), max(hi, target[axis])
-        bins = np.linspace(lo - 0.02, hi + 0.02, 25)
-        ax.hist(
-            eta_solver[:, axis][np.isfinite(eta_solver[:, axis])],
-            bins=bins,
-            alpha=0.6,
-            label="solver (LBM/Krylov)",
-            color="tab:blue",
-        )
-        if len(values) > 1:
-            ax.hist(
-                values[1][np.isfinite(values[1])],
-                bins=bins,
-                alpha=0.6,
-                label="CNN",
-                color="tab:orange",
-            )
-        if target is not None:
-            ax.axvline(target[axis], color="k", ls="--", label="target")
-        ax.set_xlabel(f"eta_{'xyz'[axis]} = D_eff / D")
-    axes[0].set_ylabel("structures")
-    axes[0].legend(fontsize=8)
-    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

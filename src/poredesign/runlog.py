@@ -7,8 +7,13 @@ import logging
 import os
 import sys
 import traceback
+from collections.abc import Iterable, Iterator
 from types import TracebackType
-from typing import TextIO
+from typing import Any, TextIO, TypeVar
+
+from tqdm import tqdm
+
+T = TypeVar("T")
 
 log = logging.getLogger("poredesign")
 
@@ -17,6 +22,13 @@ def error_line(error: BaseException) -> str:
     """One line for an error: its message, then its type (the message is what a user acts on)."""
     message = str(error).strip().replace("\n", " ") or "(no message)"
     return f"{message} [{type(error).__name__}]"
+
+
+def progress(
+    items: Iterable[T], desc: str, file: Any = None, unit: str = "structure"
+) -> Iterator[T]:
+    """``items`` with a progress bar written to ``file`` (a rule log) at most every 5 s."""
+    return iter(tqdm(items, desc=desc, file=file, mininterval=5.0, unit=unit))
 
 
 def setup_logging(path: str | os.PathLike | None, level: int = logging.INFO) -> TextIO:

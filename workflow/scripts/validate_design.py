@@ -4,10 +4,10 @@ import json
 
 import torch
 
+from poredesign.design.figures import plot_validation
 from poredesign.design.validate import posterior_mean, validate_design
 from poredesign.devices import torch_device
 from poredesign.learn import load_model, predict
-from poredesign.plots import plot_validation
 from poredesign.runlog import setup_logging
 
 stream = setup_logging(snakemake.log[0])

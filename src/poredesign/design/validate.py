@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from poredesign.learn.metrics import mape
+from poredesign.runlog import progress
 from poredesign.structures.spinodoid import spinodoid
 
 log = logging.getLogger(__name__)
@@ -103,13 +103,7 @@ def validate_design(
     porosity = np.empty(n_structures)
     flags = np.zeros((n_structures, 3), dtype=np.int32)
     solver_seconds = 0.0
-    for i in tqdm(
-        range(n_structures),
-        desc=f"validate theta at {size}^3",
-        file=progress_file,
-        mininterval=5.0,
-        unit="structure",
-    ):
+    for i in progress(range(n_structures), f"validate theta at {size}^3", progress_file):
         solid = validation_structure(theta, size, seed, i)
         start = time.perf_counter()
         props = properties(solid, which=("diffusivity",), diffusion=options)

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
-from tqdm import tqdm
 
 from poredesign import store
+from poredesign.runlog import progress
 from poredesign.structures.checks import both_phases_percolate
 from poredesign.structures.spinodoid import spinodoid
 from poredesign.structures.squares import square_pores
@@ -161,12 +161,8 @@ def generate_dataset(
     with store.atomic_group(path) as group:
         structures, params, attempts = None, None, np.zeros(n, dtype=np.int32)
         all_params = []
-        for i in tqdm(
-            range(start, stop),
-            desc=f"generate {generator} [{start}, {stop})",
-            file=progress_file,
-            mininterval=5.0,
-            unit="structure",
+        for i in progress(
+            range(start, stop), f"generate {generator} [{start}, {stop})", progress_file
         ):
             draw = draw_structure(sampler, seed, i, max_attempts)
             if structures is None:

@@ -22,9 +22,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from poredesign import store
+from poredesign.runlog import progress
 from poredesign.transport.properties import properties
 from poredesign.transport.results import Flag, axis_index
 
@@ -69,13 +69,7 @@ def label_structures(
     first = int(structures.attrs.get("first_index", 0))
     solved = [p for p in PROPERTIES if p in which]  # the order properties() solves them in
 
-    for i in tqdm(
-        range(n),
-        desc=f"simulate {', '.join(which)}",
-        file=progress_file,
-        mininterval=5.0,
-        unit="structure",
-    ):
+    for i in progress(range(n), f"simulate {', '.join(which)}", progress_file):
         props = properties(
             structures[i],
             axes=axes,
