@@ -48,3 +48,15 @@ def run_snakemake(
             f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
         )
     return proc
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Torch on one thread for a test module: tiny convolutions run faster on one thread, and far
+    faster when other jobs share the cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -33,14 +33,7 @@ from poredesign.learn import (
 from poredesign.learn.base import TargetScaler, concat_outputs
 from poredesign.structures import spinodoid
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # tiny convolutions run faster on one thread, and far faster when other jobs share the cores
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def volumes(n: int, size: int, scale: str) -> torch.Tensor:

@@ -20,12 +20,7 @@ from poredesign.learn.train import settings_from_config, train
 SMALL = {"channels": [4, 8, 8, 16], "hidden": 32, "latent_dim": 8}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")
