@@ -82,3 +82,125 @@ def test_a_failing_rule_script_writes_its_error_into_the_rule_log(tmp_path):
     assert first_error.endswith("structure 3 of shards/s.zarr: chunk 3 is missing [ValueError]")
     assert "Traceback" in text
     assert "chunk 3 is missing" in proc.stderr  # Snakemake's and SLURM's own logs keep it too
+
+
+# -- stores that prove they are whole ---------------------------------------------------------
+def _labels(tmp_path, name="t.zarr", n=4):
+    from poredesign import store
+
+    path = tmp_path / name
+    with store.atomic_group(path) as group:
+        store.write_array(group, "eta", np.linspace(0.1, 0.4, 3 * n).reshape(n, 3))
+        store.write_array(group, "flags", np.zeros((n, 3), dtype=np.int32))
+    return path
+
+
+def _structures(tmp_path, name="s.zarr", n=3):
+    from poredesign import store
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / name
+    store.write_structures(
+        path, rng.random((n, 8, 8, 8)) > 0.5, rng.random((n, 2)), ["a", "porosity"]
+    )
+    return path
+
+
+def test_a_deleted_chunk_is_an_error_naming_store_array_and_chunk(tmp_path):
+    from poredesign import store
+
+    path = _labels(tmp_path)
+    # zarr stores no chunk that holds only the fill value (flags are all 0): one chunk recorded
+    assert store.verify_store(path) == 1
+    chunk = next((path / "eta" / "c").rglob("*"))
+    while chunk.is_dir():
+        chunk = next(chunk.iterdir())
+    chunk.unlink()
+    with pytest.raises(store.CorruptStoreError) as info:
+        store.open_group(path)
+    message = str(info.value)
+    assert str(path) in message and "'eta'" in message and "c/" in message
+
+
+def test_a_truncated_chunk_fails_verification_and_reading(tmp_path, capsys):
+    from poredesign import store
+
+    path = _structures(tmp_path)
+    chunk = sorted((path / "structures" / "c").rglob("*"))[-1]
+    chunk.write_bytes(chunk.read_bytes()[:5])
+    with pytest.raises(store.CorruptStoreError, match="'structures', chunk .* is damaged"):
+        store.verify_store(path)
+    with pytest.raises(store.CorruptStoreError, match=f"{path}: structure 2 cannot be read"):
+        store.StructureStore(path)[2]
+    assert cli_main(["verify", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and "damaged" in err
+
+
+def test_float_arrays_fill_with_nan_not_zero(tmp_path):
+    from poredesign import store
+
+    with store.atomic_group(tmp_path / "f.zarr") as group:
+        array = store.write_array(group, "k", np.ones((2, 3)))
+    assert np.isnan(array.metadata.fill_value)
+
+
+def test_wrong_or_empty_stores_are_named(tmp_path):
+    from poredesign import store
+
+    with pytest.raises(ValueError, match="is not a structure store: it holds arrays eta, flags"):
+        store.StructureStore(_labels(tmp_path))
+    (tmp_path / "empty.zarr").mkdir()
+    with pytest.raises(store.IncompleteStoreError, match="empty.zarr is not a zarr store"):
+        store.open_group(tmp_path / "empty.zarr")
+
+
+def test_a_killed_writers_temporary_store_is_removed_by_the_next_writer(tmp_path):
+    stale = tmp_path / ".t.zarr.tmp-12345-deadbeef"
+    (stale / "eta").mkdir(parents=True)
+    _labels(tmp_path)
+    assert not stale.exists() and (tmp_path / "t.zarr").exists()
+
+
+def test_gathered_stores_list_every_shard(tmp_path):
+    from poredesign import store
+
+    shards = []
+    for i in range(3):
+        path = tmp_path / f"t{i}.zarr"
+        with store.atomic_group(path) as group:
+            store.write_array(group, "eta", np.full((2, 3), 0.1 * (i + 1)))
+            group.attrs.update({"structures": f"s{i}.zarr", "first_index": 2 * i, "axes": [0]})
+        shards.append(path)
+    store.gather_arrays(shards, tmp_path / "all.zarr")
+    attrs = dict(store.open_group(tmp_path / "all.zarr").attrs)
+    assert attrs["structures"] == ["s0.zarr", "s1.zarr", "s2.zarr"] and attrs["axes"] == [0]
+    assert attrs["shard_stores"] == [str(p) for p in shards]
+    store.gather_structures(
+        [_structures(tmp_path, f"s{i}.zarr") for i in range(2)], tmp_path / "s.zarr"
+    )
+    assert len(store.StructureStore(tmp_path / "s.zarr").attrs["shard_stores"]) == 2
+
+
+# -- checkpoints ------------------------------------------------------------------------------
+def test_an_unusable_checkpoint_is_moved_aside_and_a_good_one_resumes(tmp_path, caplog):
+    import torch
+
+    from poredesign.learn import DiffusivityCNN
+    from poredesign.learn.fit import _resume_epoch
+
+    model = DiffusivityCNN(input_size=36, channels=[2, 2, 2], hidden=[4])
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    last.parent.mkdir()
+    torch.save({"epoch": 4, "state_dict": model.state_dict()}, last)
+    assert _resume_epoch(last, model, tmp_path) == 5
+
+    last.write_bytes(last.read_bytes()[:100])  # truncated by a killed job or a full disk
+    assert _resume_epoch(last, model, tmp_path) is None
+    assert not last.exists() and len(list(tmp_path.glob("last.ckpt.unusable-*"))) == 1
+    assert str(last) in caplog.text and "cannot be resumed" in caplog.text
+
+    other = DiffusivityCNN(input_size=36, channels=[2, 2, 3], hidden=[4])
+    torch.save({"epoch": 1, "state_dict": other.state_dict()}, last)
+    assert _resume_epoch(last, model, tmp_path) is None
+    assert "do not fit the model" in caplog.text

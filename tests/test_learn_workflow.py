@@ -83,3 +83,23 @@ def test_train_rule_runs_and_resumes(workflow_copy):
     assert state["global_step"] == 4 * steps_per_epoch
     log = (results / "logs" / "train" / "diffusivity.log").read_text()
     assert "resuming DiffusivityCNN" in log and "epoch 4/4" in log
+
+
+def test_a_lost_label_chunk_stops_training_naming_the_store(workflow_copy):
+    results = workflow_copy / "results" / "tiny"
+    results.mkdir(parents=True)
+    make_stores(results, n=8, size=36)
+    chunk = next(
+        f
+        for f in (results / "transport.zarr" / "eta").rglob("*")
+        if f.is_file() and f.name != "zarr.json"
+    )
+    chunk.unlink()
+    config = workflow_copy / "tiny.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(epochs=1)))
+    proc = run_snakemake(workflow_copy, "--cores", "2", "--configfile", str(config), check=False)
+    assert proc.returncode != 0
+    log = (results / "logs" / "train" / "diffusivity.log").read_text()
+    error = next(line for line in log.splitlines() if " ERROR " in line)
+    assert "transport.zarr" in error and "'eta'" in error and "lost its chunk" in error
+    assert not (results / "models" / "diffusivity" / "model.pt").exists()

@@ -1,4 +1,5 @@
-"""Command line: ``poredesign simulate FILE --property ... --axis ...``.
+"""Command line: ``poredesign simulate FILE --property ... --axis ...`` and
+``poredesign verify STORE ...`` (chunk checksums of zarr stores).
 
 ``--property permeability|diffusivity|all``, ``--axis x|y|z|all``.
 
@@ -150,6 +151,14 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from poredesign.store import verify_store
+
+    for path in args.stores:
+        print(f"{path}: {verify_store(path)} chunks verified")
+    return 0
+
+
 def _fmt(value: float, spec: str) -> str:
     return (
         "nan"
@@ -210,6 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--max-steps", type=_at_least(1), help="flow step budget (>= 1)")
     sim.add_argument("--json", action="store_true", help="print JSON instead of a table")
     sim.set_defaults(func=_simulate)
+
+    ver = commands.add_parser(
+        "verify",
+        help="check zarr stores against their recorded chunk checksums",
+        description="Check that every chunk of each store is present and unchanged since the "
+        "store was written (integrity.json); exit 1 naming the store, array and chunk otherwise.",
+    )
+    ver.add_argument("stores", nargs="+", help="zarr stores (.zarr folders)")
+    ver.set_defaults(func=_verify)
     return parser
 
 

@@ -9,14 +9,24 @@ A *structure store* (``structures.zarr``) holds
 - group attrs: ``generator``, ``generator_config``, ``seed``, ``first_index``, ``code_version``,
   ``n``, ``size`` and ``complete`` (written last).
 
-Other stores (transport labels, posteriors) are plain groups of named arrays with attrs.
-Every store is
-written into a hidden temporary directory beside its final path and renamed into place only when
-complete, so an interrupted job never leaves anything that looks like a finished store.
+Other stores (transport labels, posteriors) are plain groups of named arrays with attrs; their
+float arrays use NaN as fill value, so a value that was never written cannot read back as data.
+
+Every store is written into a hidden temporary directory beside its final path and renamed into
+place only when complete, so an interrupted job never leaves anything that looks like a finished
+store (the next job that writes the same store removes what a killed one left behind). On
+completion the store records ``integrity.json``: per array its shape, dtype and the BLAKE2b
+checksum of every stored chunk file. :func:`open_group` checks that every recorded chunk is still
+there (cheap: one ``stat`` per chunk); :func:`verify_store` re-reads and checks the checksums.
+A missing or damaged chunk is a :class:`CorruptStoreError` naming the store, the array and the
+chunk.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import os
 import shutil
 import uuid
@@ -32,7 +42,10 @@ from zarr.codecs import BloscCodec
 from poredesign import __version__
 from poredesign.jsonable import jsonable
 
+log = logging.getLogger(__name__)
+
 COMPLETE_KEY = "complete"
+INTEGRITY_FILE = "integrity.json"
 
 
 def _compressor() -> BloscCodec:
@@ -44,20 +57,124 @@ class IncompleteStoreError(RuntimeError):
     """A store exists but was not finished (no ``complete`` attribute)."""
 
 
+class CorruptStoreError(RuntimeError):
+    """A finished store lost or damaged a chunk since it was written (the message names it)."""
+
+
+def _chunk_files(root: Path, array: str) -> list[str]:
+    """The stored chunk files of ``array`` (paths relative to the store root, sorted)."""
+    base = root / array / "c"
+    if not base.exists():
+        return []
+    return sorted(str(f.relative_to(root)) for f in base.rglob("*") if f.is_file())
+
+
+def _digest(path: Path) -> str:
+    return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+
+
+def _array_names(group: zarr.Group, prefix: str = "") -> list[str]:
+    names = [f"{prefix}{name}" for name, _ in group.arrays()]
+    for name, sub in group.groups():
+        names += _array_names(sub, f"{prefix}{name}/")
+    return sorted(names)
+
+
+def _record_integrity(root: Path, group: zarr.Group) -> None:
+    """Write ``integrity.json``: shape, dtype and chunk checksums of every array."""
+    record = {}
+    for name in _array_names(group):
+        array = group[name]
+        record[name] = {
+            "shape": list(array.shape),
+            "dtype": str(array.dtype),
+            "chunks": {f: _digest(root / f) for f in _chunk_files(root, name)},
+        }
+    (root / INTEGRITY_FILE).write_text(json.dumps({"arrays": record}, indent=1) + "\n")
+
+
+def _read_integrity(root: Path) -> dict[str, Any] | None:
+    path = root / INTEGRITY_FILE
+    if not path.exists():
+        return None  # written before integrity records existed
+    try:
+        return json.loads(path.read_text())["arrays"]
+    except (ValueError, KeyError) as err:
+        raise CorruptStoreError(f"store {root}: {INTEGRITY_FILE} is unreadable ({err})") from err
+
+
+def _check_chunks_present(root: Path, record: dict[str, Any]) -> None:
+    for name, entry in record.items():
+        for chunk in entry["chunks"]:
+            if not (root / chunk).is_file():
+                raise CorruptStoreError(
+                    f"store {root}: array {name!r} lost its chunk {chunk} (the store is damaged; "
+                    f"rerun the rule that wrote it)"
+                )
+
+
+def verify_store(path: str | os.PathLike) -> int:
+    """Check every chunk of a finished store against its recorded checksum; return their count.
+
+    Raises :class:`CorruptStoreError` naming the store, the array and the chunk that is missing,
+    changed or unexpected, or the array whose shape changed.
+    """
+    root = Path(path)
+    group = open_group(root)
+    record = _read_integrity(root)
+    if record is None:
+        raise CorruptStoreError(
+            f"store {root} has no {INTEGRITY_FILE} (written by an older version): rewrite it to "
+            f"verify it"
+        )
+    n = 0
+    for name, entry in record.items():
+        if name not in group or list(group[name].shape) != entry["shape"]:
+            raise CorruptStoreError(f"store {root}: array {name!r} is missing or changed shape")
+        stored = set(_chunk_files(root, name))
+        extra = sorted(stored - set(entry["chunks"]))
+        if extra:
+            raise CorruptStoreError(
+                f"store {root}: array {name!r} has an unrecorded chunk {extra[0]}"
+            )
+        for chunk, digest in entry["chunks"].items():
+            if chunk not in stored:
+                raise CorruptStoreError(f"store {root}: array {name!r} lost its chunk {chunk}")
+            if _digest(root / chunk) != digest:
+                raise CorruptStoreError(
+                    f"store {root}: array {name!r}, chunk {chunk} is damaged (checksum differs)"
+                )
+            n += 1
+    return n
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the hidden temporary stores that killed jobs left beside ``path``; return them."""
+    path = Path(path)
+    stale = sorted(path.parent.glob(f".{path.name}.tmp-*")) if path.parent.exists() else []
+    for tmp in stale:
+        shutil.rmtree(tmp, ignore_errors=True)
+        log.info("removed %s, left behind by an interrupted job", tmp)
+    return stale
+
+
 @contextmanager
 def atomic_group(path: str | os.PathLike) -> Iterator[zarr.Group]:
     """Create a zarr group that only appears at ``path`` once the block exits without error.
 
-    The group is built in ``.<name>.tmp-<pid>-<id>`` beside ``path``; on success it gets
+    The group is built in ``.<name>.tmp-<pid>-<id>`` beside ``path`` (temporaries of earlier,
+    killed jobs are removed first); on success it records its chunk checksums, gets
     ``attrs["complete"] = True`` and replaces whatever was at ``path``; on any exception the
     temporary directory is removed and the exception propagates.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     group = zarr.open_group(str(tmp), mode="w", zarr_format=3)
     try:
         yield group
+        _record_integrity(tmp, group)
         group.attrs[COMPLETE_KEY] = True
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -68,13 +185,19 @@ def atomic_group(path: str | os.PathLike) -> Iterator[zarr.Group]:
 
 
 def open_group(path: str | os.PathLike) -> zarr.Group:
-    """Open a finished store read-only; raise if it is missing or was never completed."""
+    """Open a finished store read-only; raise if it is missing, was never completed, or lost a
+    recorded chunk (:class:`CorruptStoreError`)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no zarr store at {path}")
+    if not (path / "zarr.json").is_file():
+        raise IncompleteStoreError(f"{path} is not a zarr store (no zarr.json): empty or foreign")
     group = zarr.open_group(str(path), mode="r")
     if not group.attrs.get(COMPLETE_KEY, False):
         raise IncompleteStoreError(f"store {path} is incomplete (interrupted write?)")
+    record = _read_integrity(path)
+    if record is not None:
+        _check_chunks_present(path, record)
     return group
 
 
@@ -97,6 +220,8 @@ def write_array(group: zarr.Group, name: str, data: np.ndarray, /, **attrs: Any)
         # zarr needs chunk edges >= 1: an empty axis gets a chunk of one
         chunks=tuple(max(int(s), 1) for s in data.shape) or None,
         compressors=_compressor(),
+        # a float value that was never written reads back as NaN, not as a plausible 0.0
+        fill_value=np.nan if np.issubdtype(data.dtype, np.floating) else None,
     )
     if data.size:
         array[...] = data
@@ -158,6 +283,12 @@ class StructureStore:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.group = open_group(self.path)
+        held = _array_names(self.group)
+        if not {"structures", "params"} <= set(held):
+            raise ValueError(
+                f"{self.path} is not a structure store: it holds arrays {', '.join(held) or 'none'}"
+                f"; a structure store holds structures, params and attempts"
+            )
         self.structures: zarr.Array = self.group["structures"]
         self._params: zarr.Array = self.group["params"]
         self.attrs: dict[str, Any] = dict(self.group.attrs)
@@ -166,7 +297,15 @@ class StructureStore:
         return self.structures.shape[0]
 
     def __getitem__(self, index: int | slice) -> np.ndarray:
-        return np.asarray(self.structures[index], dtype=bool)
+        try:
+            return np.asarray(self.structures[index], dtype=bool)
+        except (IndexError, TypeError):
+            raise
+        except Exception as err:  # a damaged chunk: name the store and the structure
+            raise CorruptStoreError(
+                f"store {self.path}: structure {index} cannot be read ({type(err).__name__}: "
+                f"{err}); `poredesign verify {self.path}` names the damaged chunk"
+            ) from err
 
     @property
     def size(self) -> tuple[int, int, int]:
@@ -220,6 +359,7 @@ def gather_structures(
             {
                 "n": n,
                 "shards": len(shards),
+                "shard_stores": [str(shard.path) for shard in shards],
                 "structures": n,
                 "draws": draws,
                 "rejection_rate": 1.0 - n / draws if draws else 0.0,
@@ -230,7 +370,8 @@ def gather_structures(
 def gather_arrays(shard_paths: Sequence[str | os.PathLike], out_path: str | os.PathLike) -> None:
     """Concatenate the arrays of table stores (same names, per-structure rows) along axis 0.
 
-    Attributes are taken from the first shard, minus the per-shard index range.
+    Attributes the shards share are kept; one that differs between shards (the structure store
+    each was computed from) becomes the list of the shards' values, in shard order.
     """
     groups = [open_group(p) for p in shard_paths]
     if not groups:
@@ -240,9 +381,12 @@ def gather_arrays(shard_paths: Sequence[str | os.PathLike], out_path: str | os.P
         other = sorted(name for name, _ in group.arrays())
         if other != names:
             raise ValueError(f"shard {path} holds arrays {other}; expected {names}")
-    attrs = {
-        k: v for k, v in groups[0].attrs.items() if k not in ("first_index", "n", COMPLETE_KEY)
-    }
+    attrs = {}
+    for key in groups[0].attrs:
+        if key in ("first_index", "n", COMPLETE_KEY):
+            continue
+        values = [g.attrs.get(key) for g in groups]
+        attrs[key] = values[0] if all(v == values[0] for v in values) else values
     with atomic_group(out_path) as out:
         n = 0
         for name in names:
@@ -250,4 +394,6 @@ def gather_arrays(shard_paths: Sequence[str | os.PathLike], out_path: str | os.P
             write_array(out, name, data, **dict(groups[0][name].attrs))
             n = len(data)
         out.attrs.update(attrs)
-        out.attrs.update({"n": n, "shards": len(groups)})
+        out.attrs.update(
+            {"n": n, "shards": len(groups), "shard_stores": [str(p) for p in shard_paths]}
+        )

@@ -1,9 +1,11 @@
 """Transport properties of every structure of one shard (solver settings from config transport)."""
 
 from poredesign.runlog import setup_logging
+from poredesign.store import verify_store
 from poredesign.transport import label_structures
 
 stream = setup_logging(snakemake.log[0])
+verify_store(snakemake.input.structures)
 settings = snakemake.params.transport
 device = snakemake.params.device
 # the lattice Boltzmann solvers run on the study's device with the rule's threads

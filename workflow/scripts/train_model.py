@@ -4,10 +4,13 @@ import torch
 
 from poredesign.learn.train import data_from_config, settings_from_config, train
 from poredesign.runlog import setup_logging
+from poredesign.store import verify_store
 
 setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 params, inp, out = snakemake.params, snakemake.input, snakemake.output
+for store in [inp.structures, *inp.properties]:
+    verify_store(store)  # a lost or damaged chunk must not train as data
 section, common = params.section, params.common
 train(
     snakemake.wildcards.model,

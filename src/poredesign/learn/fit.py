@@ -43,6 +43,7 @@ from poredesign.devices import lightning_accelerator, lightning_precision, torch
 from poredesign.jsonable import jsonable
 from poredesign.learn.base import concat_outputs
 from poredesign.learn.data import PoreDataModule
+from poredesign.runlog import error_line
 from poredesign.store import open_group
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,29 @@ def _trainer(settings: TrainSettings, **kwargs: Any) -> pl.Trainer:
     )
 
 
+def _resume_epoch(last: Path, model: pl.LightningModule, work_dir: Path) -> int | None:
+    """The epoch ``last.ckpt`` resumes from; None when it is unreadable (truncated, foreign) or
+    its weights do not fit ``model``: then it is moved aside into ``work_dir`` and logged."""
+    try:
+        state = torch.load(last, map_location="cpu", weights_only=True)
+        weights, expected = state["state_dict"], model.state_dict()
+        if set(weights) != set(expected) or any(
+            tuple(weights[k].shape) != tuple(v.shape) for k, v in expected.items()
+        ):
+            raise ValueError("its weights do not fit the model")
+        return int(state.get("epoch", -1)) + 1
+    except Exception as err:
+        aside = work_dir / f"{last.name}.unusable-{time.strftime('%Y%m%d-%H%M%S')}"
+        os.replace(last, aside)
+        log.warning(
+            "checkpoint %s cannot be resumed (%s): moved to %s; training from scratch",
+            last,
+            error_line(err),
+            aside,
+        )
+        return None
+
+
 def fit(
     model: pl.LightningModule,
     datamodule: pl.LightningDataModule,
@@ -178,11 +202,9 @@ def fit(
     resume = (
         last.exists() and fp_path.exists() and json.loads(fp_path.read_text()).get("hash") == fp
     )
-    resumed_from = None
+    resumed_from = _resume_epoch(last, model, work_dir) if resume else None
+    resume = resumed_from is not None
     if resume:
-        state = torch.load(last, map_location="cpu", weights_only=True)
-        resumed_from = int(state.get("epoch", -1)) + 1
-        del state
         k = len(list(log_dir.glob("metrics-*.csv")))
         if (log_dir / "metrics.csv").exists():
             os.replace(log_dir / "metrics.csv", log_dir / f"metrics-{k:03d}.csv")
