@@ -27,6 +27,10 @@ def test_defaults_are_filled():
             {"dataset": {"n_structures": 4, "shard_size": 8}},
             ["dataset.shard_size", "<= n_structures"],
         ),
+        (
+            {"learn": {"diffusivity": {"hparams": {"chanels": [4, 8, 12]}}}},
+            ["'chanels'", "learn.diffusivity.hparams", "channels"],
+        ),
         ({"study": ".."}, ["'study'", "'..'"]),
         ({"study": "."}, ["'study'", "'.'"]),
         ({"learn": {"split": [0.8, 0.1, 0.2]}}, ["learn.split", "sums to 1.1", "sum to 1"]),
@@ -92,3 +96,61 @@ def test_nested_command_line_overrides_are_read_by_the_schema_types():
     assert config["transport"]["flow"]["relaxation_time"] == 0.9
     with pytest.raises(ConfigError, match="dataset.n_structures"):
         validate_config({"dataset": {"n_structures": "five"}})
+
+
+@pytest.mark.parametrize(
+    "config, expected",
+    [
+        (
+            {
+                "dataset": {"size": 30, "n_structures": 8, "shard_size": 8},
+                "learn": {"diffusivity": {"pool": False}},
+            },
+            ["dataset.size", "30", "at least 36"],
+        ),
+        (
+            {"dataset": {"size": 64}, "learn": {"diffusivity": {"pool": True}}},
+            ["dataset.size", "pooled to 32", "at least 36", "pool: false"],
+        ),
+        (
+            {"dataset": {"size": 12}, "learn": {"models": ["vae"]}},
+            ["dataset.size", "vae needs inputs of at least 16"],
+        ),
+        (
+            {
+                "dataset": {"size": 40},
+                "learn": {"diffusivity": {"pool": False, "hparams": {"input_size": 20}}},
+            },
+            ["learn.diffusivity.hparams.input_size", "20", "40"],
+        ),
+    ],
+)
+def test_model_settings_that_cannot_train_are_refused_before_any_job(config, expected):
+    validate_config({**config, "stages": ["generate"]})  # nothing is trained: no objection
+    with pytest.raises(ConfigError) as info:
+        validate_config({**config, "stages": ["generate", "simulate", "train"]})
+    for text in expected:
+        assert text in str(info.value)
+
+
+def test_the_schema_lists_exactly_the_models_constructor_arguments():
+    """learn.<model>.hparams in the schema and the model classes cannot drift apart."""
+    import inspect
+
+    import yaml
+
+    from poredesign.config import SCHEMA_PATH
+    from poredesign.learn.factory import MODELS
+    from poredesign.learn.shapes import DEFAULT_CHANNELS, minimum_input_edge
+
+    learn = yaml.safe_load(SCHEMA_PATH.read_text())["properties"]["learn"]["properties"]
+    for name, cls in MODELS.items():
+        arguments = set(inspect.signature(cls.__init__).parameters) - {"self", "targets"}
+        assert set(learn[name]["properties"]["hparams"]["properties"]) == arguments, name
+        # the torch-free arithmetic matches the model: the smallest input builds, one less fails
+        n = len(DEFAULT_CHANNELS[name])
+        smallest = minimum_input_edge(name, n)
+        kwargs = {"pretrained": False} if name == "transfer" else {}
+        cls(input_size=smallest, **kwargs)
+        with pytest.raises(ValueError, match="too small"):
+            cls(input_size=smallest - 1, **kwargs)

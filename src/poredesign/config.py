@@ -229,6 +229,7 @@ def _check_consistency(config: Mapping[str, Any]) -> None:
             f"config key 'design.abc.tolerances': {tolerances} does not decrease; allowed: a "
             f"strictly decreasing schedule (one ABC generation per value)"
         )
+    problems += _model_input_problems(config)
     stages_with_design = DESIGN_STAGE_GENERATORS.keys() & set(config.get("stages", []))
     for stage in sorted(stages_with_design):
         generators = DESIGN_STAGE_GENERATORS[stage]
@@ -239,6 +240,46 @@ def _check_consistency(config: Mapping[str, Any]) -> None:
             )
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+def _model_input_problems(config: Mapping[str, Any]) -> list[str]:
+    """Each model of ``learn.models`` must take the dataset's structures as input (checked when
+    a stage that trains or uses the models is asked for)."""
+    from poredesign.learn.shapes import input_edge_problem
+
+    if not {"train", "design", "report"} & set(config.get("stages", [])):
+        return []
+    size = config.get("dataset", {}).get("size")
+    learn = config.get("learn", {})
+    problems = []
+    for model in learn.get("models", []):
+        section = learn.get(model, {})
+        hparams = section.get("hparams", {})
+        pool = bool(section.get("pool", False))
+        key = f"learn.{model}"
+        if size is None:
+            continue
+        if pool and size % 2:
+            problems.append(
+                f"config key '{key}.pool': 2x2x2 pooling needs an even dataset.size; got {size}"
+            )
+            continue
+        edge = size // 2 if pool else size
+        given = hparams.get("input_size")
+        if given is not None and given != edge:
+            problems.append(
+                f"config key '{key}.hparams.input_size': {given}, but dataset.size {size}"
+                f"{' pooled 2x2x2' if pool else ''} gives inputs of {edge} voxels per edge"
+            )
+        problem = input_edge_problem(model, edge, hparams)
+        if problem is not None:
+            pooled = f" (pooled to {edge})" if pool else ""
+            unpool = f", or {key}.pool: false" if pool else ""
+            problems.append(
+                f"config key 'dataset.size': {size}{pooled} is too small: {problem}; allowed: a "
+                f"larger dataset.size, fewer {key}.hparams.channels{unpool}"
+            )
+    return problems
 
 
 def load_config(path: str | os.PathLike, schema_path: str | os.PathLike = SCHEMA_PATH) -> dict:

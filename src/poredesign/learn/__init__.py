@@ -12,53 +12,62 @@ rotation, augmentation), one module per model on ``base`` (target scaling, the L
 search, transfer repeats), ``train`` (what the Snakemake rules call), ``io`` (weights-only saving
 and loading), ``figures``.
 
-:func:`train` is what the Snakemake rules call; :func:`predict` is the batched diffusivity
-inference used by the ABC stage; :func:`load_model` reads a saved model without unpickling
-anything but tensors.
+:func:`poredesign.learn.train.train` is what the Snakemake rules call; :func:`predict` is the
+batched diffusivity inference used by the ABC stage; :func:`load_model` reads a saved model
+without unpickling anything but tensors.
+
+The names below are imported on first use (PEP 562), so that torch-free modules such as
+``poredesign.learn.shapes`` and ``poredesign.learn.metrics`` can be imported (e.g. while Snakemake
+validates a config) without loading torch and Lightning. ``fit`` and ``train`` are submodules
+(import the functions from them), not package attributes.
 """
 
-from poredesign.learn.data import DataConfig, PoreDataModule, StructureViews, split_indices
-from poredesign.learn.diffusivity import DiffusivityCNN, predict
-from poredesign.learn.experiments import repeated_runs, search_latent_size
-from poredesign.learn.factory import MODELS
-from poredesign.learn.fit import TrainSettings, fit
-from poredesign.learn.io import MODEL_CLASSES, load_model, load_state_dict, save_model
-from poredesign.learn.metrics import mape, mse, r2
-from poredesign.learn.permeability import PermeabilityCNN
-from poredesign.learn.pvae import PHASES, PropertyVAE
-from poredesign.learn.train import train
-from poredesign.learn.transfer import TransferRegressor
-from poredesign.learn.transforms import Augment, pool2, rotate_to_x, to_input, to_input_torch
-from poredesign.learn.vae import VAE3D
+from __future__ import annotations
 
-__all__ = [
-    "MODELS",
-    "MODEL_CLASSES",
-    "PHASES",
-    "Augment",
-    "DataConfig",
-    "DiffusivityCNN",
-    "PermeabilityCNN",
-    "PoreDataModule",
-    "PropertyVAE",
-    "StructureViews",
-    "TrainSettings",
-    "TransferRegressor",
-    "VAE3D",
-    "fit",
-    "load_model",
-    "load_state_dict",
-    "mape",
-    "mse",
-    "pool2",
-    "predict",
-    "r2",
-    "repeated_runs",
-    "rotate_to_x",
-    "save_model",
-    "search_latent_size",
-    "split_indices",
-    "to_input",
-    "to_input_torch",
-    "train",
-]
+import importlib
+from typing import Any
+
+#: public name -> the module that defines it
+_EXPORTS = {
+    "Augment": "poredesign.learn.transforms",
+    "DataConfig": "poredesign.learn.data",
+    "DiffusivityCNN": "poredesign.learn.diffusivity",
+    "MODELS": "poredesign.learn.factory",
+    "MODEL_CLASSES": "poredesign.learn.io",
+    "PHASES": "poredesign.learn.pvae",
+    "PermeabilityCNN": "poredesign.learn.permeability",
+    "PoreDataModule": "poredesign.learn.data",
+    "PropertyVAE": "poredesign.learn.pvae",
+    "StructureViews": "poredesign.learn.data",
+    "TrainSettings": "poredesign.learn.fit",
+    "TransferRegressor": "poredesign.learn.transfer",
+    "VAE3D": "poredesign.learn.vae",
+    "load_model": "poredesign.learn.io",
+    "load_state_dict": "poredesign.learn.io",
+    "mape": "poredesign.learn.metrics",
+    "mse": "poredesign.learn.metrics",
+    "pool2": "poredesign.learn.transforms",
+    "predict": "poredesign.learn.diffusivity",
+    "r2": "poredesign.learn.metrics",
+    "repeated_runs": "poredesign.learn.experiments",
+    "rotate_to_x": "poredesign.learn.transforms",
+    "save_model": "poredesign.learn.io",
+    "search_latent_size": "poredesign.learn.experiments",
+    "split_indices": "poredesign.learn.data",
+    "to_input": "poredesign.learn.transforms",
+    "to_input_torch": "poredesign.learn.transforms",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

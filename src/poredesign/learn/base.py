@@ -22,11 +22,6 @@ TARGET_TRANSFORMS = ("logit", "minmax", "none")
 LOGIT_EPS = 1e-6
 
 
-def conv_out(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
-    """Output edge of a convolution or pooling layer (floor mode)."""
-    return (size + 2 * padding - kernel) // stride + 1
-
-
 class TargetScaler(nn.Module):
     """Maps physical labels to the training scale and back; its range is part of the state_dict.
 

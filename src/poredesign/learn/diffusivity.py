@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from poredesign.devices import autocast
-from poredesign.learn.base import ConvRegressor, conv_out
+from poredesign.learn.base import ConvRegressor
+from poredesign.learn.shapes import DEFAULT_CHANNELS, minimum_input_edge, unpadded_block_edge
 from poredesign.learn.transforms import rotate_to_x_torch, to_input_torch
 
 
@@ -26,7 +27,7 @@ class DiffusivityCNN(ConvRegressor):
     def __init__(
         self,
         input_size: int = 96,
-        channels: Sequence[int] = (32, 48, 64),
+        channels: Sequence[int] = DEFAULT_CHANNELS["diffusivity"],
         hidden: Sequence[int] = (256, 192, 128, 64),
         targets: Sequence[str] = ("eta",),
         optimizer: str = "sgd",
@@ -50,12 +51,13 @@ class DiffusivityCNN(ConvRegressor):
                 nn.ELU(),
                 nn.AvgPool3d(2),
             ]
-            size = conv_out(conv_out(size, 3), 3) // 2
+            size = unpadded_block_edge(size)
             c_in = c
         if size < 1:
             raise ValueError(
-                f"DiffusivityCNN input_size {input_size} is too small: the "
-                f"unpadded conv blocks need at least 36 voxels per edge"
+                f"DiffusivityCNN input_size {input_size} is too small: its {len(channels)} "
+                f"unpadded conv blocks need at least "
+                f"{minimum_input_edge('diffusivity', len(channels))} voxels per edge"
             )
         self._set_network(layers, c_in, size, hidden, nn.ELU)
 

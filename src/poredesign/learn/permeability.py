@@ -18,13 +18,14 @@ import torch
 from torch import nn
 
 from poredesign.learn.base import ConvRegressor
+from poredesign.learn.shapes import DEFAULT_CHANNELS, halving_edge
 
 
 class PermeabilityCNN(ConvRegressor):
     def __init__(
         self,
         input_size: int = 100,
-        channels: Sequence[int] = (32, 64, 128, 256),
+        channels: Sequence[int] = DEFAULT_CHANNELS["permeability"],
         kernels: Sequence[int] = (3, 3, 5, 7),
         hidden: Sequence[int] = (64, 32),
         targets: Sequence[str] = ("k", "porosity"),
@@ -46,7 +47,7 @@ class PermeabilityCNN(ConvRegressor):
         size, c_in = int(input_size), 1
         for c, k in zip(channels, kernels, strict=True):
             layers += [nn.Conv3d(c_in, c, k, padding=k // 2), nn.ReLU(), nn.MaxPool3d(2)]
-            size //= 2
+            size = halving_edge(size)
             c_in = c
         if size < 1:
             raise ValueError(

@@ -41,6 +41,7 @@ from poredesign.learn.base import (
     regression_split_report,
     split_size,
 )
+from poredesign.learn.shapes import DEFAULT_CHANNELS
 from poredesign.learn.vae import VariationalModule, reparameterize
 
 PHASES = ("vae", "regressor", "joint")
@@ -50,7 +51,7 @@ class PropertyVAE(VariationalModule):
     def __init__(
         self,
         input_size: int = 100,
-        channels: Sequence[int] = (16, 32, 64, 128),
+        channels: Sequence[int] = DEFAULT_CHANNELS["pvae"],
         hidden: int = 512,
         latent_dim: int = 32,
         regressor_hidden: Sequence[int] = (16, 16),

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from poredesign.learn.base import PropertyRegressor, xavier_init
+from poredesign.learn.shapes import DEFAULT_CHANNELS
 from poredesign.learn.vae import Encoder3D
 
 
@@ -26,7 +27,7 @@ class TransferRegressor(PropertyRegressor):
     def __init__(
         self,
         input_size: int = 128,
-        channels: Sequence[int] = (16, 32, 64, 128),
+        channels: Sequence[int] = DEFAULT_CHANNELS["transfer"],
         hidden: int = 2048,
         latent_dim: int = 256,
         head: Sequence[int] = (64, 64),

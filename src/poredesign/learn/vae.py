@@ -35,8 +35,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from poredesign.learn.base import StagedModule, conv_out, inputs_and_labels, split_size
+from poredesign.learn.base import StagedModule, inputs_and_labels, split_size
 from poredesign.learn.metrics import regression_report
+from poredesign.learn.shapes import DEFAULT_CHANNELS, halving_edge
 
 
 class Encoder3D(nn.Module):
@@ -45,7 +46,7 @@ class Encoder3D(nn.Module):
     def __init__(
         self,
         input_size: int,
-        channels: Sequence[int] = (16, 32, 64, 128),
+        channels: Sequence[int] = DEFAULT_CHANNELS["vae"],
         hidden: int = 2048,
         latent_dim: int = 256,
     ):
@@ -55,7 +56,7 @@ class Encoder3D(nn.Module):
         c_in = 1
         for c in channels:
             convs += [nn.Conv3d(c_in, c, 4, stride=2, padding=1), nn.ReLU()]
-            self.sizes.append(conv_out(self.sizes[-1], 4, 2, 1))
+            self.sizes.append(halving_edge(self.sizes[-1]))
             c_in = c
         if self.sizes[-1] < 1:
             raise ValueError(
@@ -79,7 +80,7 @@ class Decoder3D(nn.Module):
     def __init__(
         self,
         sizes: Sequence[int],
-        channels: Sequence[int] = (16, 32, 64, 128),
+        channels: Sequence[int] = DEFAULT_CHANNELS["vae"],
         latent_dim: int = 256,
     ):
         super().__init__()
@@ -193,7 +194,7 @@ class VAE3D(VariationalModule):
     def __init__(
         self,
         input_size: int = 128,
-        channels: Sequence[int] = (16, 32, 64, 128),
+        channels: Sequence[int] = DEFAULT_CHANNELS["vae"],
         hidden: int = 2048,
         latent_dim: int = 256,
         beta: float = 1.0,
