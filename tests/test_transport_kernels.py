@@ -45,8 +45,8 @@ def _collide(h: F32, gx: ti.f32, gy: ti.f32, gz: ti.f32, lp: ti.f32, lm: ti.f32,
     for q in ti.static(range(fk.Q)):
         v[q] = h[q]
     g = fk.Vec3(gx, gy, gz)
-    rho = fk.density(v)
-    j = fk.momentum(v, g)
+    rho = fk.density(v[0], fk.pair_sums(v))
+    j = fk.momentum(fk.pair_differences(v), g)
     post = fk.collide(v, rho, j, g, lp, lm)
     for q in ti.static(range(fk.Q)):
         out[q] = post[q]

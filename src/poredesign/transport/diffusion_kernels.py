@@ -42,7 +42,9 @@ from poredesign.transport.lattice import D3Q7_W as W  # noqa: E402
 from poredesign.transport.streaming import (  # noqa: E402
     make_pull_bounce_back,
     neighbour_offsets,
-    with_z,
+    offset_down,
+    offset_up,
+    row_voxel_offsets,
 )
 
 Q = 7
@@ -166,13 +168,27 @@ def diffusion_step_row_parallel(
     parallel over (x, y) rows, the row offsets computed once)."""
     nv = nx * ny * nz
     for x, y in ti.ndrange(nx, ny):
-        row = neighbour_offsets(x, y, 0, nx, ny, nz)
+        xm, xp = offset_down(x, nx, ny * nz), offset_up(x, nx, ny * nz)
+        ym, yp = offset_down(y, ny, nz), offset_up(y, ny, nz)
         base = (x * ny + y) * nz
         for z in range(nz):
             i = base + z
             m = ti.cast(mask[i], ti.u32)
             if m & ti.u32(FIXED) == 0:
-                update(src, dst, i, m, nv, with_z(row, z, nz), x, nx, lp, lm, c_in, c_out)
+                update(
+                    src,
+                    dst,
+                    i,
+                    m,
+                    nv,
+                    row_voxel_offsets(xm, xp, ym, yp, z, nz),
+                    x,
+                    nx,
+                    lp,
+                    lm,
+                    c_in,
+                    c_out,
+                )
 
 
 @ti.kernel

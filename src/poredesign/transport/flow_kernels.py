@@ -45,8 +45,10 @@ from poredesign.transport.streaming import (  # noqa: E402
     OffsetVector,
     make_pull_bounce_back,
     neighbour_offsets,
+    offset_down,
+    offset_up,
     population_index,
-    with_z,
+    row_voxel_offsets,
 )
 
 Q = 19
@@ -59,6 +61,8 @@ F64 = ti.types.ndarray(dtype=ti.f64, ndim=1)
 U32 = ti.types.ndarray(dtype=ti.u32, ndim=1)
 Populations = ti.types.vector(Q, ti.f32)
 Vec3 = ti.types.vector(3, ti.f32)
+Pair = ti.types.vector(2, ti.f32)  # (h*_q, h*_p) of an opposite pair
+PairValues = ti.types.vector(NPAIRS, ti.f32)  # one value per opposite pair
 
 
 def neighbour_mask(solid: np.ndarray) -> np.ndarray:
@@ -77,25 +81,44 @@ stream = make_pull_bounce_back(C, OPP, ti.f32)
 
 
 @ti.func
-def density(h: Populations) -> ti.f32:
-    """rho' = sum_q h_q (deviation from rho_0 = 1), summed per opposite pair."""
-    rho = h[0]
+def pair_sums(h: Populations) -> PairValues:
+    """s_k = h_q + h_p per opposite pair k = (q, p): twice the even part of h."""
+    s = PairValues(0.0)
     for k in ti.static(range(NPAIRS)):
         q, p = ti.static(PAIRS[k])
-        rho += h[q] + h[p]
+        s[k] = h[q] + h[p]
+    return s
+
+
+@ti.func
+def pair_differences(h: Populations) -> PairValues:
+    """d_k = h_q - h_p per opposite pair k = (q, p): twice the odd part of h."""
+    d = PairValues(0.0)
+    for k in ti.static(range(NPAIRS)):
+        q, p = ti.static(PAIRS[k])
+        d[k] = h[q] - h[p]
+    return d
+
+
+@ti.func
+def density(h0: ti.f32, s: PairValues) -> ti.f32:
+    """rho' = sum_q h_q (deviation from rho_0 = 1) from the rest population and the pair sums."""
+    rho = h0
+    for k in ti.static(range(NPAIRS)):
+        rho += s[k]
     return rho
 
 
 @ti.func
-def momentum(h: Populations, g: Vec3) -> Vec3:
-    """j = sum_q c_q h_q + g / 2 (Guo's half-force shift; the velocity, since rho_0 = 1), summed
-    per opposite pair."""
+def momentum(d: PairValues, g: Vec3) -> Vec3:
+    """j = sum_q c_q h_q + g / 2 from the pair differences (Guo's half-force shift; the
+    velocity, since rho_0 = 1)."""
     j = 0.5 * g
     for k in ti.static(range(NPAIRS)):
-        q, p = ti.static(PAIRS[k])
+        q = ti.static(PAIRS[k][0])
         for a in ti.static(range(3)):
             if ti.static(C[q][a] != 0):
-                j[a] += C[q][a] * (h[q] - h[p])
+                j[a] += C[q][a] * d[k]
     return j
 
 
@@ -117,46 +140,50 @@ def equilibrium(rho: ti.f32, j: Vec3) -> Populations:
 
 
 @ti.func
-def collide(h: Populations, rho: ti.f32, j: Vec3, g: Vec3, lp: ti.f32, lm: ti.f32) -> Populations:
-    """TRT collision with Guo forcing: post-collision populations of one voxel.
+def collide_rest(h0: ti.f32, rho: ti.f32, lp: ti.f32) -> ti.f32:
+    """TRT collision of the rest population: relaxed at rate lambda+ towards w_0 rho'."""
+    return (1.0 - lp) * h0 + lp * W[0] * rho
 
-    Per opposite pair (q, p) with s = h_q + h_p, d = h_q - h_p:
-    ``h*_q, h*_p = A +/- B``, ``A = (1 - lp) s / 2 + lp w_q rho'`` (even part relaxed at rate
-    lambda+ towards the equilibrium's even part) and ``B = (1 - lm) d / 2 + 3 w_q c_q . (lm j +
-    (1 - lm / 2) g)`` (odd part relaxed at rate lambda- towards 3 w_q c_q . j, plus Guo's force).
-    Conserves rho'; adds g to the momentum sum_q c_q h_q.
+
+@ti.func
+def collide_pair(
+    k: ti.template(), s: ti.f32, d: ti.f32, rho: ti.f32, j: Vec3, g: Vec3, lp: ti.f32, lm: ti.f32
+) -> Pair:
+    """TRT collision with Guo forcing of the opposite pair k = (q, p): (h*_q, h*_p).
+
+    From s = h_q + h_p and d = h_q - h_p: ``h*_q, h*_p = A +/- B``, ``A = (1 - lp) s / 2 +
+    lp w_q rho'`` (the even part relaxed at rate lambda+ towards the equilibrium's even part) and
+    ``B = (1 - lm) d / 2 + 3 w_q c_q . (lm j + (1 - lm / 2) g)`` (the odd part relaxed at rate
+    lambda- towards the equilibrium's odd part 3 w_q c_q . j, plus Guo's force term).
     """
-    a0 = 1.0 - lp
-    a1 = 0.5 * (1.0 - lp)
-    b1 = 0.5 * (1.0 - lm)
-    fg = 3.0 * (1.0 - 0.5 * lm)
-    c1 = 3.0 * lm * W1
-    c2 = 3.0 * lm * W2
+    q = ti.static(PAIRS[k][0])
+    w = ti.static(W[q])
+    em = ti.f32(0.0)
+    for a in ti.static(range(3)):
+        if ti.static(C[q][a] != 0):
+            em += C[q][a] * (3.0 * lm * w * j[a] + 3.0 * (1.0 - 0.5 * lm) * w * g[a])
+    big_a = 0.5 * (1.0 - lp) * s + lp * w * rho
+    big_b = 0.5 * (1.0 - lm) * d + em
+    return Pair(big_a + big_b, big_a - big_b)
+
+
+@ti.func
+def collide(h: Populations, rho: ti.f32, j: Vec3, g: Vec3, lp: ti.f32, lm: ti.f32) -> Populations:
+    """TRT collision with Guo forcing of one voxel (:func:`collide_rest`, :func:`collide_pair`).
+
+    ``h*_q = h_q - lambda+ (h+_q - e+_q) - lambda- (h-_q - e-_q) + F_q`` with e the
+    :func:`equilibrium` and ``F_q = (1 - lambda-/2) 3 w_q c_q . g``. Conserves rho'; adds g to
+    the momentum sum_q c_q h_q.
+    """
+    s = pair_sums(h)
+    d = pair_differences(h)
     out = Populations(0.0)
-    out[0] = a0 * h[0] + lp * W[0] * rho
-    r1 = lp * W1 * rho
-    r2 = lp * W2 * rho
-    # odd targets plus force per axis, for the two weight classes
-    e1 = ti.Vector(
-        [c1 * j[0] + fg * W1 * g[0], c1 * j[1] + fg * W1 * g[1], c1 * j[2] + fg * W1 * g[2]]
-    )
-    e2 = ti.Vector(
-        [c2 * j[0] + fg * W2 * g[0], c2 * j[1] + fg * W2 * g[1], c2 * j[2] + fg * W2 * g[2]]
-    )
+    out[0] = collide_rest(h[0], rho, lp)
     for k in ti.static(range(NPAIRS)):
         q, p = ti.static(PAIRS[k])
-        diagonal = ti.static(abs(C[q][0]) + abs(C[q][1]) + abs(C[q][2]) == 2)
-        em = ti.f32(0.0)
-        for a in ti.static(range(3)):
-            if ti.static(C[q][a] != 0):
-                if ti.static(diagonal):
-                    em += C[q][a] * e2[a]
-                else:
-                    em += C[q][a] * e1[a]
-        big_a = a1 * (h[q] + h[p]) + (r2 if ti.static(diagonal) else r1)
-        big_b = b1 * (h[q] - h[p]) + em
-        out[q] = big_a + big_b
-        out[p] = big_a - big_b
+        pair = collide_pair(k, s[k], d[k], rho, j, g, lp, lm)
+        out[q] = pair[0]
+        out[p] = pair[1]
     return out
 
 
@@ -180,9 +207,22 @@ def update(
     lm: ti.f32,
     cell_major: ti.template(),
 ):
-    """Stream, take moments, collide and store fluid voxel ``i``: the whole update of a voxel."""
+    """Stream, take moments, collide and store fluid voxel ``i``: the whole update of a voxel.
+
+    Each pair is stored as soon as it is collided (rather than through :func:`collide`'s
+    19-vector): 19 live values do not fit in x86-64's 16 vector registers and spill.
+    """
     h = stream(src, i, mask_bits, nv, offsets, cell_major)
-    store(dst, i, nv, collide(h, density(h), momentum(h, g), g, lp, lm), cell_major)
+    s = pair_sums(h)
+    d = pair_differences(h)
+    rho = density(h[0], s)
+    j = momentum(d, g)
+    dst[population_index(0, i, nv, Q, cell_major)] = collide_rest(h[0], rho, lp)
+    for k in ti.static(range(NPAIRS)):
+        q, p = ti.static(PAIRS[k])
+        pair = collide_pair(k, s[k], d[k], rho, j, g, lp, lm)
+        dst[population_index(q, i, nv, Q, cell_major)] = pair[0]
+        dst[population_index(p, i, nv, Q, cell_major)] = pair[1]
 
 
 @ti.kernel
@@ -209,13 +249,15 @@ def flow_step_cell_major(
     nv = nx * ny * nz
     g = Vec3(gx, gy, gz)
     for x, y in ti.ndrange(nx, ny):
-        row = neighbour_offsets(x, y, 0, nx, ny, nz)
+        xm, xp = offset_down(x, nx, ny * nz), offset_up(x, nx, ny * nz)
+        ym, yp = offset_down(y, ny, nz), offset_up(y, ny, nz)
         base = (x * ny + y) * nz
         for z in range(nz):
             i = base + z
             m = mask[i]
             if m & ti.u32(1) == 0:
-                update(src, dst, i, m, nv, with_z(row, z, nz), g, lp, lm, True)
+                offsets = row_voxel_offsets(xm, xp, ym, yp, z, nz)
+                update(src, dst, i, m, nv, offsets, g, lp, lm, True)
 
 
 @ti.kernel
@@ -277,7 +319,8 @@ def flow_measure(
     nv = nx * ny * nz
     g = Vec3(gx, gy, gz)
     for x, y in ti.ndrange(nx, ny):
-        row = neighbour_offsets(x, y, 0, nx, ny, nz)
+        xm, xp = offset_down(x, nx, ny * nz), offset_up(x, nx, ny * nz)
+        ym, yp = offset_down(y, ny, nz), offset_up(y, ny, nz)
         base = (x * ny + y) * nz
         sum_x = ti.f64(0.0)
         sum_y = ti.f64(0.0)
@@ -288,7 +331,12 @@ def flow_measure(
             i = base + z
             m = mask[i]
             if m & ti.u32(1) == 0:
-                j = momentum(stream(src, i, m, nv, with_z(row, z, nz), cell_major), g)
+                j = momentum(
+                    pair_differences(
+                        stream(src, i, m, nv, row_voxel_offsets(xm, xp, ym, yp, z, nz), cell_major)
+                    ),
+                    g,
+                )
                 j2 = ti.f64(j[0] * j[0] + j[1] * j[1] + j[2] * j[2])
                 if not (j2 < 1e30):  # NaN or overflow
                     bad += 1.0
@@ -322,14 +370,20 @@ def velocity_field(
     nv = nx * ny * nz
     g = Vec3(gx, gy, gz)
     for x, y in ti.ndrange(nx, ny):
-        row = neighbour_offsets(x, y, 0, nx, ny, nz)
+        xm, xp = offset_down(x, nx, ny * nz), offset_up(x, nx, ny * nz)
+        ym, yp = offset_down(y, ny, nz), offset_up(y, ny, nz)
         base = (x * ny + y) * nz
         for z in range(nz):
             i = base + z
             m = mask[i]
             j = Vec3(0.0)
             if m & ti.u32(1) == 0:
-                j = momentum(stream(src, i, m, nv, with_z(row, z, nz), cell_major), g)
+                j = momentum(
+                    pair_differences(
+                        stream(src, i, m, nv, row_voxel_offsets(xm, xp, ym, yp, z, nz), cell_major)
+                    ),
+                    g,
+                )
             out[i] = j[0]
             out[nv + i] = j[1]
             out[2 * nv + i] = j[2]
