@@ -32,6 +32,18 @@ def test_defaults_are_filled():
             ["'chanels'", "learn.diffusivity.hparams", "channels"],
         ),
         ({"study": ".."}, ["'study'", "'..'"]),
+        (
+            {
+                "generator": "squares",
+                "dataset": {"size": 40},
+                "squares": {"n_pores_range": [1, 20]},
+            },
+            ["squares.n_pores_range", "20 pores of 10x10", "at most 16"],
+        ),
+        (
+            {"learn": {"pvae": {"search": {"latent_range": [64, 8]}}}},
+            ["learn.pvae.search.latent_range", "min > max"],
+        ),
         ({"study": "."}, ["'study'", "'.'"]),
         ({"learn": {"split": [0.8, 0.1, 0.2]}}, ["learn.split", "sums to 1.1", "sum to 1"]),
         (

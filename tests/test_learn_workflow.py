@@ -103,3 +103,23 @@ def test_a_lost_label_chunk_stops_training_naming_the_store(workflow_copy):
     error = next(line for line in log.splitlines() if " ERROR " in line)
     assert "transport.zarr" in error and "'eta'" in error and "lost its chunk" in error
     assert not (results / "models" / "diffusivity" / "model.pt").exists()
+
+
+def test_a_truncated_checkpoint_is_moved_aside_and_training_starts_fresh(workflow_copy):
+    results = workflow_copy / "results" / "tiny"
+    results.mkdir(parents=True)
+    make_stores(results, n=8, size=36)
+    config = workflow_copy / "tiny.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(epochs=1)))
+    run_snakemake(workflow_copy, "--cores", "2", "--configfile", str(config))
+    model_dir = results / "models" / "diffusivity"
+    last = model_dir / "checkpoints" / "last.ckpt"
+    last.write_bytes(last.read_bytes()[:1000])  # a job killed while writing it
+
+    config.write_text(yaml.safe_dump(tiny_config(epochs=2)))
+    run_snakemake(workflow_copy, "--cores", "2", "--configfile", str(config))
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert metrics["resumed_from_epoch"] is None and metrics["epochs"] == 2
+    assert len(list(model_dir.glob("last.ckpt.unusable-*"))) == 1
+    log = (results / "logs" / "train" / "diffusivity.log").read_text()
+    assert f"checkpoint {last.relative_to(workflow_copy)} cannot be resumed" in log

@@ -230,6 +230,20 @@ def _check_consistency(config: Mapping[str, Any]) -> None:
             f"strictly decreasing schedule (one ABC generation per value)"
         )
     problems += _model_input_problems(config)
+    search = config.get("learn", {}).get("pvae", {}).get("search", {})
+    lo_hi = search.get("latent_range")
+    if lo_hi is not None and lo_hi[0] > lo_hi[1]:
+        problems.append(f"config key 'learn.pvae.search.latent_range': range {lo_hi} has min > max")
+    squares, size = config.get("squares", {}), dataset.get("size")
+    if config.get("generator") == "squares" and squares and size is not None:
+        pore = squares.get("pore", 1)
+        capacity = (size // pore) ** 2
+        most = squares.get("n_pores_range", [0, 0])[1]
+        if pore > size or most > capacity:
+            problems.append(
+                f"config key 'squares.n_pores_range': up to {most} pores of {pore}x{pore} do not "
+                f"fit a {size}x{size} image (dataset.size); allowed: at most {capacity}"
+            )
     stages_with_design = DESIGN_STAGE_GENERATORS.keys() & set(config.get("stages", []))
     for stage in sorted(stages_with_design):
         generators = DESIGN_STAGE_GENERATORS[stage]
