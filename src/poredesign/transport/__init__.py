@@ -9,7 +9,8 @@
   into a transport store (:mod:`.labels`).
 
 Modules: :mod:`.inputs` (input check), :mod:`.connectivity` (spanning and winding pore space),
-:mod:`.backend` (Taichi initialisation), :mod:`.lattice`, :mod:`.flow_kernels`, :mod:`.flow`,
+:mod:`.backend` (Taichi initialisation), :mod:`.lattice`, :mod:`.streaming` (periodic offsets,
+pull streaming with halfway bounce-back), :mod:`.flow_kernels`, :mod:`.flow`,
 :mod:`.diffusion_kernels`, :mod:`.diffusion`, :mod:`.results`, :mod:`.properties`, :mod:`.labels`.
 
 Taichi is imported and initialised lazily, on the first lattice Boltzmann solve

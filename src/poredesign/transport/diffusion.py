@@ -377,12 +377,7 @@ def diffusivity(
     if not solid.any():
         return result(1.0, Flag.NO_SOLID, f"{name}: no solid voxel, eta = 1", porosity_eff=1.0)
     pore = np.ascontiguousarray(np.moveaxis(~solid, ax, 0))
-    if periodic:
-        connected = spanning_mask(pore, 0)
-    else:
-        from poredesign.structures import percolating_mask
-
-        connected = percolating_mask(pore, 0)
+    connected = spanning_mask(pore, 0, periodic=periodic)
     porosity_eff = float(connected.mean())
     if not connected.any():
         return result(
