@@ -142,6 +142,33 @@ class VariationalModule(StagedModule):
         return self.encoder(x)[0]
 
     @torch.no_grad()
+    def latent_means(self, structures: Any, batch_size: int = 16) -> np.ndarray:
+        """Latent means mu (B, latent_dim), float64, of bool structures (B, n, n, n), True = solid.
+
+        The structures are prepared as in training (``data_config``: pooling, binary scale) and
+        encoded on the model's device in eval mode, ``batch_size`` at a time (bf16 autocast on
+        CUDA). Numpy arrays, torch tensors and a :class:`~poredesign.store.StructureStore`
+        slice all work.
+        """
+        from poredesign.devices import autocast
+        from poredesign.learn.transforms import to_input_torch
+
+        config = getattr(self, "data_config", None) or {}
+        pool, scale = bool(config.get("pool", False)), str(config.get("scale", "binary"))
+        was_training = self.training
+        self.eval()
+        device = next(self.parameters()).device
+        out = []
+        for start in range(0, len(structures), batch_size):
+            chunk = torch.as_tensor(np.asarray(structures[start : start + batch_size]))
+            x = to_input_torch(chunk.to(device), pool, scale)
+            with autocast(device):
+                out.append(self.encode(x).float().cpu().numpy())
+        self.train(was_training)
+        width = int(self.hparams.latent_dim)
+        return np.concatenate(out).astype(np.float64) if out else np.zeros((0, width))
+
+    @torch.no_grad()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Voxel solid probabilities (B, 1, n, n, n)."""
         return torch.sigmoid(self.voxel_logits(z))
