@@ -38,6 +38,11 @@ RENAMED_KEYS: dict[str, tuple[str, str]] = {
 #: stages that exist only for some generators (the design of [R22] is ABC over spinodoid parameters)
 DESIGN_STAGE_GENERATORS: dict[str, tuple[str, ...]] = {
     "design": ("spinodoid",),
+    "latent": ("voronoi",),
+    "estimate": ("voronoi",),
+    "bo": ("voronoi",),
+    "transfer": ("voronoi",),
+    "imports": ("voronoi",),
     "report": ("spinodoid",),
 }
 
