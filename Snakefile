@@ -23,6 +23,10 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/latent.smk"
+include: "workflow/rules/bo.smk"
+include: "workflow/rules/transfer.smk"
+include: "workflow/rules/imports.smk"
 include: "workflow/rules/design.smk"
 
 

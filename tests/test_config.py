@@ -33,6 +33,19 @@ def test_defaults_are_filled():
         ),
         ({"study": ".."}, ["'study'", "'..'"]),
         (
+            {"imports": {"scan": {"path": "s.tif", "pore_value": 255, "porosity": 0.5}}},
+            ["imports.scan", "exactly one of pore_value", "porosity"],
+        ),
+        ({"imports": {"scan": {"path": "s.tif"}}}, ["imports.scan", "neither"]),
+        (
+            {"transfer_data": {"split": [0.5, 0.0, 0.4]}},
+            ["transfer_data.split", "sums to 0.9"],
+        ),
+        (
+            {"design": {"bo": {"bounds": {"radius": [6.0, 2.0]}}}},
+            ["design.bo.bounds.radius", "min > max"],
+        ),
+        (
             {
                 "generator": "squares",
                 "dataset": {"size": 40},

@@ -24,6 +24,11 @@ STAGE_RULES = {
     "generate": {"generate_shard", "gather_structures", "plot_structures"},
     "simulate": {"simulate_shard", "gather_transport", "plot_transport"},
     "train": {"train_model"},
+    "latent": {"latent_space"},
+    "estimate": {"estimate_test"},
+    "bo": {"bo_target", "bo_summary"},
+    "transfer": {"generate_transfer", "simulate_transfer", "transfer_learning"},
+    "imports": {"import_scan", "simulate_scan", "estimate_scan"},
     "design": {"abc_posterior", "validate_design", "upscale_design"},
     "report": {"summary_report"},
 }
@@ -48,7 +53,8 @@ def test_every_config_dry_runs_the_rules_of_its_stages(workflow_copy, configfile
         args += ["--configfile", str(configfile)]
     proc = run_snakemake(workflow_copy, *args)
     jobs = planned_jobs(proc.stdout + proc.stderr)
-    expected = set().union(*(STAGE_RULES[stage] for stage in config["stages"])) | {"all"}
+    stages = [s for s in config["stages"] if s != "imports" or config.get("imports")]
+    expected = set().union(*(STAGE_RULES[stage] for stage in stages)) | {"all"}
     assert set(jobs) == expected
     dataset = config["dataset"]
     shards = -(-dataset["n_structures"] // dataset["shard_size"])
@@ -60,6 +66,8 @@ def test_every_config_dry_runs_the_rules_of_its_stages(workflow_copy, configfile
     if "design" in config["stages"]:
         n_targets = len(config["design"]["abc"]["targets"])
         assert jobs["abc_posterior"] == jobs["validate_design"] == n_targets
+    if "bo" in config["stages"]:
+        assert jobs["bo_target"] == len(config["design"]["bo"]["targets"])
 
 
 def test_planned_jobs_reads_the_rules_table():

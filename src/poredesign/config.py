@@ -239,6 +239,22 @@ def _check_consistency(config: Mapping[str, Any]) -> None:
     lo_hi = search.get("latent_range")
     if lo_hi is not None and lo_hi[0] > lo_hi[1]:
         problems.append(f"config key 'learn.pvae.search.latent_range': range {lo_hi} has min > max")
+    for name, scan in config.get("imports", {}).items():
+        given = [k for k in ("pore_value", "porosity") if scan.get(k) is not None]
+        if len(given) != 1:
+            problems.append(
+                f"config key 'imports.{name}': give exactly one of pore_value (binary scans) and "
+                f"porosity (gray scans, thresholded to it); got {given or 'neither'}"
+            )
+    split = config.get("transfer_data", {}).get("split")
+    if split is not None and not math.isclose(sum(split), 1.0, abs_tol=1e-9):
+        problems.append(
+            f"config key 'transfer_data.split': {split} sums to {sum(split):g}; allowed: "
+            f"fractions that sum to 1"
+        )
+    for key, value in config.get("design", {}).get("bo", {}).get("bounds", {}).items():
+        if value[0] > value[1]:
+            problems.append(f"config key 'design.bo.bounds.{key}': range {value} has min > max")
     squares, size = config.get("squares", {}), dataset.get("size")
     if config.get("generator") == "squares" and squares and size is not None:
         pore = squares.get("pore", 1)

@@ -19,6 +19,15 @@ VAE_MODEL = f"{MODELS_DIR}/vae/model.pt"
 CNN_MODEL = f"{MODELS_DIR}/diffusivity/model.pt"
 CNN_METRICS = f"{MODELS_DIR}/diffusivity/metrics.json"
 DESIGN = f"{RESULTS}/design"
+LATENT_DIR = f"{RESULTS}/latent"
+LATENT_STORE = f"{LATENT_DIR}/latent.zarr"
+PCA_JSON = f"{LATENT_DIR}/pca.json"
+ESTIMATE_DIR = f"{RESULTS}/estimate"
+BO_DIR = f"{DESIGN}/bo/{{bo_target}}"
+TRANSFER_DIR = f"{RESULTS}/transfer"
+TRANSFER_DESIGN = f"{DESIGN}/transfer"
+SCAN_STRUCTURES = f"{RESULTS}/imports/{{scan}}.zarr"
+SCAN_TRANSPORT = f"{RESULTS}/imports/{{scan}}-transport.zarr"
 TARGET_DIR = f"{DESIGN}/{{target}}"
 ABC_SUMMARY = f"{TARGET_DIR}/abc.json"
 VALIDATION = f"{TARGET_DIR}/validation.json"
@@ -32,6 +41,13 @@ TRAIN_OUTPUTS = ["model.pt", "model.json", "metrics.json", "loss.png", "parity.p
 # keys of `learn` shared by every model (the per-model sections are dicts)
 LEARN_COMMON = {key: value for key, value in LEARN.items() if not isinstance(value, dict)}
 ABC_TARGETS = list(config["design"]["abc"]["targets"])
+BO_TARGETS = list(config["design"]["bo"]["targets"])
+SCANS = list(config["imports"])
+REFERENCE_STUDY = config["latent"]["reference_study"]
+# another study's VAE and latent store (its latent stage must have run): read by the latent
+# stage, not declared as inputs, so that this study's dry run does not need them
+REFERENCE_MODEL = REFERENCE_STUDY and f"results/{REFERENCE_STUDY}/models/vae/model.pt"
+REFERENCE_LATENT = REFERENCE_STUDY and f"results/{REFERENCE_STUDY}/latent/latent.zarr"
 # GPU jobs: simulate and ABC ask for a GPU only when the study forces CUDA (on `auto` they also
 # run well on a CPU node); training asks for one unless the study forces the CPU
 GPU_WHEN_CUDA = 1 if config["device"] == "cuda" else 0
@@ -104,6 +120,16 @@ def get_transfer_encoder(wildcards) -> list[str]:
     if not transfer["hparams"].get("pretrained", True):
         return []
     return [transfer["encoder"] or VAE_MODEL]
+
+
+def get_bo_target(wildcards) -> dict:
+    """Generation parameters (radius, n_points, stretch) of a Bayesian-optimisation target."""
+    return config["design"]["bo"]["targets"][wildcards.bo_target]
+
+
+def get_scan_options(wildcards) -> dict:
+    """The `imports.<scan>` section: file, pore phase, crops."""
+    return config["imports"][wildcards.scan]
 
 
 def get_abc_target(wildcards) -> list[float]:

@@ -1,0 +1,58 @@
+# Imported scans (SPEC 1.4): pore phase, crops resized to the dataset's size, solver labels of the
+# crops and their nearest-neighbour estimate in the latent space (rule estimate_scan).
+
+STAGE_TARGETS["imports"] = expand(
+    [SCAN_STRUCTURES, f"{RESULTS}/imports/{{scan}}.png", f"{ESTIMATE_DIR}/{{scan}}.csv"],
+    scan=SCANS,
+)
+
+
+wildcard_constraints:
+    scan="|".join(SCANS) or "none",
+
+
+rule import_scan:
+    output:
+        structures=directory(SCAN_STRUCTURES),
+        figure=report(
+            f"{RESULTS}/imports/{{scan}}.png",
+            caption="../report/import_scan.rst",
+            category="6 Scans",
+            subcategory="{scan}",
+        ),
+    log:
+        f"{LOGS}/imports/{{scan}}.log",
+    conda:
+        f"{ENVS}/poredesign.yaml"
+    threads: 2
+    resources:
+        mem_mb=16000,
+        runtime=60,
+    params:
+        scan=get_scan_options,
+        size=config["dataset"]["size"],
+        generator=config["generator"],
+        seed=config["seed"],
+    script:
+        "../scripts/import_scan.py"
+
+
+rule simulate_scan:
+    input:
+        structures=SCAN_STRUCTURES,
+    output:
+        transport=directory(SCAN_TRANSPORT),
+    log:
+        f"{LOGS}/imports/{{scan}}-simulate.log",
+    conda:
+        f"{ENVS}/poredesign.yaml"
+    threads: lbm_threads()
+    resources:
+        gpu=GPU_WHEN_CUDA,
+        mem_mb=8000,
+        runtime=12 * 60,
+    params:
+        transport=config["transport"],
+        device=config["device"],
+    script:
+        "../scripts/simulate_shard.py"
