@@ -1,19 +1,27 @@
 """Import of real volumes (SPEC 1.4): readers, porosity-matched threshold, cropping, resize."""
 
+import json
+
 import numpy as np
 import pytest
 import tifffile
 from scipy import ndimage
 
+from poredesign import cli
+from poredesign.cli import main as cli_main
 from poredesign.structures import porosity
 from poredesign.structures.imported import (
+    check_phase_options,
+    choose_pore_phase,
     crop_cubes,
     cube_origins,
     import_volume,
+    pore_phase_by_value,
     read_npy,
     read_raw,
     read_tiff,
     read_volume,
+    render_gray,
     threshold_porosity,
     write_raw,
     write_tiff,
@@ -209,3 +217,107 @@ def test_import_volume_from_raw_passes_reader_options(tmp_path):
         byte_order="big",
     )
     assert len(cubes) == 1 and cubes[0].shape == (16, 16, 16)
+
+
+# ---------------------------------------------------------------------------------------------
+# pore phase by value, the both/neither rule, synthetic gray scans, the CLI's phase options
+
+
+def test_pore_phase_by_value_and_errors():
+    volume = np.array([0, 255, 255, 7] * 16, dtype=np.uint8).reshape(4, 4, 4)
+    solid = pore_phase_by_value(volume, 255)
+    assert solid.dtype == bool and np.array_equal(solid, volume != 255)
+    assert porosity(solid) == 0.5
+    assert np.array_equal(pore_phase_by_value(volume, 0), volume != 0)
+    with pytest.raises(ValueError, match=r"scan\.tif: no voxel equals pore_value 128.*0, 7, 255"):
+        pore_phase_by_value(volume, 128, "scan.tif")
+
+
+def test_choose_pore_phase_needs_exactly_one_rule():
+    gray = gray_volume((12, 12, 12), dtype=np.uint8)
+    with pytest.raises(ValueError, match=r"membrane: give exactly one.*both given"):
+        choose_pore_phase(gray, pore_value=0, porosity=0.5, name="membrane")
+    with pytest.raises(ValueError, match=r"membrane: give exactly one.*neither given"):
+        choose_pore_phase(gray, name="membrane")
+    with pytest.raises(ValueError, match="neither"):
+        check_phase_options("m", None, None)
+    check_phase_options("m", 255, None)
+    by_threshold = choose_pore_phase(gray, porosity=0.35, sigma=1.0)
+    assert np.array_equal(by_threshold, threshold_porosity(gray, 0.35, sigma=1.0))
+    with pytest.raises(ValueError, match="membrane: porosity must lie"):
+        choose_pore_phase(gray, porosity=1.5, name="membrane")
+
+
+def test_render_gray_contrast_noise_and_dtype():
+    solid = np.zeros((20, 20, 20), dtype=bool)
+    solid[:10] = True
+    clean = render_gray(solid, blur_sigma=0, noise=0, values=(50, 200))
+    assert clean.dtype == np.uint8
+    assert set(np.unique(clean)) == {50, 200} and np.array_equal(clean == 200, solid)
+    noisy = render_gray(solid, blur_sigma=1.0, noise=0.1, seed=3, values=(50, 200))
+    assert np.array_equal(noisy, render_gray(solid, 1.0, 0.1, seed=3, values=(50, 200)))
+    interior = noisy[14:, :, :].astype(float)  # pore, away from the blurred interface
+    assert abs(interior.mean() - 50) < 1.0 and abs(interior.std() - 15) < 1.0  # 0.1 * contrast
+    bright_pores = render_gray(solid, 0, 0, values=(200, 50), dtype=np.float32)
+    assert bright_pores.dtype == np.float32 and np.all(bright_pores[~solid] == 200)
+    with pytest.raises(ValueError, match="bool"):
+        render_gray(solid.astype(np.uint8))
+
+
+@pytest.mark.parametrize("fmt", ["tif", "raw", "npy"])
+@pytest.mark.parametrize("convention", ["pore_255", "solid_255"])
+def test_import_volume_formats_with_both_phase_conventions(tmp_path, fmt, convention):
+    """A segmented 0/255 scan read through the phase choice by value, whichever value is pore."""
+    truth = np.random.default_rng(8).random((18, 16, 14)) < 0.45  # True = solid
+    pore_value = 255 if convention == "pore_255" else 0
+    scan = np.where(truth, 255 - pore_value, pore_value).astype(np.uint8)
+    path = tmp_path / f"scan.{fmt}"
+    read = {}
+    if fmt == "tif":
+        write_tiff(path, scan)
+    elif fmt == "raw":
+        write_raw(path, scan)
+        read = {"shape": scan.shape, "dtype": "uint8"}
+    else:
+        np.save(path, scan)
+    solid = choose_pore_phase(read_volume(path, **read), pore_value=pore_value, name=str(path))
+    assert np.array_equal(solid, truth)
+    assert porosity(solid) == pytest.approx(1 - truth.mean())
+
+
+def _cli_eta(args, capsys) -> dict:
+    assert (
+        cli_main(["simulate", *args, "--property", "diffusivity", "--axis", "all", "--json"]) == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    return {"porosity": out["porosity"], "eta": [a["diffusivity"]["eta"] for a in out["axes"]]}
+
+
+def test_cli_pore_value_and_invert(tmp_path, capsys):
+    solid = np.ones((12, 12, 12), dtype=bool)
+    solid[:, 3:6, 2:8] = False  # a duct along x
+    solid[4:9, :, 5] = False  # a slit open along y
+    np.save(tmp_path / "solid.npy", solid)
+    write_tiff(tmp_path / "pore255.tif", ~solid)  # bool -> 0/255: the 255 voxels are pore
+    reference = _cli_eta([str(tmp_path / "solid.npy")], capsys)
+    assert reference["porosity"] == pytest.approx(1 - solid.mean())
+    assert reference["eta"][0] > 0.05 and reference["eta"][1] > 0.01
+    # the default reading (two values: pore = the lower) takes the 255 pores for solid
+    default = _cli_eta([str(tmp_path / "pore255.tif")], capsys)
+    assert default["porosity"] == pytest.approx(solid.mean())
+    by_value = _cli_eta([str(tmp_path / "pore255.tif"), "--pore-value", "255"], capsys)
+    assert by_value["porosity"] == pytest.approx(reference["porosity"])
+    assert by_value["eta"] == pytest.approx(reference["eta"], rel=1e-9)
+    inverted = _cli_eta([str(tmp_path / "pore255.tif"), "--invert"], capsys)
+    assert inverted["eta"] == pytest.approx(reference["eta"], rel=1e-9)
+    flipped = _cli_eta([str(tmp_path / "solid.npy"), "--invert"], capsys)
+    assert flipped["porosity"] == pytest.approx(solid.mean())
+    both = _cli_eta([str(tmp_path / "pore255.tif"), "--pore-value", "0", "--invert"], capsys)
+    assert both["eta"] == pytest.approx(reference["eta"], rel=1e-9)
+    with pytest.raises(SystemExit, match="no voxel equals pore_value 7"):
+        cli_main(["simulate", str(tmp_path / "pore255.tif"), "--pore-value", "7"])
+    with pytest.raises(SystemExit):
+        cli_main(["simulate", "--help"])
+    help_text = capsys.readouterr().out
+    assert "--pore-value V" in help_text and "--invert" in help_text
+    assert "--pore-value" in cli.__doc__ and "--invert" in cli.__doc__

@@ -8,6 +8,11 @@ FILE is a binary volume (True/1 = solid, indexed x, y, z): ``.npy``; a TIFF stac
 suffix, with ``--shape NX NY NZ --dtype uint8``); or a structure store ``*.zarr`` with
 ``--index I``. A volume holding exactly two values (e.g. 0/255 from a TIFF) is read as
 pore = the lower, solid = the higher value. Prints a table (or JSON with ``--json``).
+
+Pore phase: ``--pore-value V`` reads voxels equal to V as pore and every other value as solid
+(e.g. ``--pore-value 255`` for a segmented TIFF whose white voxels are pore, which the default
+would read as solid and give eta = 0); ``--invert`` swaps pore and solid after reading (after
+``--pore-value`` when both are given).
 """
 
 from __future__ import annotations
@@ -29,7 +34,16 @@ PROPERTIES = ("permeability", "diffusivity")
 
 
 def load_volume(args: argparse.Namespace) -> tuple[np.ndarray, str]:
-    """The volume named on the command line and a label for messages."""
+    """The volume named on the command line (bool, True = solid, after ``--pore-value`` and
+    ``--invert``) and a label for messages."""
+    solid, label = _read_volume(args)
+    if getattr(args, "invert", False):
+        solid = ~solid
+    return solid, label
+
+
+def _read_volume(args: argparse.Namespace) -> tuple[np.ndarray, str]:
+    pore_value = getattr(args, "pore_value", None)
     path = Path(args.file)
     if path.suffix.lower() == ".zarr":
         from poredesign.store import StructureStore
@@ -44,11 +58,20 @@ def load_volume(args: argparse.Namespace) -> tuple[np.ndarray, str]:
                 f"--index {args.index} is out of range 0..{len(structures) - 1} for {path}"
             )
         first = int(structures.attrs.get("first_index", 0))
-        return structures[args.index], f"structure {first + args.index} of {path}"
+        label = f"structure {first + args.index} of {path}"
+        solid = structures[args.index]
+        if pore_value is not None:
+            from poredesign.structures.imported import pore_phase_by_value
+
+            try:
+                solid = pore_phase_by_value(solid, pore_value, label)
+            except ValueError as err:
+                raise SystemExit(str(err)) from err
+        return solid, label
     if not path.exists():
         raise SystemExit(f"{path}: no such file or folder")
     from poredesign.structures.checks import validate_binary
-    from poredesign.structures.imported import read_volume
+    from poredesign.structures.imported import pore_phase_by_value, read_volume
 
     try:
         volume = read_volume(
@@ -59,8 +82,11 @@ def load_volume(args: argparse.Namespace) -> tuple[np.ndarray, str]:
             offset=args.offset,
             order=args.order,
         )
-        # two values other than 0/1 (e.g. 0/255 from a TIFF) are read as pore/solid
-        volume = validate_binary(volume, str(path), two_values=True)
+        if pore_value is not None:
+            volume = pore_phase_by_value(volume, pore_value, str(path))
+        else:
+            # two values other than 0/1 (e.g. 0/255 from a TIFF) are read as pore/solid
+            volume = validate_binary(volume, str(path), two_values=True)
     except ValueError as err:
         message = str(err) if str(path) in str(err) else f"{path}: {err}"
         raise SystemExit(message) from err
@@ -202,6 +228,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="raw files: F = x fastest (ImageJ), C = z fastest",
     )
     sim.add_argument(
+        "--pore-value",
+        type=_finite_float,
+        metavar="V",
+        help="voxels equal to V are pore, every other value solid (e.g. 255 for a segmented "
+        "TIFF with white pores); default: 0/1 volumes as True = solid, two other values as "
+        "pore = the lower",
+    )
+    sim.add_argument(
+        "--invert",
+        action="store_true",
+        help="swap pore and solid after reading (after --pore-value)",
+    )
+    sim.add_argument(
         "--voxel-size", type=_positive_float, help="voxel edge in metres (k in m^2), > 0"
     )
     sim.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -259,6 +298,16 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from err
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from err
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number")
     return value
 
 
