@@ -1,0 +1,79 @@
+"""Latent-space characterisation [Z23] (SPEC 4.3): the ``latent`` and ``estimate`` stages.
+
+- :mod:`.pca`: PCA of latent means by numpy SVD, correlations, the porosity PC;
+- :mod:`.stretch`: stretch direction and intensity from Voronoi parameters;
+- :mod:`.space`: encode a structure store, the VAE's split, ``latent.zarr`` and ``pca.json``;
+- :mod:`.reference`: projection into another study's VAE and PCA (two-axes into one-axis);
+- :mod:`.estimate`: nearest-neighbour estimation of direction, intensity and porosity;
+- :mod:`.figures`: PC1-PC2, porosity PC, reference projection.
+"""
+
+from poredesign.design.latent.estimate import (
+    COLUMNS,
+    estimate_from_neighbours,
+    estimate_scan,
+    estimate_test,
+    nearest,
+    read_table,
+    read_tau,
+    summarise,
+    write_table,
+)
+from poredesign.design.latent.pca import (
+    Pca,
+    component_correlations,
+    fit_pca,
+    pearson,
+    porosity_component,
+)
+from poredesign.design.latent.space import (
+    SPLITS,
+    LatentSet,
+    build_latent_set,
+    encode_store,
+    latent_space,
+    load_vae,
+    read_latent,
+    split_labels,
+    write_latent,
+    write_pca_json,
+)
+from poredesign.design.latent.stretch import (
+    DIRECTIONS,
+    stretch_direction,
+    stretch_factors,
+    stretch_intensity,
+    stretched_axes,
+)
+
+__all__ = [
+    "COLUMNS",
+    "DIRECTIONS",
+    "SPLITS",
+    "LatentSet",
+    "Pca",
+    "build_latent_set",
+    "component_correlations",
+    "encode_store",
+    "estimate_from_neighbours",
+    "estimate_scan",
+    "estimate_test",
+    "fit_pca",
+    "latent_space",
+    "load_vae",
+    "nearest",
+    "pearson",
+    "porosity_component",
+    "read_latent",
+    "read_table",
+    "read_tau",
+    "split_labels",
+    "stretch_direction",
+    "stretch_factors",
+    "stretch_intensity",
+    "stretched_axes",
+    "summarise",
+    "write_latent",
+    "write_pca_json",
+    "write_table",
+]

@@ -1,0 +1,338 @@
+"""The latent space of a trained VAE [Z23] (SPEC 4.3): the ``latent`` stage.
+
+:func:`latent_space` encodes every structure of a structure store with the VAE (latent mean mu, no
+sampling), labels each with the VAE's own split, fits the PCA on the training means
+(:mod:`.pca`) and projects all of them, and writes ``latent.zarr`` and ``pca.json``.
+
+Split labels: the same :func:`~poredesign.learn.data.split_indices` call the VAE's data module
+made, with the fractions, seed and ``max_structures`` stored in ``model.data_config``, so "train"
+here is exactly what the VAE trained on. Structures beyond ``max_structures`` (never seen by the
+VAE's data module) are labelled -1 and are neither fitted nor used as neighbours.
+
+``latent.zarr`` (written atomically through :mod:`poredesign.store`), per structure i:
+
+- ``mu`` (n, d) float64: latent means; ``scores`` (n, k): PC scores (k = min(n_train, d));
+- ``split`` (n,) int8: 0 train, 1 val, 2 test, -1 not in the VAE's sample (attrs ``labels``);
+- ``params`` (n, p): generation parameters (attrs ``names``) copied from the structure store;
+- ``porosity`` (n,): pore fraction measured on the structure (1 - solid fraction);
+- ``direction`` (n,) int8 and ``intensity`` (n,): stretch labels (:mod:`.stretch`; -1/NaN when
+  the parameters have no stretch factors);
+- ``pca/mean`` (d,), ``pca/components`` (k, d), ``pca/explained_variance``,
+  ``pca/explained_variance_ratio`` (k,): the fit, so other structures can be projected later;
+- ``reference_scores`` (n, k_ref), only with a reference study (:mod:`.reference`);
+- attrs: the structure store and model paths, the split definition, ``porosity_pc`` (0-based),
+  ``n_train``, ``latent_dim``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from poredesign import store
+from poredesign.design.latent.pca import Pca, component_correlations, fit_pca, porosity_component
+from poredesign.design.latent.stretch import (
+    DIRECTIONS,
+    UNKNOWN,
+    stretch_direction,
+    stretch_factors,
+    stretch_intensity,
+)
+from poredesign.jsonable import jsonable
+from poredesign.runlog import progress
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+TRAIN = 0
+#: components whose correlations pca.json reports
+REPORTED = 3
+
+
+def split_labels(n: int, data_config: Mapping[str, Any]) -> np.ndarray:
+    """Split codes (n,) int8 of a store of ``n`` structures, as the VAE's data module split it:
+    0 train, 1 val, 2 test, -1 beyond ``max_structures``."""
+    from poredesign.learn.data import DataConfig, split_indices
+
+    default = DataConfig()
+    fractions = data_config.get("split", default.split)
+    seed = int(data_config.get("seed", default.seed))
+    limit = data_config.get("max_structures")
+    used = n if limit is None else min(n, int(limit))
+    labels = np.full(n, -1, dtype=np.int8)
+    for code, idx in enumerate(split_indices(used, fractions, seed)):
+        labels[idx] = code
+    return labels
+
+
+def load_vae(path: str | os.PathLike, device: Any = "auto") -> Any:
+    """A saved VAE (any model with ``latent_means``) on ``device``, in eval mode."""
+    from poredesign.devices import torch_device
+    from poredesign.learn import load_model
+
+    torch_dev = torch_device(device)
+    model = load_model(path, map_location=torch_dev)
+    if not hasattr(model, "latent_means"):
+        raise TypeError(
+            f"{path} holds a {type(model).__name__}; the latent stage needs a VAE (latent means)"
+        )
+    return model.to(torch_dev)
+
+
+def encode_store(
+    model: Any,
+    structures: store.StructureStore,
+    batch_size: int = 16,
+    progress_file: Any = None,
+    desc: str = "encode",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Latent means mu (n, d) float64 and measured porosity (n,) of every structure of a store,
+    read ``batch_size`` structures at a time."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1; got {batch_size}")
+    n = len(structures)
+    mus, porosity = [], []
+    for start in progress(range(0, n, batch_size), desc, progress_file, unit="batch"):
+        batch = structures[start : start + batch_size]
+        porosity.append(1.0 - batch.reshape(len(batch), -1).mean(axis=1))
+        mus.append(model.latent_means(batch, batch_size=batch_size))
+    width = int(model.hparams.latent_dim)
+    if not mus:
+        return np.zeros((0, width)), np.zeros(0)
+    return np.concatenate(mus), np.concatenate(porosity)
+
+
+def stretch_labels(params: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Direction codes and intensities of a parameter table; unknown (-1, NaN) when it has no
+    stretch factors (e.g. imported volumes)."""
+    try:
+        e = stretch_factors(params, names)
+    except ValueError:
+        n = len(params)
+        return np.full(n, UNKNOWN, dtype=np.int8), np.full(n, np.nan)
+    return stretch_direction(e), stretch_intensity(e)
+
+
+@dataclass
+class LatentSet:
+    """What ``latent.zarr`` holds (module docstring), read into memory."""
+
+    mu: np.ndarray
+    scores: np.ndarray
+    split: np.ndarray
+    params: np.ndarray
+    param_names: list[str]
+    porosity: np.ndarray
+    direction: np.ndarray
+    intensity: np.ndarray
+    pca: Pca
+    porosity_pc: int
+    attrs: dict[str, Any] = field(default_factory=dict)
+    reference_scores: np.ndarray | None = None
+
+    @property
+    def train(self) -> np.ndarray:
+        """Boolean mask of the training structures."""
+        return self.split == TRAIN
+
+    def summary(self) -> dict[str, Any]:
+        """What ``pca.json`` holds: explained variance ratios, the porosity PC (0-based index and
+        1-based number) and its correlation with porosity, and the correlations of the first
+        three PCs with porosity and with stretch intensity 1 - e (training structures; NaN ->
+        None)."""
+        train = self.train
+        scores = self.scores[train]
+        r_porosity = component_correlations(scores, self.porosity[train], REPORTED)
+        r_intensity = component_correlations(scores, self.intensity[train], REPORTED)
+        return jsonable(
+            {
+                "explained_variance_ratio": self.pca.explained_variance_ratio,
+                "explained_variance": self.pca.explained_variance,
+                "porosity_pc": self.porosity_pc,
+                "porosity_pc_number": self.porosity_pc + 1,
+                "porosity_pc_correlation": component_correlations(
+                    scores[:, self.porosity_pc : self.porosity_pc + 1], self.porosity[train], 1
+                )[0],
+                "correlation_porosity": r_porosity,
+                "correlation_intensity": r_intensity,
+                "n_train": int(train.sum()),
+                "n": len(self.split),
+                "n_components": self.pca.n_components,
+                "latent_dim": int(self.mu.shape[1]),
+            },
+            nan_as_none=True,
+        )
+
+
+def build_latent_set(
+    mu: np.ndarray,
+    split: np.ndarray,
+    params: np.ndarray,
+    param_names: list[str],
+    porosity: np.ndarray,
+    attrs: Mapping[str, Any] | None = None,
+) -> LatentSet:
+    """Fit the PCA on the training rows of ``mu`` and label everything (arrays in, no files)."""
+    mu = np.asarray(mu, dtype=np.float64)
+    split = np.asarray(split, dtype=np.int8)
+    if len(split) != len(mu) or len(porosity) != len(mu) or len(params) != len(mu):
+        raise ValueError(
+            f"latent set: {len(mu)} latent means but {len(split)} split labels, {len(params)} "
+            f"parameter rows and {len(porosity)} porosities"
+        )
+    train = split == TRAIN
+    pca = fit_pca(mu[train])
+    scores = pca.transform(mu)
+    direction, intensity = stretch_labels(params, param_names)
+    return LatentSet(
+        mu=mu,
+        scores=scores,
+        split=split,
+        params=np.asarray(params, dtype=np.float64),
+        param_names=list(param_names),
+        porosity=np.asarray(porosity, dtype=np.float64),
+        direction=direction,
+        intensity=intensity,
+        pca=pca,
+        porosity_pc=porosity_component(scores[train], np.asarray(porosity)[train]),
+        attrs=dict(attrs or {}),
+    )
+
+
+def write_latent(path: str | os.PathLike, latent: LatentSet) -> None:
+    """Write ``latent.zarr`` atomically (module docstring)."""
+    with store.atomic_group(path) as group:
+        store.write_array(group, "mu", latent.mu)
+        store.write_array(group, "scores", latent.scores)
+        store.write_array(group, "split", latent.split, labels=list(SPLITS), unused=-1)
+        store.write_array(group, "params", latent.params, names=latent.param_names)
+        store.write_array(group, "porosity", latent.porosity)
+        store.write_array(group, "direction", latent.direction, labels=list(DIRECTIONS))
+        store.write_array(group, "intensity", latent.intensity)
+        pca = group.create_group("pca")
+        for name in ("mean", "components", "explained_variance", "explained_variance_ratio"):
+            store.write_array(pca, name, getattr(latent.pca, name))
+        if latent.reference_scores is not None:
+            store.write_array(group, "reference_scores", latent.reference_scores)
+        group.attrs.update(
+            store.provenance(
+                **latent.attrs,
+                porosity_pc=latent.porosity_pc,
+                n=len(latent.split),
+                n_train=int(latent.train.sum()),
+                latent_dim=int(latent.mu.shape[1]),
+            )
+        )
+
+
+def read_latent(path: str | os.PathLike) -> LatentSet:
+    """Read a ``latent.zarr`` written by :func:`write_latent`."""
+    group = store.open_group(path)
+    needed = {"mu", "scores", "split", "params", "porosity", "direction", "intensity", "pca"}
+    missing = sorted(needed - set(group.keys()))
+    if missing:
+        raise ValueError(f"{path} is not a latent store: it lacks {', '.join(missing)}")
+
+    def get(name: str) -> np.ndarray:
+        return np.asarray(group[name][...])
+
+    attrs = dict(group.attrs)
+    pca = Pca(
+        *(
+            get(f"pca/{n}")
+            for n in ("mean", "components", "explained_variance", "explained_variance_ratio")
+        )
+    )
+    return LatentSet(
+        mu=get("mu"),
+        scores=get("scores"),
+        split=get("split"),
+        params=get("params"),
+        param_names=list(group["params"].attrs.get("names", [])),
+        porosity=get("porosity"),
+        direction=get("direction"),
+        intensity=get("intensity"),
+        pca=pca,
+        porosity_pc=int(attrs["porosity_pc"]),
+        attrs=attrs,
+        reference_scores=get("reference_scores") if "reference_scores" in group else None,
+    )
+
+
+def write_pca_json(path: str | os.PathLike, summary: Mapping[str, Any]) -> None:
+    """Write ``pca.json`` (NaN as null)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(jsonable(summary, nan_as_none=True), indent=2) + "\n")
+
+
+def latent_space(
+    structures_path: str | os.PathLike,
+    model_path: str | os.PathLike,
+    latent_path: str | os.PathLike,
+    pca_path: str | os.PathLike,
+    batch_size: int = 16,
+    device: str | None = "auto",
+    reference: Mapping[str, Any] | None = None,
+    progress_file: Any = None,
+) -> LatentSet:
+    """The ``latent`` stage: encode, split, fit, project; write ``latent.zarr`` and ``pca.json``.
+
+    ``reference``: ``{"study", "model", "latent"}`` of another study whose VAE and PCA this
+    study's structures are also projected into (:func:`.reference.project_into_reference`);
+    its scores go to ``reference_scores`` and its summary under ``reference`` in ``pca.json``.
+    Returns the latent set written.
+    """
+    structures = store.StructureStore(structures_path)
+    model = load_vae(model_path, device)
+    config = dict(getattr(model, "data_config", None) or {})
+    split = split_labels(len(structures), config)
+    if not np.any(split == TRAIN):
+        raise ValueError(f"{structures_path}: the VAE's split leaves no training structure")
+    mu, porosity = encode_store(model, structures, batch_size, progress_file, "encode (VAE)")
+    attrs = {
+        "structures": str(structures_path),
+        "model": str(model_path),
+        "split_fractions": config.get("split"),
+        "split_seed": config.get("seed"),
+        "max_structures": config.get("max_structures"),
+        "splits": list(SPLITS),
+        "directions": list(DIRECTIONS),
+        "reference_study": None if reference is None else reference.get("study"),
+    }
+    latent = build_latent_set(mu, split, structures.params, structures.param_names, porosity, attrs)
+    summary = latent.summary()
+    if reference is not None:
+        from poredesign.design.latent.reference import project_into_reference, reference_summary
+
+        ref_scores, ref = project_into_reference(
+            structures,
+            reference["model"],
+            reference["latent"],
+            batch_size,
+            device,
+            progress_file,
+        )
+        latent.reference_scores = ref_scores
+        summary["reference"] = reference_summary(
+            ref_scores, latent.params, latent.param_names, ref, reference.get("study")
+        )
+    write_latent(latent_path, latent)
+    write_pca_json(pca_path, summary)
+    log.info(
+        "latent: %d structures (%d train), %d components, PC1-3 explain %s, porosity PC %d "
+        "(r = %s)",
+        len(split),
+        summary["n_train"],
+        latent.pca.n_components,
+        np.round(latent.pca.explained_variance_ratio[:3], 3).tolist(),
+        latent.porosity_pc + 1,
+        summary["porosity_pc_correlation"],
+    )
+    return latent
