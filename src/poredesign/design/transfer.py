@@ -362,7 +362,8 @@ def write_transfer_json(result: Mapping[str, Any], path: str | os.PathLike) -> P
 
 def plot_transfer(result: Mapping[str, Any], path: str | os.PathLike) -> Path:
     """Box plot of train and test MSE per variant (every run as a dot; the paper's mean as a
-    red bar), with Welch's p-value of the test MSEs in the title; PNG."""
+    red bar; on the test panel the MSE of predicting the training mean as a dotted line), with
+    Welch's p-value of the test MSEs in the title; PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -388,6 +389,9 @@ def plot_transfer(result: Mapping[str, Any], path: str | os.PathLike) -> Path:
     p = result.get("welch_p_value")
     n = max((v.get("runs", 0) for v in result.get("variants", {}).values()), default=0)
     axes[1].plot([], [], "--", color="tab:red", label="[Z23] mean")
+    baseline = (result.get("data") or {}).get("mean_predictor_test_mse")
+    if baseline is not None:
+        axes[1].axhline(baseline, color="0.4", ls=":", lw=1, label="predict the train mean")
     axes[1].legend(loc="best", fontsize=8)
     fig.suptitle(
         f"Transfer learning, {n} runs per variant; Welch p (test MSE) = "
