@@ -263,7 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
         "verify",
         help="check zarr stores against their recorded chunk checksums",
         description="Check that every chunk of each store is present and unchanged since the "
-        "store was written (integrity.json); exit 1 naming the store, array and chunk otherwise.",
+        "store was written (its integrity record); exit 1 naming the store, array and chunk "
+        "otherwise.",
     )
     ver.add_argument("stores", nargs="+", help="zarr stores (.zarr folders)")
     ver.set_defaults(func=_verify)

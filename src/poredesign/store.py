@@ -15,8 +15,8 @@ float arrays use NaN as fill value, so a value that was never written cannot rea
 Every store is written into a hidden temporary directory beside its final path and renamed into
 place only when complete, so an interrupted job never leaves anything that looks like a finished
 store (the next job that writes the same store removes what a killed one left behind). On
-completion the store records ``integrity.json``: per array its shape, dtype and the BLAKE2b
-checksum of every stored chunk file. :func:`open_group` checks that every recorded chunk is still
+completion the store records in its group attribute ``integrity``, per array, its shape, dtype
+and the BLAKE2b checksum of every stored chunk file. :func:`open_group` checks that every recorded chunk is still
 there (cheap: one ``stat`` per chunk); :func:`verify_store` re-reads and checks the checksums.
 A missing or damaged chunk is a :class:`CorruptStoreError` naming the store, the array and the
 chunk.
@@ -25,7 +25,6 @@ chunk.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -45,7 +44,8 @@ from poredesign.jsonable import jsonable
 log = logging.getLogger(__name__)
 
 COMPLETE_KEY = "complete"
-INTEGRITY_FILE = "integrity.json"
+# group attribute with the integrity record (a file inside the store would upset zarr's listing)
+INTEGRITY_KEY = "integrity"
 
 
 def _compressor() -> BloscCodec:
@@ -81,7 +81,8 @@ def _array_names(group: zarr.Group, prefix: str = "") -> list[str]:
 
 
 def _record_integrity(root: Path, group: zarr.Group) -> None:
-    """Write ``integrity.json``: shape, dtype and chunk checksums of every array."""
+    """Record shape, dtype and chunk checksums of every array in the group attribute
+    ``integrity``."""
     record = {}
     for name in _array_names(group):
         array = group[name]
@@ -90,17 +91,16 @@ def _record_integrity(root: Path, group: zarr.Group) -> None:
             "dtype": str(array.dtype),
             "chunks": {f: _digest(root / f) for f in _chunk_files(root, name)},
         }
-    (root / INTEGRITY_FILE).write_text(json.dumps({"arrays": record}, indent=1) + "\n")
+    group.attrs[INTEGRITY_KEY] = record
 
 
-def _read_integrity(root: Path) -> dict[str, Any] | None:
-    path = root / INTEGRITY_FILE
-    if not path.exists():
+def _read_integrity(root: Path, group: zarr.Group) -> dict[str, Any] | None:
+    record = group.attrs.get(INTEGRITY_KEY)
+    if record is None:
         return None  # written before integrity records existed
-    try:
-        return json.loads(path.read_text())["arrays"]
-    except (ValueError, KeyError) as err:
-        raise CorruptStoreError(f"store {root}: {INTEGRITY_FILE} is unreadable ({err})") from err
+    if not isinstance(record, dict):
+        raise CorruptStoreError(f"store {root}: its integrity record is unreadable")
+    return record
 
 
 def _check_chunks_present(root: Path, record: dict[str, Any]) -> None:
@@ -121,10 +121,10 @@ def verify_store(path: str | os.PathLike) -> int:
     """
     root = Path(path)
     group = open_group(root)
-    record = _read_integrity(root)
+    record = _read_integrity(root, group)
     if record is None:
         raise CorruptStoreError(
-            f"store {root} has no {INTEGRITY_FILE} (written by an older version): rewrite it to "
+            f"store {root} has no integrity record (written by an older version): rewrite it to "
             f"verify it"
         )
     n = 0
@@ -195,7 +195,7 @@ def open_group(path: str | os.PathLike) -> zarr.Group:
     group = zarr.open_group(str(path), mode="r")
     if not group.attrs.get(COMPLETE_KEY, False):
         raise IncompleteStoreError(f"store {path} is incomplete (interrupted write?)")
-    record = _read_integrity(path)
+    record = _read_integrity(path, group)
     if record is not None:
         _check_chunks_present(path, record)
     return group
@@ -291,7 +291,9 @@ class StructureStore:
             )
         self.structures: zarr.Array = self.group["structures"]
         self._params: zarr.Array = self.group["params"]
-        self.attrs: dict[str, Any] = dict(self.group.attrs)
+        self.attrs: dict[str, Any] = {
+            k: v for k, v in self.group.attrs.items() if k != INTEGRITY_KEY
+        }
 
     def __len__(self) -> int:
         return self.structures.shape[0]
@@ -383,7 +385,7 @@ def gather_arrays(shard_paths: Sequence[str | os.PathLike], out_path: str | os.P
             raise ValueError(f"shard {path} holds arrays {other}; expected {names}")
     attrs = {}
     for key in groups[0].attrs:
-        if key in ("first_index", "n", COMPLETE_KEY):
+        if key in ("first_index", "n", COMPLETE_KEY, INTEGRITY_KEY):
             continue
         values = [g.attrs.get(key) for g in groups]
         attrs[key] = values[0] if all(v == values[0] for v in values) else values
