@@ -14,12 +14,13 @@ float arrays use NaN as fill value, so a value that was never written cannot rea
 
 Every store is written into a hidden temporary directory beside its final path and renamed into
 place only when complete, so an interrupted job never leaves anything that looks like a finished
-store (the next job that writes the same store removes what a killed one left behind). On
-completion the store records in its group attribute ``integrity``, per array, its shape, dtype
-and the BLAKE2b checksum of every stored chunk file. :func:`open_group` checks that every recorded chunk is still
-there (cheap: one ``stat`` per chunk); :func:`verify_store` re-reads and checks the checksums.
-A missing or damaged chunk is a :class:`CorruptStoreError` naming the store, the array and the
-chunk.
+store (the next job that writes the same store removes what a killed one left behind).
+
+On completion the store records in its group attribute ``integrity``, per array, its shape, dtype
+and the BLAKE2b checksum of every stored chunk file. :func:`open_group` checks that every
+recorded chunk is still there (cheap: one ``stat`` per chunk); :func:`verify_store` re-reads
+them and checks the checksums. A missing or damaged chunk is a :class:`CorruptStoreError` naming
+the store, the array and the chunk.
 """
 
 from __future__ import annotations
