@@ -61,7 +61,7 @@ COLUMNS = (
 )
 
 
-def nearest(points: np.ndarray, queries: np.ndarray, chunk: int = 1024) -> np.ndarray:
+def nearest(points: np.ndarray, queries: np.ndarray, chunk: int = 256) -> np.ndarray:
     """Index (n,) of the nearest row of ``points`` (m, k) to each row of ``queries`` (n, k),
     Euclidean; exhaustive, ``chunk`` queries at a time (memory chunk x m)."""
     points = np.asarray(points, dtype=np.float64)
