@@ -34,9 +34,9 @@ def test_defaults_are_filled():
         ({"study": ".."}, ["'study'", "'..'"]),
         (
             {"imports": {"scan": {"path": "s.tif", "pore_value": 255, "porosity": 0.5}}},
-            ["imports.scan", "exactly one of pore_value", "porosity"],
+            ["imports.scan", "exactly one of pore_value", "porosity", "both given"],
         ),
-        ({"imports": {"scan": {"path": "s.tif"}}}, ["imports.scan", "neither"]),
+        ({"imports": {"scan": {"path": "s.tif"}}}, ["imports.scan", "neither given"]),
         (
             {"transfer_data": {"split": [0.5, 0.0, 0.4]}},
             ["transfer_data.split", "sums to 0.9"],

@@ -317,7 +317,13 @@ def test_scripts(tiny_study, tmp_path):
         input=inputs,
         output=outputs,
         log=[str(tmp_path / "a.log")],
-        params={"batch_size": 4, "device": "cpu", "reference_study": None},
+        params={
+            "batch_size": 4,
+            "device": "cpu",
+            "reference_study": None,
+            "reference_model": None,
+            "reference_latent": None,
+        },
     )
     for key in ("pc_figure", "porosity_figure", "reference_figure"):
         assert Path(outputs[key]).read_bytes()[:4] == b"\x89PNG"
@@ -327,8 +333,14 @@ def test_scripts(tiny_study, tmp_path):
         "latent_space.py",
         log=[str(tmp_path / "b.log")],
         output=ref_out,
-        input=inputs | {"reference_model": inputs["model"], "reference_latent": outputs["latent"]},
-        params={"batch_size": 4, "device": "cpu", "reference_study": "one-axis"},
+        input=inputs,
+        params={
+            "batch_size": 4,
+            "device": "cpu",
+            "reference_study": "one-axis",
+            "reference_model": inputs["model"],
+            "reference_latent": outputs["latent"],
+        },
     )
     projected = read_latent(ref_out["latent"])
     np.testing.assert_allclose(projected.reference_scores, projected.scores, atol=1e-9)

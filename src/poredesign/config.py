@@ -239,13 +239,16 @@ def _check_consistency(config: Mapping[str, Any]) -> None:
     lo_hi = search.get("latent_range")
     if lo_hi is not None and lo_hi[0] > lo_hi[1]:
         problems.append(f"config key 'learn.pvae.search.latent_range': range {lo_hi} has min > max")
-    for name, scan in config.get("imports", {}).items():
-        given = [k for k in ("pore_value", "porosity") if scan.get(k) is not None]
-        if len(given) != 1:
-            problems.append(
-                f"config key 'imports.{name}': give exactly one of pore_value (binary scans) and "
-                f"porosity (gray scans, thresholded to it); got {given or 'neither'}"
-            )
+    if config.get("imports"):
+        from poredesign.structures.imported import check_phase_options  # the library's own check
+
+        for name, scan in config["imports"].items():
+            try:
+                check_phase_options(
+                    f"config key 'imports.{name}'", scan.get("pore_value"), scan.get("porosity")
+                )
+            except ValueError as err:
+                problems.append(str(err))
     split = config.get("transfer_data", {}).get("split")
     if split is not None and not math.isclose(sum(split), 1.0, abs_tol=1e-9):
         problems.append(

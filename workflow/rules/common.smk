@@ -127,6 +127,18 @@ def get_bo_target(wildcards) -> dict:
     return config["design"]["bo"]["targets"][wildcards.bo_target]
 
 
+def scan_transport() -> dict:
+    """The study's solver settings for crops of a scan: crops are not periodic, so diffusion has
+    closed lateral sides and flow mirrors the volume along the flow axis (SPEC 2.1)."""
+    transport = {
+        key: dict(value) if isinstance(value, dict) else value
+        for key, value in config["transport"].items()
+    }
+    transport["diffusion"]["lateral"] = "closed"
+    transport["flow"]["mirror"] = True
+    return transport
+
+
 def get_scan_options(wildcards) -> dict:
     """The `imports.<scan>` section: file, pore phase, crops."""
     return config["imports"][wildcards.scan]

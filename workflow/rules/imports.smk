@@ -52,7 +52,7 @@ rule simulate_scan:
         mem_mb=8000,
         runtime=12 * 60,
     params:
-        transport=config["transport"],
+        transport=scan_transport(),
         device=config["device"],
     script:
         "../scripts/simulate_shard.py"

@@ -14,8 +14,9 @@ reference = None
 if study:
     reference = {
         "study": study,
-        "model": snakemake.input.reference_model,
-        "latent": snakemake.input.reference_latent,
+        # params, not inputs: another study's files, so this study's dry run does not need them
+        "model": params.reference_model,
+        "latent": params.reference_latent,
     }
 latent = latent_space(
     snakemake.input.structures,

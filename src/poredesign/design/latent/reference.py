@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,12 @@ def project_into_reference(
     progress_file: Any = None,
 ) -> tuple[np.ndarray, LatentSet]:
     """PC scores (n, k_ref) of ``structures`` in the reference PCA, and the reference set."""
+    for path in (model_path, latent_path):
+        if not Path(path).exists():
+            raise FileNotFoundError(
+                f"latent.reference_study: {path} does not exist; run the reference study's train "
+                f"and latent stages first"
+            )
     reference = read_latent(latent_path)
     model = load_vae(model_path, device)
     mu, _ = encode_store(model, structures, batch_size, progress_file, "encode (reference VAE)")
