@@ -27,6 +27,7 @@ include: "workflow/rules/latent.smk"
 include: "workflow/rules/bo.smk"
 include: "workflow/rules/transfer.smk"
 include: "workflow/rules/imports.smk"
+include: "workflow/rules/report.smk"
 include: "workflow/rules/design.smk"
 
 

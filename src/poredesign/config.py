@@ -43,7 +43,7 @@ DESIGN_STAGE_GENERATORS: dict[str, tuple[str, ...]] = {
     "bo": ("voronoi",),
     "transfer": ("voronoi",),
     "imports": ("voronoi",),
-    "report": ("spinodoid",),
+    "report": ("spinodoid", "voronoi"),
 }
 
 

@@ -100,3 +100,152 @@ def write_study_summary(
         "",
     ]
     Path(path).write_text("\n".join(lines))
+
+
+def _csv_rows(path: str | os.PathLike) -> list[dict[str, str]]:
+    import csv
+
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _number(text: str | None) -> float:
+    try:
+        return float(text) if text not in (None, "") else float("nan")
+    except ValueError:
+        return float("nan")
+
+
+def write_membrane_summary(
+    path: str | os.PathLike,
+    study: str,
+    vae_metrics: str | os.PathLike | None = None,
+    pca: str | os.PathLike | None = None,
+    estimate: str | os.PathLike | None = None,
+    bo: Mapping[str, str | os.PathLike] | None = None,
+    transfer: str | os.PathLike | None = None,
+    scans: Mapping[str, str | os.PathLike] | None = None,
+) -> None:
+    """Write ``summary.md`` of a [Z23] membrane study from the files its stages wrote: the VAE's
+    reconstruction, the latent PCA, the nearest-neighbour estimation of the test split, the BO
+    recovery per target, transfer learning and the scans' estimates (each section only when its
+    stage ran)."""
+    lines = [f"# Study `{study}`: summary", ""]
+    m = _read(vae_metrics)
+    if m is not None:
+        test = m.get("test", {})
+        lines += [
+            f"## VAE ({m.get('parameters', '?')} weights, {m.get('epochs', '?')} epochs)",
+            "",
+            "| split | structures | BCE / voxel | KL / voxel | voxel accuracy | porosity R^2 |",
+            "|---|---|---|---|---|---|",
+        ]
+        for split in ("train", "val", "test"):
+            s = m.get(split, {})
+            lines.append(
+                f"| {split} | {s.get('n', '?')} | {_fmt(s.get('bce'), 4)} | {_fmt(s.get('kl'), 4)} "
+                f"| {_fmt(s.get('voxel_accuracy'), 4)} | "
+                f"{_fmt(s.get('r2_porosity_reconstruction'), 4)} |"
+            )
+        lines += ["", f"Test loss (BCE + beta KL per voxel): {_fmt(test.get('loss'), 4)}.", ""]
+    p = _read(pca)
+    if p is not None:
+        ratio = p.get("explained_variance_ratio", [])
+        lines += [
+            "## Latent space (PCA of the training latent means)",
+            "",
+            f"- explained variance ratio of PC1-PC5: {_fmt(list(ratio[:5]))}",
+            f"- porosity PC: PC{p.get('porosity_pc_number', '?')} (correlation with porosity "
+            f"{_fmt(p.get('porosity_pc_correlation'))})",
+            f"- correlation of PC1-PC3 with porosity: {_fmt(p.get('correlation_porosity'))}; "
+            f"with stretch intensity 1 - e: {_fmt(p.get('correlation_intensity'))}",
+        ]
+        reference = p.get("reference")
+        if reference:
+            lines.append(
+                f"- projected into the PCA of `{reference.get('study', '?')}`: see "
+                f"latent/reference.png and pca.json (reference)"
+            )
+        lines.append("")
+    e = _read(estimate)
+    if e is not None:
+        lines += [
+            "## Nearest-neighbour estimation (test split)",
+            "",
+            f"{e.get('n', '?')} test structures: porosity MAPE "
+            f"{_fmt(e.get('porosity_mape_percent'), 3)} %, stretch direction accuracy "
+            f"{_fmt(e.get('direction_accuracy'), 3)}, intensity mean absolute error "
+            f"{_fmt(e.get('intensity_mae'), 3)}.",
+            "",
+        ]
+    if bo:
+        lines += [
+            "## Bayesian optimisation of the generation parameters",
+            "",
+            "| target | row | n | r | e_x | e_y | e_z | porosity | latent distance |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for name, bo_path in bo.items():
+            res = _read(bo_path)
+            rows = [("true", res["true_params"], res.get("target_porosity"), 0.0)]
+            for which in ("median", "best"):
+                pick = res[which]
+                rows.append(
+                    (
+                        f"{which} (repeat {pick['repeat']})",
+                        pick["best_params"],
+                        pick.get("best_porosity"),
+                        pick["best_distance"],
+                    )
+                )
+            for label, params, porosity, distance in rows:
+                lines.append(
+                    f"| {name} | {label} | {_fmt(float(params['n_points']), 4)} | "
+                    f"{_fmt(float(params['radius']))} | {_fmt(float(params['e_x']))} | "
+                    f"{_fmt(float(params['e_y']))} | {_fmt(float(params['e_z']))} | "
+                    f"{_fmt(porosity)} | {_fmt(distance, 4)} |"
+                )
+        first = _read(next(iter(bo.values())))
+        lines += [
+            "",
+            f"Optuna GPSampler (Matern 5/2, log expected improvement), "
+            f"{first.get('n_trials', '?')} trials per repeat; candidates built with the "
+            f"`{first.get('candidate_seed', '?')}` seed.",
+            "",
+        ]
+    t = _read(transfer)
+    if t is not None:
+        lines += [
+            "## Transfer learning (tortuosity on the second dataset)",
+            "",
+            "| variant | runs | train MSE | test MSE |",
+            "|---|---|---|---|",
+        ]
+        for variant, v in t.get("variants", {}).items():
+            lines.append(
+                f"| {variant} | {v.get('runs')} | {_fmt(v.get('train_mse_mean'), 3)} "
+                f"+- {_fmt(v.get('train_mse_std'), 2)} | {_fmt(v.get('test_mse_mean'), 3)} "
+                f"+- {_fmt(v.get('test_mse_std'), 2)} |"
+            )
+        lines += [
+            "",
+            f"Welch test of the test MSEs: p = {_fmt(t.get('welch_p_value'), 3)} (paper means: "
+            "transfer 0.00401 / 0.00502, scratch 0.00460 / 0.00567).",
+            "",
+        ]
+    for name, table in (scans or {}).items():
+        rows = _csv_rows(table)
+        measured = [_number(r.get("porosity")) for r in rows]
+        estimated = [_number(r.get("porosity_estimated")) for r in rows]
+        directions = sorted({r.get("direction_estimated", "") for r in rows})
+        pairs = [(a, b) for a, b in zip(measured, estimated, strict=True) if a == a and b == b]
+        error = 100 * sum(abs(b - a) / a for a, b in pairs) / len(pairs) if pairs else float("nan")
+        lines += [
+            f"## Scan `{name}`",
+            "",
+            f"{len(rows)} crops: porosity estimated from the latent space within "
+            f"{_fmt(error, 3)} % (MAPE) of the porosity measured on the crops; estimated stretch "
+            f"directions: {', '.join(d or '?' for d in directions)} (table: estimate/{name}.csv).",
+            "",
+        ]
+    Path(path).write_text("\n".join(lines))

@@ -144,6 +144,23 @@ def get_scan_options(wildcards) -> dict:
     return config["imports"][wildcards.scan]
 
 
+def get_membrane_summary_inputs(wildcards) -> dict[str, str | list[str]]:
+    """What the [Z23] summary reads: the VAE's metrics and the outputs of the stages that run."""
+    stages = set(config["stages"])
+    inputs: dict[str, str | list[str]] = {"vae_metrics": f"{MODELS_DIR}/vae/metrics.json"}
+    if "latent" in stages:
+        inputs["pca"] = PCA_JSON
+    if "estimate" in stages:
+        inputs["estimate"] = f"{ESTIMATE_DIR}/summary.json"
+    if "bo" in stages:
+        inputs["bo"] = expand(f"{BO_DIR}/bo.json", bo_target=BO_TARGETS)
+    if "transfer" in stages:
+        inputs["transfer"] = f"{TRANSFER_DESIGN}/transfer.json"
+    if "imports" in stages:
+        inputs["scans"] = expand(f"{ESTIMATE_DIR}/{{scan}}.csv", scan=SCANS)
+    return inputs
+
+
 def get_abc_target(wildcards) -> list[float]:
     """The target diffusivity (eta_x, eta_y, eta_z) of an ABC run."""
     return config["design"]["abc"]["targets"][wildcards.target]

@@ -2,7 +2,6 @@
 # (CNN and solver), the upscaling check, and the study summary.
 
 STAGE_TARGETS["design"] = expand([VALIDATION, UPSCALING], target=ABC_TARGETS)
-STAGE_TARGETS["report"] = [SUMMARY]
 
 
 wildcard_constraints:
@@ -93,25 +92,3 @@ rule upscale_design:
         solver=config["transport"]["diffusion"],
     script:
         "../scripts/upscale_design.py"
-
-
-rule summary_report:
-    input:
-        metrics=CNN_METRICS,
-        abc=expand(ABC_SUMMARY, target=ABC_TARGETS),
-        validation=expand(VALIDATION, target=ABC_TARGETS),
-        upscaling=expand(UPSCALING, target=ABC_TARGETS),
-    output:
-        summary=report(SUMMARY, caption="../report/summary.rst", category="0 Summary"),
-    log:
-        f"{LOGS}/summary_report.log",
-    conda:
-        f"{ENVS}/poredesign.yaml"
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    params:
-        study=STUDY,
-        targets=ABC_TARGETS,
-    script:
-        "../scripts/summary_report.py"
