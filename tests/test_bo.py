@@ -107,15 +107,18 @@ def test_a_resumed_study_continues_from_its_storage(tmp_path):
     assert len(stored(tmp_path / "bo.db")) == 9
 
 
-def test_resuming_with_another_target_or_encoder_is_refused(tmp_path):
+def test_a_storage_for_another_target_or_encoder_is_moved_aside(tmp_path, caplog):
     bo(tmp_path, n_trials=3, repeats=1)
-    with pytest.raises(ValueError, match="bo.db"):
-        bo(tmp_path, n_trials=4, repeats=1, target={**TARGET, "radius": 2.0})
-    with pytest.raises(ValueError, match="another model"):
-        run_bo(
-            lambda s: 2 * mock_encode(s) + 1, SAMPLER, TARGET, name="A", seed=3,
-            db=tmp_path / "bo.db", bounds=BOUNDS, n_trials=4, n_startup_trials=3, repeats=1,
-        )  # fmt: skip
+    res = bo(tmp_path, n_trials=4, repeats=1, target={**TARGET, "radius": 2.0})
+    assert res["repeats"][0]["n_trials"] == 4  # started afresh, not resumed from 3 trials
+    assert len(stored(tmp_path / "bo.db")) == 4
+    assert len(list(tmp_path.glob("bo.db.stale-*"))) == 1 and "starts afresh" in caplog.text
+    caplog.clear()
+    res = run_bo(
+        lambda s: 2 * mock_encode(s) + 1, SAMPLER, {**TARGET, "radius": 2.0}, name="A", seed=3,
+        db=tmp_path / "bo.db", bounds=BOUNDS, n_trials=4, n_startup_trials=3, repeats=1,
+    )  # fmt: skip
+    assert "another model" in caplog.text and len(stored(tmp_path / "bo.db")) == 4
 
 
 def test_bounds_beyond_the_training_ranges_are_honoured(tmp_path):

@@ -43,7 +43,8 @@ structure could not be built, which carry the ``error`` user attribute). Trials 
 by a killed job are marked failed (one job owns the storage) and are not counted, so no finished
 trial is lost or repeated. The study records its target, bounds, seeds and the target's latent
 mean; a rerun with a different target, bounds, seed choice or encoder (latent mean differs by
-more than 1 % of its norm) stops with an error naming the storage to delete.
+more than 1 % of its norm) moves the old storage aside (``bo.db.stale-<time>``, logged) and
+starts the target afresh.
 """
 
 from __future__ import annotations
@@ -214,6 +215,10 @@ def _gp_sampler(
         )
 
 
+class StaleStorageError(ValueError):
+    """The BO storage was made for another target, config or encoder: it cannot be resumed."""
+
+
 def _check_resumable(study: optuna.Study, record: dict[str, Any], mu: np.ndarray, db: str):
     stored = study.user_attrs.get("record")
     if stored is None:
@@ -221,17 +226,17 @@ def _check_resumable(study: optuna.Study, record: dict[str, Any], mu: np.ndarray
         study.set_user_attr("target_mu", [float(v) for v in mu])
         return
     if stored != record:
-        raise ValueError(
+        raise StaleStorageError(
             f"BO storage {db} (study {study.study_name}) was made with {stored}, the config now "
-            f"asks for {record}; delete {db} to start this target afresh"
+            f"asks for {record}"
         )
     old = np.asarray(study.user_attrs["target_mu"])
     if old.shape != mu.shape or np.linalg.norm(old - mu) > ENCODER_TOLERANCE * max(
         1.0, float(np.linalg.norm(mu))
     ):
-        raise ValueError(
+        raise StaleStorageError(
             f"BO storage {db} (study {study.study_name}): the target's latent mean differs from "
-            f"the stored one (another model?); delete {db} to start this target afresh"
+            f"the stored one (another model?)"
         )
 
 
@@ -287,6 +292,22 @@ class BOProblem:
         trial.set_user_attr("build_s", built - start)
         trial.set_user_attr("encode_s", time.perf_counter() - built)
         return float(np.linalg.norm(mu - self.target_mu))
+
+
+def _check_storage(problem: BOProblem) -> None:
+    """Raise :class:`StaleStorageError` when an existing storage holds this target's studies made
+    with another record (target, bounds, seeds) or another target latent mean (encoder)."""
+    if not os.path.exists(problem.db):
+        return
+    storage = optuna.storages.RDBStorage(f"sqlite:///{os.path.abspath(problem.db)}")
+    try:
+        for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+            if summary.study_name.startswith(f"{problem.name}-repeat"):
+                study = optuna.load_study(study_name=summary.study_name, storage=storage)
+                if study.user_attrs.get("record") is not None:
+                    _check_resumable(study, problem.record, problem.target_mu, problem.db)
+    finally:
+        storage.engine.dispose()
 
 
 def optimise_repeat(
@@ -435,6 +456,14 @@ def run_bo(
         outside(true, ranges),
     )
     start = time.perf_counter()
+    try:
+        _check_storage(problem)
+    except StaleStorageError as err:
+        # a retrained VAE or a changed target makes the stored trials meaningless: start afresh,
+        # keeping the old storage beside it
+        aside = f"{db}.stale-{time.strftime('%Y%m%d-%H%M%S')}"
+        os.replace(db, aside)
+        log.warning("%s: moved to %s; this target starts afresh", err, aside)
     results = []
     for j in range(repeats):
         study = optimise_repeat(problem, j, n_trials, progress_file)
