@@ -204,3 +204,34 @@ def test_an_unusable_checkpoint_is_moved_aside_and_a_good_one_resumes(tmp_path, 
     torch.save({"epoch": 1, "state_dict": other.state_dict()}, last)
     assert _resume_epoch(last, model, tmp_path) is None
     assert "do not fit the model" in caplog.text
+
+
+# -- generation -------------------------------------------------------------------------------
+class _Refusing:
+    """A sampler whose generator refuses the first ``refusals`` draws (as Voronoi does for seed
+    sets too sparse for a periodic tessellation)."""
+
+    param_names = ("a",)
+
+    def __init__(self, refusals: int):
+        self.refusals = refusals
+
+    def draw_params(self, rng):
+        return np.array([rng.random()])
+
+    def build(self, params, rng):
+        if self.refusals > 0:
+            self.refusals -= 1
+            raise ValueError("voronoi: 3 seeds are too few for a periodic tessellation")
+        return np.zeros((4, 4, 4), dtype=bool)
+
+    def accept(self, solid):
+        return True
+
+
+def test_a_refused_draw_is_a_rejected_attempt_not_a_failed_job():
+    from poredesign.structures.sampling import RejectionLimitError, draw_structure
+
+    assert draw_structure(_Refusing(2), seed=1, index=0).attempts == 3
+    with pytest.raises(RejectionLimitError, match="last refusal: voronoi: 3 seeds are too few"):
+        draw_structure(_Refusing(10), seed=1, index=0, max_attempts=5)

@@ -126,17 +126,29 @@ class RejectionLimitError(RuntimeError):
 
 
 def draw_structure(sampler: Sampler, seed: int, index: int, max_attempts: int = 100) -> Draw:
-    """Draw structure ``index``: parameters, structure, acceptance; redraw until accepted."""
+    """Draw structure ``index``: parameters, structure, acceptance; redraw until accepted.
+
+    A draw the generator refuses (``ValueError``, e.g. a Voronoi seed set too sparse for a periodic
+    tessellation of the stretched box) counts as a rejected attempt: it depends on the random
+    draw, not only on the config.
+    """
     rng = structure_rng(seed, index)
+    refused = None
     for attempt in range(1, max_attempts + 1):
         params = sampler.draw_params(rng)
-        solid = sampler.build(params, rng)
+        try:
+            solid = sampler.build(params, rng)
+        except ValueError as err:
+            refused = err
+            log.debug("structure %d, attempt %d refused by the generator: %s", index, attempt, err)
+            continue
         if sampler.accept(solid):
             return Draw(solid, params, attempt)
+    last = f"; the generator's last refusal: {refused}" if refused is not None else ""
     raise RejectionLimitError(
         f"structure {index} (seed {seed}) was rejected {max_attempts} times in a row; the "
         f"acceptance checks almost never pass in this parameter region (raise "
-        f"dataset.max_attempts or narrow the sampled ranges)"
+        f"dataset.max_attempts or narrow the sampled ranges){last}"
     )
 
 
