@@ -200,7 +200,7 @@ def write_membrane_summary(
                 )
             for label, params, porosity, distance in rows:
                 lines.append(
-                    f"| {name} | {label} | {_fmt(float(params['n_points']), 4)} | "
+                    f"| {name} | {label} | {int(round(float(params['n_points'])))} | "
                     f"{_fmt(float(params['radius']))} | {_fmt(float(params['e_x']))} | "
                     f"{_fmt(float(params['e_y']))} | {_fmt(float(params['e_z']))} | "
                     f"{_fmt(porosity)} | {_fmt(distance, 4)} |"
