@@ -30,6 +30,7 @@ import logging
 import os
 import shutil
 import uuid
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,6 +44,14 @@ from poredesign import __version__
 from poredesign.jsonable import jsonable
 
 log = logging.getLogger(__name__)
+
+# Snakemake marks each directory output with a `.snakemake_timestamp` file; zarr warns about it
+# (and any non-zarr file) on every listing of the store
+warnings.filterwarnings(
+    "ignore",
+    message=r".*is not recognized as a component of a Zarr hierarchy",
+    category=UserWarning,
+)
 
 COMPLETE_KEY = "complete"
 # group attribute with the integrity record (a file inside the store would upset zarr's listing)
