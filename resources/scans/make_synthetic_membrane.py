@@ -11,8 +11,6 @@ Its true porosity is printed (use it as the import's measured porosity).
 
 from pathlib import Path
 
-import numpy as np
-
 from poredesign.structures.imported import render_gray, write_tiff
 from poredesign.structures.voronoi import voronoi_membrane
 
