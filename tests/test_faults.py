@@ -235,3 +235,14 @@ def test_a_refused_draw_is_a_rejected_attempt_not_a_failed_job():
     assert draw_structure(_Refusing(2), seed=1, index=0).attempts == 3
     with pytest.raises(RejectionLimitError, match="last refusal: voronoi: 3 seeds are too few"):
         draw_structure(_Refusing(10), seed=1, index=0, max_attempts=5)
+
+
+def test_simulating_a_structure_whose_chunk_was_deleted_names_the_chunk(tmp_path, capsys):
+    path = _structures(tmp_path)
+    chunk = sorted((path / "structures" / "c").rglob("*"))[-1]
+    while chunk.is_dir():
+        chunk = next(chunk.iterdir())
+    chunk.unlink()
+    assert cli_main(["simulate", str(path), "--index", "2", "--property", "diffusivity"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and "'structures' lost its chunk" in err
