@@ -62,3 +62,11 @@ def test_mape_per_column_per_row_and_overall():
     # broadcasting a target row, and the torch path used for logging gives the same number
     assert np.allclose(mape(pred, true[0], axis=1), [5.0, 30.0])
     assert float(mape(torch.tensor(pred), torch.tensor(true), axis=None)) == pytest.approx(17.5)
+
+
+def test_write_json_is_atomic_and_writes_nan_as_null(tmp_path):
+    from poredesign.jsonable import write_json
+
+    path = write_json(tmp_path / "sub" / "r.json", {"x": np.float64("nan"), "y": (1, 2)})
+    assert json.loads(path.read_text()) == {"x": None, "y": [1, 2]}
+    assert sorted(p.name for p in path.parent.iterdir()) == ["r.json"]  # no temporary left

@@ -1,10 +1,13 @@
-"""The one conversion of results to JSON-ready values (JSON files, zarr attributes)."""
+"""The one conversion of results to JSON-ready values (JSON files, zarr attributes), and the one
+atomic writer of result JSON files."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,3 +33,14 @@ def jsonable(value: Any, nan_as_none: bool = False) -> Any:
     if nan_as_none and isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def write_json(path: str | os.PathLike, value: Any, indent: int = 2) -> Path:
+    """Write ``value`` as JSON (non-finite numbers as null) through a temporary file and a rename,
+    so a killed job never leaves a half-written file; return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(jsonable(value, nan_as_none=True), indent=indent) + "\n")
+    os.replace(tmp, path)
+    return path

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from poredesign.design.bo import PARAMS  # noqa: E402
-from poredesign.jsonable import jsonable  # noqa: E402
+from poredesign.jsonable import write_json  # noqa: E402
 
 SUMMARY_COLUMNS = (
     "target",
@@ -36,11 +36,7 @@ SUMMARY_COLUMNS = (
 
 def write_result(result: Mapping[str, Any], path: str | os.PathLike) -> None:
     """Write a ``bo.json`` record (NaN/inf as null), through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(jsonable(result, nan_as_none=True), indent=1) + "\n")
-    os.replace(tmp, path)
+    write_json(path, result, indent=1)
 
 
 def read_result(path: str | os.PathLike) -> dict[str, Any]:

@@ -39,7 +39,6 @@ Choices where the paper is silent (documented here and in ``transfer.json``):
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -54,7 +53,7 @@ from poredesign.design.transfer_data import (
     transfer_options,
     transfer_seed,
 )
-from poredesign.jsonable import jsonable
+from poredesign.jsonable import write_json
 from poredesign.runlog import progress
 
 log = logging.getLogger(__name__)
@@ -348,12 +347,7 @@ def summarize_runs(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def write_transfer_json(result: Mapping[str, Any], path: str | os.PathLike) -> Path:
     """Write ``result`` as JSON (NaN as null), atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(jsonable(result, nan_as_none=True), indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_json(path, result)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -26,12 +26,10 @@ VAE's data module) are labelled -1 and are neither fitted nor used as neighbours
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,7 +43,7 @@ from poredesign.design.latent.stretch import (
     stretch_factors,
     stretch_intensity,
 )
-from poredesign.jsonable import jsonable
+from poredesign.jsonable import jsonable, write_json
 from poredesign.runlog import progress
 
 log = logging.getLogger(__name__)
@@ -267,9 +265,8 @@ def read_latent(path: str | os.PathLike) -> LatentSet:
 
 
 def write_pca_json(path: str | os.PathLike, summary: Mapping[str, Any]) -> None:
-    """Write ``pca.json`` (NaN as null)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(jsonable(summary, nan_as_none=True), indent=2) + "\n")
+    """Write ``pca.json`` (NaN as null, atomically)."""
+    write_json(path, summary)
 
 
 def latent_space(
