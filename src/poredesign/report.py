@@ -102,18 +102,25 @@ def write_study_summary(
     Path(path).write_text("\n".join(lines))
 
 
-def _csv_rows(path: str | os.PathLike) -> list[dict[str, str]]:
-    import csv
+def _scan_summary(table_path: str | os.PathLike) -> tuple[int, dict[str, Any], list[str]]:
+    """Crop count, the estimation summary (the stage's own :func:`summarise`) and the estimated
+    directions of a scan's ``estimate/<scan>.csv``."""
+    from poredesign.design.latent.estimate import read_table, summarise
 
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
+    table = read_table(table_path)
 
+    def numbers(column: str) -> list[float]:
+        return [float(v) if v != "" else float("nan") for v in table[column]]
 
-def _number(text: str | None) -> float:
-    try:
-        return float(text) if text not in (None, "") else float("nan")
-    except ValueError:
-        return float("nan")
+    columns = {
+        "porosity": numbers("porosity"),
+        "porosity_estimated": numbers("porosity_estimated"),
+        "direction": table["direction"],
+        "direction_estimated": table["direction_estimated"],
+        "intensity": numbers("intensity"),
+        "intensity_estimated": numbers("intensity_estimated"),
+    }
+    return len(table["porosity"]), summarise(columns), sorted(set(table["direction_estimated"]))
 
 
 def write_membrane_summary(
@@ -234,18 +241,14 @@ def write_membrane_summary(
             "",
         ]
     for name, table in (scans or {}).items():
-        rows = _csv_rows(table)
-        measured = [_number(r.get("porosity")) for r in rows]
-        estimated = [_number(r.get("porosity_estimated")) for r in rows]
-        directions = sorted({r.get("direction_estimated", "") for r in rows})
-        pairs = [(a, b) for a, b in zip(measured, estimated, strict=True) if a == a and b == b]
-        error = 100 * sum(abs(b - a) / a for a, b in pairs) / len(pairs) if pairs else float("nan")
+        n_crops, summary, directions = _scan_summary(table)
         lines += [
             f"## Scan `{name}`",
             "",
-            f"{len(rows)} crops: porosity estimated from the latent space within "
-            f"{_fmt(error, 3)} % (MAPE) of the porosity measured on the crops; estimated stretch "
-            f"directions: {', '.join(d or '?' for d in directions)} (table: estimate/{name}.csv).",
+            f"{n_crops} crops: porosity estimated from the latent space within "
+            f"{_fmt(summary['porosity_mape_percent'], 3)} % (MAPE) of the porosity measured on the "
+            f"crops; estimated stretch directions: {', '.join(d or '?' for d in directions)} "
+            f"(table: estimate/{name}.csv).",
             "",
         ]
     Path(path).write_text("\n".join(lines))
