@@ -222,12 +222,13 @@ def _check_consistency(config: Mapping[str, Any]) -> None:
             f"config key 'study': {study!r} would write outside results/; allowed: a plain "
             f"folder name"
         )
-    split = config.get("learn", {}).get("split")
-    if split is not None and not math.isclose(sum(split), 1.0, abs_tol=1e-9):
-        problems.append(
-            f"config key 'learn.split': {split} sums to {sum(split):g}; allowed: train, "
-            f"validation and test fractions that sum to 1"
-        )
+    for section in ("learn", "transfer_data"):
+        split = config.get(section, {}).get("split")
+        if split is not None and not math.isclose(sum(split), 1.0, abs_tol=1e-9):
+            problems.append(
+                f"config key '{section}.split': {split} sums to {sum(split):g}; allowed: train, "
+                f"validation and test fractions that sum to 1"
+            )
     tolerances = config.get("design", {}).get("abc", {}).get("tolerances")
     if tolerances and any(b >= a for a, b in zip(tolerances, tolerances[1:], strict=False)):
         problems.append(
@@ -249,12 +250,6 @@ def _check_consistency(config: Mapping[str, Any]) -> None:
                 )
             except ValueError as err:
                 problems.append(str(err))
-    split = config.get("transfer_data", {}).get("split")
-    if split is not None and not math.isclose(sum(split), 1.0, abs_tol=1e-9):
-        problems.append(
-            f"config key 'transfer_data.split': {split} sums to {sum(split):g}; allowed: "
-            f"fractions that sum to 1"
-        )
     for key, value in config.get("design", {}).get("bo", {}).get("bounds", {}).items():
         if value[0] > value[1]:
             problems.append(f"config key 'design.bo.bounds.{key}': range {value} has min > max")
