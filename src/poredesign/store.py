@@ -211,6 +211,11 @@ def open_group(path: str | os.PathLike) -> zarr.Group:
     return group
 
 
+def attributes(group: zarr.Group) -> dict[str, Any]:
+    """A store's attributes without its (large) integrity record."""
+    return {k: v for k, v in group.attrs.items() if k != INTEGRITY_KEY}
+
+
 def provenance(**attrs: Any) -> dict[str, Any]:
     """Attributes every store carries: the given ones plus the code version."""
     return {"code_version": __version__, **jsonable(attrs)}
@@ -301,9 +306,7 @@ class StructureStore:
             )
         self.structures: zarr.Array = self.group["structures"]
         self._params: zarr.Array = self.group["params"]
-        self.attrs: dict[str, Any] = {
-            k: v for k, v in self.group.attrs.items() if k != INTEGRITY_KEY
-        }
+        self.attrs: dict[str, Any] = attributes(self.group)
 
     def __len__(self) -> int:
         return self.structures.shape[0]
@@ -394,8 +397,8 @@ def gather_arrays(shard_paths: Sequence[str | os.PathLike], out_path: str | os.P
         if other != names:
             raise ValueError(f"shard {path} holds arrays {other}; expected {names}")
     attrs = {}
-    for key in groups[0].attrs:
-        if key in ("first_index", "n", COMPLETE_KEY, INTEGRITY_KEY):
+    for key in attributes(groups[0]):
+        if key in ("first_index", "n", COMPLETE_KEY):
             continue
         values = [g.attrs.get(key) for g in groups]
         attrs[key] = values[0] if all(v == values[0] for v in values) else values

@@ -44,7 +44,7 @@ from poredesign.jsonable import jsonable
 from poredesign.learn.base import concat_outputs
 from poredesign.learn.data import PoreDataModule
 from poredesign.runlog import error_line
-from poredesign.store import open_group
+from poredesign.store import attributes, open_group
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,8 @@ def store_identity(path: str | os.PathLike | None) -> dict[str, Any] | None:
     """A store's absolute path and attributes: part of a resume fingerprint."""
     if path is None:
         return None
-    attrs = dict(open_group(path).attrs)
+    # provenance only: the chunk checksums would put megabytes into resume.json at paper scale
+    attrs = attributes(open_group(path))
     return {"path": os.path.abspath(path), "attrs": jsonable(attrs)}
 
 
