@@ -167,6 +167,13 @@ def write_membrane_summary(
             f"- correlation of PC1-PC3 with porosity: {_fmt(p.get('correlation_porosity'))}; "
             f"with stretch intensity 1 - e: {_fmt(p.get('correlation_intensity'))}",
         ]
+        nn = p.get("direction_nearest_neighbour")
+        if nn:
+            lines.append(
+                f"- stretch direction of the nearest other training structure (leave one out): "
+                f"right for {_fmt(nn.get('pc12'))} in PC1-PC2, {_fmt(nn.get('latent'))} in the "
+                f"full latent mean; chance (most frequent direction) {_fmt(nn.get('majority'))}"
+            )
         reference = p.get("reference")
         if reference:
             lines.append(
@@ -181,7 +188,8 @@ def write_membrane_summary(
             "",
             f"{e.get('n', '?')} test structures: porosity MAPE "
             f"{_fmt(e.get('porosity_mape_percent'), 3)} %, stretch direction accuracy "
-            f"{_fmt(e.get('direction_accuracy'), 3)}, intensity mean absolute error "
+            f"{_fmt(e.get('direction_accuracy'))} (chance: {_fmt(e.get('direction_majority'))}), "
+            f"intensity mean absolute error "
             f"{_fmt(e.get('intensity_mae'), 3)}.",
             "",
         ]
