@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 
 def _fmt(values: Any, digits: int = 3) -> str:
@@ -120,7 +122,22 @@ def _scan_summary(table_path: str | os.PathLike) -> tuple[int, dict[str, Any], l
         "intensity": numbers("intensity"),
         "intensity_estimated": numbers("intensity_estimated"),
     }
-    return len(table["porosity"]), summarise(columns), sorted(set(table["direction_estimated"]))
+    return len(table["porosity"]), summarise(columns), list(table["direction_estimated"])
+
+
+def _counts(directions: Sequence[str]) -> str:
+    """``"y in 6 of 8, x in 2 of 8"``: how often each direction occurs, most frequent first."""
+    names = [d or "?" for d in directions]
+    order = sorted(set(names), key=lambda d: (-names.count(d), d))
+    return ", ".join(f"{d} in {names.count(d)} of {len(names)}" for d in order) or "none"
+
+
+def _chord_directions(crops_path: str | os.PathLike) -> list[str]:
+    """The axis of the longest mean pore chord of each crop of a scan's crop store."""
+    from poredesign.store import open_group
+
+    chords = np.asarray(open_group(crops_path)["chord_lengths"][...], dtype=np.float64)
+    return ["xyz"[int(np.nanargmax(row))] if np.isfinite(row).any() else "" for row in chords]
 
 
 def write_membrane_summary(
@@ -132,11 +149,13 @@ def write_membrane_summary(
     bo: Mapping[str, str | os.PathLike] | None = None,
     transfer: str | os.PathLike | None = None,
     scans: Mapping[str, str | os.PathLike] | None = None,
+    scan_crops: Mapping[str, str | os.PathLike] | None = None,
 ) -> None:
     """Write ``summary.md`` of a [Z23] membrane study from the files its stages wrote: the VAE's
     reconstruction, the latent PCA, the nearest-neighbour estimation of the test split, the BO
     recovery per target, transfer learning and the scans' estimates (each section only when its
-    stage ran)."""
+    stage ran). ``scan_crops`` (the imports' crop stores) add the direction the crops' mean pore
+    chords show, a check of the VAE's estimate that needs no model."""
     lines = [f"# Study `{study}`: summary", ""]
     m = _read(vae_metrics)
     if m is not None:
@@ -255,8 +274,14 @@ def write_membrane_summary(
             "",
             f"{n_crops} crops: porosity estimated from the latent space within "
             f"{_fmt(summary['porosity_mape_percent'], 3)} % (MAPE) of the porosity measured on the "
-            f"crops; estimated stretch directions: {', '.join(d or '?' for d in directions)} "
+            f"crops; stretch direction estimated from the latent space: {_counts(directions)} "
             f"(table: estimate/{name}.csv).",
-            "",
         ]
+        if scan_crops and name in scan_crops:
+            chords = _chord_directions(scan_crops[name])
+            lines.append(
+                f"Longest mean pore chord (geometry, no VAE): {_counts(chords)} "
+                f"(imports/{name}.zarr, chord_lengths)."
+            )
+        lines.append("")
     Path(path).write_text("\n".join(lines))
