@@ -36,6 +36,7 @@ from poredesign.design.latent import (
 )
 from poredesign.design.latent.estimate import build_table, read_tau
 from poredesign.design.latent.reference import reference_summary
+from poredesign.design.latent.stretch import leave_one_out_direction_accuracy, majority_share
 from poredesign.learn.data import split_indices
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,6 +152,11 @@ def test_nearest_neighbour_estimation_known_answer(tmp_path):
     summary = latent.summary()
     assert abs(summary["porosity_pc_correlation"]) > 0.99
     assert np.abs(summary["correlation_porosity"][:2]).max() < 0.2
+    # the branches carry the direction in PC1-PC2 (and in the full latent), far above chance
+    nn = summary["direction_nearest_neighbour"]
+    assert nn["pc12"] > 0.98 and nn["latent"] > 0.98
+    train_dirs = latent.direction[:500]
+    assert nn["majority"] == np.bincount(train_dirs).max() / 500 < 0.4
 
     test = np.flatnonzero(split == 2)
     estimates = estimate_from_neighbours(latent, latent.scores[test])
@@ -168,6 +174,7 @@ def test_nearest_neighbour_estimation_known_answer(tmp_path):
     )
     result = summarise(table)
     assert result["direction_accuracy"] == 1.0
+    assert result["direction_majority"] == np.bincount(latent.direction[test]).max() / 100
     assert result["porosity_mape_percent"] < 0.5
     assert result["intensity_mae"] < 0.01
     assert result["n"] == 100
@@ -179,6 +186,25 @@ def test_nearest_neighbour_estimation_known_answer(tmp_path):
     table2, summary2 = estimate_test(tmp_path / "latent.zarr", transport, tmp_path / "pca.json")
     assert summary2 == result
     np.testing.assert_array_equal(table2["neighbour_porosity"], table["neighbour_porosity"])
+
+
+def test_leave_one_out_direction_accuracy():
+    # two interleaved lines: every point's nearest other point lies on its own line...
+    line = np.arange(10.0)
+    points = np.concatenate(
+        [np.column_stack([line, np.zeros(10)]), np.column_stack([line, 5 + np.zeros(10)])]
+    )
+    labels = np.repeat([0, 1], 10)
+    assert leave_one_out_direction_accuracy(points, labels, chunk=3) == 1.0
+    # ...and on the other line when the labels alternate along each line
+    alternating = np.tile([0, 1], 10)
+    assert leave_one_out_direction_accuracy(points, alternating, chunk=7) == 0.0
+    # unknown directions are left out as queries and as neighbours
+    with_unknown = labels.copy()
+    with_unknown[::2] = -1
+    assert leave_one_out_direction_accuracy(points, with_unknown) == 1.0
+    assert leave_one_out_direction_accuracy(points[:1], labels[:1]) is None
+    assert majority_share([0, 0, 2, -1, 1]) == 0.5 and majority_share([-1]) is None
 
 
 def test_nearest_and_tau_edges(tmp_path):
@@ -358,7 +384,13 @@ def test_scripts(tiny_study, tmp_path):
         output={"table": str(estimate / "test.csv"), "summary": str(estimate / "summary.json")},
     )
     summary = json.loads((estimate / "summary.json").read_text())
-    assert set(summary) == {"porosity_mape_percent", "direction_accuracy", "intensity_mae", "n"}
+    assert set(summary) == {
+        "porosity_mape_percent",
+        "direction_accuracy",
+        "direction_majority",
+        "intensity_mae",
+        "n",
+    }
     assert list(read_table(estimate / "test.csv")) == list(COLUMNS)
     _run_script(
         "estimate_scan.py",

@@ -50,6 +50,9 @@ def test_the_latent_pca_is_a_pca_and_finds_porosity(membranes):
     assert ratio.sum() <= 1 + 1e-9 and np.all(np.diff(ratio) <= 1e-12)
     # a VAE trained for 8 epochs on 48 structures already orders them by porosity along one PC
     assert abs(pca["porosity_pc_correlation"]) > 0.8
+    # the direction diagnostics: accuracies are shares, chance is the most frequent of 3 directions
+    nn = pca["direction_nearest_neighbour"]
+    assert 0 <= nn["pc12"] <= 1 and 0 <= nn["latent"] <= 1 and 1 / 3 <= nn["majority"] <= 1
     latent = open_group(membranes / "latent" / "latent.zarr")
     assert latent["mu"].shape[0] == 60 and set(np.unique(latent["split"][...])) == {0, 1, 2}
 
@@ -61,6 +64,8 @@ def test_the_estimation_table_parses(membranes):
     assert len(rows) == summary["n"] == 6
     assert all(float(r["porosity_estimated"]) > 0 for r in rows)
     assert 0 <= summary["direction_accuracy"] <= 1 and summary["porosity_mape_percent"] < 10
+    directions = [r["direction"] for r in rows]
+    assert summary["direction_majority"] == max(map(directions.count, set(directions))) / 6
 
 
 def test_bo_repeats_never_lose_their_best_and_stay_in_bounds(membranes):
@@ -120,3 +125,6 @@ def test_the_summary_has_a_section_per_stage(membranes):
         "## Scan `synthetic-membrane`",
     ):
         assert heading in text
+    assert "(chance: " in text and "in the full latent mean" in text
+    # the synthetic scan is stretched along y: its crops' pore chords say so in the summary
+    assert "Longest mean pore chord (geometry, no VAE): y in 8 of 8" in text

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 
 def _fmt(values: Any, digits: int = 3) -> str:
@@ -120,7 +122,22 @@ def _scan_summary(table_path: str | os.PathLike) -> tuple[int, dict[str, Any], l
         "intensity": numbers("intensity"),
         "intensity_estimated": numbers("intensity_estimated"),
     }
-    return len(table["porosity"]), summarise(columns), sorted(set(table["direction_estimated"]))
+    return len(table["porosity"]), summarise(columns), list(table["direction_estimated"])
+
+
+def _counts(directions: Sequence[str]) -> str:
+    """``"y in 6 of 8, x in 2 of 8"``: how often each direction occurs, most frequent first."""
+    names = [d or "?" for d in directions]
+    order = sorted(set(names), key=lambda d: (-names.count(d), d))
+    return ", ".join(f"{d} in {names.count(d)} of {len(names)}" for d in order) or "none"
+
+
+def _chord_directions(crops_path: str | os.PathLike) -> list[str]:
+    """The axis of the longest mean pore chord of each crop of a scan's crop store."""
+    from poredesign.store import open_group
+
+    chords = np.asarray(open_group(crops_path)["chord_lengths"][...], dtype=np.float64)
+    return ["xyz"[int(np.nanargmax(row))] if np.isfinite(row).any() else "" for row in chords]
 
 
 def write_membrane_summary(
@@ -132,11 +149,13 @@ def write_membrane_summary(
     bo: Mapping[str, str | os.PathLike] | None = None,
     transfer: str | os.PathLike | None = None,
     scans: Mapping[str, str | os.PathLike] | None = None,
+    scan_crops: Mapping[str, str | os.PathLike] | None = None,
 ) -> None:
     """Write ``summary.md`` of a [Z23] membrane study from the files its stages wrote: the VAE's
     reconstruction, the latent PCA, the nearest-neighbour estimation of the test split, the BO
     recovery per target, transfer learning and the scans' estimates (each section only when its
-    stage ran)."""
+    stage ran). ``scan_crops`` (the imports' crop stores) add the direction the crops' mean pore
+    chords show, a check of the VAE's estimate that needs no model."""
     lines = [f"# Study `{study}`: summary", ""]
     m = _read(vae_metrics)
     if m is not None:
@@ -167,6 +186,13 @@ def write_membrane_summary(
             f"- correlation of PC1-PC3 with porosity: {_fmt(p.get('correlation_porosity'))}; "
             f"with stretch intensity 1 - e: {_fmt(p.get('correlation_intensity'))}",
         ]
+        nn = p.get("direction_nearest_neighbour")
+        if nn:
+            lines.append(
+                f"- stretch direction of the nearest other training structure (leave one out): "
+                f"right for {_fmt(nn.get('pc12'))} in PC1-PC2, {_fmt(nn.get('latent'))} in the "
+                f"full latent mean; chance (most frequent direction) {_fmt(nn.get('majority'))}"
+            )
         reference = p.get("reference")
         if reference:
             lines.append(
@@ -181,7 +207,8 @@ def write_membrane_summary(
             "",
             f"{e.get('n', '?')} test structures: porosity MAPE "
             f"{_fmt(e.get('porosity_mape_percent'), 3)} %, stretch direction accuracy "
-            f"{_fmt(e.get('direction_accuracy'), 3)}, intensity mean absolute error "
+            f"{_fmt(e.get('direction_accuracy'))} (chance: {_fmt(e.get('direction_majority'))}), "
+            f"intensity mean absolute error "
             f"{_fmt(e.get('intensity_mae'), 3)}.",
             "",
         ]
@@ -247,8 +274,14 @@ def write_membrane_summary(
             "",
             f"{n_crops} crops: porosity estimated from the latent space within "
             f"{_fmt(summary['porosity_mape_percent'], 3)} % (MAPE) of the porosity measured on the "
-            f"crops; estimated stretch directions: {', '.join(d or '?' for d in directions)} "
+            f"crops; stretch direction estimated from the latent space: {_counts(directions)} "
             f"(table: estimate/{name}.csv).",
-            "",
         ]
+        if scan_crops and name in scan_crops:
+            chords = _chord_directions(scan_crops[name])
+            lines.append(
+                f"Longest mean pore chord (geometry, no VAE): {_counts(chords)} "
+                f"(imports/{name}.zarr, chord_lengths)."
+            )
+        lines.append("")
     Path(path).write_text("\n".join(lines))

@@ -158,6 +158,7 @@ def get_membrane_summary_inputs(wildcards) -> dict[str, str | list[str]]:
         inputs["transfer"] = f"{TRANSFER_DESIGN}/transfer.json"
     if "imports" in stages:
         inputs["scans"] = expand(f"{ESTIMATE_DIR}/{{scan}}.csv", scan=SCANS)
+        inputs["scan_crops"] = expand(SCAN_STRUCTURES, scan=SCANS)
     return inputs
 
 

@@ -16,4 +16,7 @@ write_membrane_summary(
     scans=dict(zip(params.scans, inp.get("scans", []), strict=True))
     if "scans" in inp.keys()
     else None,
+    scan_crops=dict(zip(params.scans, inp.get("scan_crops", []), strict=True))
+    if "scan_crops" in inp.keys()
+    else None,
 )

@@ -42,7 +42,7 @@ from poredesign.design.latent.space import (
     load_vae,
     read_latent,
 )
-from poredesign.design.latent.stretch import UNKNOWN, direction_names
+from poredesign.design.latent.stretch import DIRECTIONS, UNKNOWN, direction_names, majority_share
 from poredesign.learn.metrics import mape
 
 COLUMNS = (
@@ -165,7 +165,8 @@ def build_table(
 
 
 def summarise(table: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """``porosity_mape_percent``, ``direction_accuracy`` (rows with a known direction),
+    """``porosity_mape_percent``, ``direction_accuracy`` (rows with a known direction) and its
+    chance level ``direction_majority`` (the share of the most frequent true direction),
     ``intensity_mae`` (rows with a known intensity) and ``n``; None where nothing is known."""
     porosity = np.asarray(table["porosity"], dtype=np.float64)
     estimated = np.asarray(table["porosity_estimated"], dtype=np.float64)
@@ -180,6 +181,9 @@ def summarise(table: Mapping[str, np.ndarray]) -> dict[str, Any]:
         if ok.any()
         else None,
         "direction_accuracy": float(right[known].mean()) if known.any() else None,
+        "direction_majority": majority_share(
+            [DIRECTIONS.index(d) if d else UNKNOWN for d in table["direction"]]
+        ),
         "intensity_mae": float(error[finite].mean()) if finite.any() else None,
         "n": len(porosity),
     }

@@ -39,6 +39,8 @@ from poredesign.design.latent.pca import Pca, component_correlations, fit_pca, p
 from poredesign.design.latent.stretch import (
     DIRECTIONS,
     UNKNOWN,
+    leave_one_out_direction_accuracy,
+    majority_share,
     stretch_direction,
     stretch_factors,
     stretch_intensity,
@@ -144,7 +146,10 @@ class LatentSet:
         """What ``pca.json`` holds: explained variance ratios, the porosity PC (0-based index and
         1-based number) and its correlation with porosity, and the correlations of the first
         three PCs with porosity and with stretch intensity 1 - e (training structures; NaN ->
-        None)."""
+        None); and ``direction_nearest_neighbour``: the leave-one-out nearest-neighbour direction
+        accuracy among the training structures in PC1-PC2 (where [Z23] reads the direction) and
+        in the full latent mean, against the ``majority`` share (chance), which shows whether the
+        latent carries the stretch direction at all and whether PC1-PC2 hold it."""
         train = self.train
         scores = self.scores[train]
         r_porosity = component_correlations(scores, self.porosity[train], REPORTED)
@@ -160,6 +165,13 @@ class LatentSet:
                 )[0],
                 "correlation_porosity": r_porosity,
                 "correlation_intensity": r_intensity,
+                "direction_nearest_neighbour": {
+                    "pc12": leave_one_out_direction_accuracy(scores[:, :2], self.direction[train]),
+                    "latent": leave_one_out_direction_accuracy(
+                        self.mu[train], self.direction[train]
+                    ),
+                    "majority": majority_share(self.direction[train]),
+                },
                 "n_train": int(train.sum()),
                 "n": len(self.split),
                 "n_components": self.pca.n_components,

@@ -80,3 +80,38 @@ def stretched_axes(e: np.ndarray) -> list[str]:
 def direction_names(codes: np.ndarray) -> list[str]:
     """Direction names of codes (``""`` for unknown)."""
     return [DIRECTIONS[c] if 0 <= c < len(DIRECTIONS) else "" for c in np.asarray(codes).ravel()]
+
+
+def leave_one_out_direction_accuracy(
+    points: np.ndarray, direction: np.ndarray, chunk: int = 256
+) -> float | None:
+    """Share of the rows with a known direction whose nearest *other* such row in ``points``
+    (n, k), Euclidean, has the same direction: how well nearest neighbours in that space recover
+    the stretch direction within a set (e.g. the training structures in PC1-PC2, or their full
+    latent means). None when fewer than two rows have a known direction."""
+    direction = np.asarray(direction).ravel()
+    known = direction != UNKNOWN
+    points = np.asarray(points, dtype=np.float64).reshape(len(direction), -1)[known]
+    labels = direction[known]
+    if len(labels) < 2:
+        return None
+    norms = np.einsum("ij,ij->i", points, points)
+    hits = 0
+    for start in range(0, len(points), chunk):
+        rows = points[start : start + chunk]
+        d2 = norms[start : start + len(rows), None] + norms[None, :] - 2.0 * rows @ points.T
+        d2[np.arange(len(rows)), np.arange(start, start + len(rows))] = np.inf  # not itself
+        hits += int(
+            np.count_nonzero(labels[np.argmin(d2, axis=1)] == labels[start : start + len(rows)])
+        )
+    return hits / len(labels)
+
+
+def majority_share(direction: np.ndarray) -> float | None:
+    """Share of the most frequent direction among the rows with a known one: the accuracy of
+    always guessing it, the chance level a direction estimate must beat. None when none is known."""
+    direction = np.asarray(direction).ravel()
+    known = direction[direction != UNKNOWN]
+    if len(known) == 0:
+        return None
+    return float(np.bincount(known.astype(np.int64)).max() / len(known))
