@@ -263,6 +263,7 @@ def _check_consistency(config: Mapping[str, Any]) -> None:
                 f"config key 'squares.n_pores_range': up to {most} pores of {pore}x{pore} do not "
                 f"fit a {size}x{size} image (dataset.size); allowed: at most {capacity}"
             )
+    problems += _dims_problems(config)
     stages_with_design = DESIGN_STAGE_GENERATORS.keys() & set(config.get("stages", []))
     for stage in sorted(stages_with_design):
         generators = DESIGN_STAGE_GENERATORS[stage]
@@ -273,6 +274,36 @@ def _check_consistency(config: Mapping[str, Any]) -> None:
             )
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+def _dims_problems(config: Mapping[str, Any]) -> list[str]:
+    """2D models see the image of an extrusion along their one axis; 3D models need cubes."""
+    learn, problems = config.get("learn", {}), []
+    extruded = config.get("generator") == "squares"
+    depth = config.get("squares", {}).get("depth")
+    size = config.get("dataset", {}).get("size")
+    for model in learn.get("models", []):
+        section = learn.get(model, {})
+        dims = section.get("dims", "auto")
+        axes, pool = section.get("axes", []), bool(section.get("pool", False))
+        if dims == 2 and (len(axes) != 1 or pool):
+            problems.append(
+                f"config key 'learn.{model}.dims': 2 (images of extrusions) needs one axis and no "
+                f"pooling; got axes {axes}, pool {pool}"
+            )
+        if dims == 2 and extruded and axes != [2]:
+            problems.append(
+                f"config key 'learn.{model}.dims': square pores are extruded along z; a 2D model "
+                f"needs learn.{model}.axes: [2], got {axes}"
+            )
+        auto_3d = dims == "auto" and (axes != [2] or pool)
+        if extruded and depth not in (None, size) and (dims == 3 or auto_3d):
+            problems.append(
+                f"config key 'learn.{model}.dims': {dims} trains on volumes, which must be cubic, "
+                f"but squares.depth {depth} differs from dataset.size {size}; allowed: dims 2 or "
+                f"auto with axes [2] (the image), or squares.depth null"
+            )
+    return problems
 
 
 def _model_input_problems(config: Mapping[str, Any]) -> list[str]:
