@@ -11,7 +11,7 @@ from torch import nn
 
 from poredesign.config import ConfigError, validate_config
 from poredesign.learn import PermeabilityCNN, PropertyVAE, load_model
-from poredesign.learn.data import DataConfig, PoreDataModule
+from poredesign.learn.data import PoreDataModule
 from poredesign.learn.train import train
 from poredesign.learn.transforms import extrusion_image, model_inputs
 from poredesign.store import atomic_group, write_array, write_structures
