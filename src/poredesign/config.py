@@ -37,13 +37,14 @@ RENAMED_KEYS: dict[str, tuple[str, str]] = {
 
 #: stages that exist only for some generators (the design of [R22] is ABC over spinodoid parameters)
 DESIGN_STAGE_GENERATORS: dict[str, tuple[str, ...]] = {
-    "design": ("spinodoid",),
+    "design": ("spinodoid", "squares"),
+    "slerp": ("squares",),
     "latent": ("voronoi",),
     "estimate": ("voronoi",),
     "bo": ("voronoi",),
     "transfer": ("voronoi",),
     "imports": ("voronoi",),
-    "report": ("spinodoid", "voronoi"),
+    "report": ("spinodoid", "voronoi", "squares"),
 }
 
 
@@ -264,6 +265,14 @@ def _check_consistency(config: Mapping[str, Any]) -> None:
                 f"fit a {size}x{size} image (dataset.size); allowed: at most {capacity}"
             )
     problems += _dims_problems(config)
+    problems += _label_problems(config)
+    latent_targets = config.get("design", {}).get("latent", {}).get("targets", {})
+    for key in ("porosity", "k"):
+        value = latent_targets.get(key)
+        if value is not None and value[0] > value[1]:
+            problems.append(
+                f"config key 'design.latent.targets.{key}': range {value} has min > max"
+            )
     stages_with_design = DESIGN_STAGE_GENERATORS.keys() & set(config.get("stages", []))
     for stage in sorted(stages_with_design):
         generators = DESIGN_STAGE_GENERATORS[stage]
@@ -274,6 +283,30 @@ def _check_consistency(config: Mapping[str, Any]) -> None:
             )
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+def _label_problems(config: Mapping[str, Any]) -> list[str]:
+    """The solver-subset mode needs the solver's permeability and the CNN that labels the rest."""
+    subset = config.get("labels", {}).get("solver_subset")
+    if subset is None:
+        return []
+    problems, n = [], config.get("dataset", {}).get("n_structures", 0)
+    if subset > n:
+        problems.append(
+            f"config key 'labels.solver_subset': {subset} exceeds dataset.n_structures = {n}; "
+            f"allowed: at most n_structures (null = the solver labels all)"
+        )
+    if "permeability" not in config.get("learn", {}).get("models", []):
+        problems.append(
+            "config key 'labels.solver_subset': the rest is labelled by the permeability CNN; "
+            "add permeability to learn.models"
+        )
+    if "permeability" not in config.get("transport", {}).get("properties", []):
+        problems.append(
+            "config key 'labels.solver_subset': the subset is labelled by the flow solver; add "
+            "permeability to transport.properties"
+        )
+    return problems
 
 
 def _dims_problems(config: Mapping[str, Any]) -> list[str]:

@@ -58,7 +58,8 @@ FLAG_ARRAYS = {"tau": "flags_eta"}
 
 
 def read_labels(path: str | os.PathLike, names: Sequence[str], n: int) -> dict[str, np.ndarray]:
-    """Read label arrays ``names`` from a property store; each must have shape (n,) or (n, 3)."""
+    """Read label arrays ``names`` of the first ``n`` structures from a property store; each must
+    have shape (m,) or (m, 3) with m >= n (a store may label more structures than are used)."""
     group = open_group(path)
     labels = {}
     for name in names:
@@ -69,15 +70,15 @@ def read_labels(path: str | os.PathLike, names: Sequence[str], n: int) -> dict[s
             )
         values = np.asarray(group[name][...], dtype=np.float64)
         if (
-            values.shape[0] != n
+            values.shape[0] < n
             or values.ndim not in (1, 2)
             or (values.ndim == 2 and values.shape[1] != 3)
         ):
             raise ValueError(
                 f"property {name!r} in {path} has shape {values.shape}; "
-                f"expected ({n},) or ({n}, 3) to match the structure store"
+                f"expected ({n},) or ({n}, 3) to label the structures in use"
             )
-        labels[name] = values
+        labels[name] = values[:n]
     return labels
 
 
@@ -95,7 +96,7 @@ def valid_views(path: str | os.PathLike, labels: Mapping[str, np.ndarray], n: in
         valid &= finite if values.ndim == 2 else finite[:, None]
         flag_name = FLAG_ARRAYS.get(name, f"flags_{name}")
         if group is not None and flag_name in group:
-            flags = np.asarray(group[flag_name][...])
+            flags = np.asarray(group[flag_name][:n])
             if flags.shape == (n, 3):
                 valid &= flags == 0
     return valid
@@ -351,12 +352,10 @@ class PoreDataModule(pl.LightningDataModule):
                 f"models need {shape}{hint}"
             )
         labels = (
-            read_labels(self.properties_path, self.data.targets, len(store))
-            if self.data.targets
-            else {}
+            read_labels(self.properties_path, self.data.targets, n) if self.data.targets else {}
         )
         self.labels = labels
-        valid = valid_views(self.properties_path, labels, len(store)) if self.data.targets else None
+        valid = valid_views(self.properties_path, labels, n) if self.data.targets else None
         self.periodic = (
             store_is_periodic(store) if self.data.periodic is None else self.data.periodic
         )
