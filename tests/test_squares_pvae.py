@@ -14,7 +14,7 @@ from poredesign.learn import PermeabilityCNN, PropertyVAE, load_model
 from poredesign.learn.data import PoreDataModule
 from poredesign.learn.train import train
 from poredesign.learn.transforms import extrusion_image, model_inputs
-from poredesign.store import atomic_group, write_array, write_structures
+from poredesign.store import StructureStore, atomic_group, write_array, write_structures
 from poredesign.structures.sampling import draw_structure, make_sampler
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -149,3 +149,51 @@ def test_2d_pvae_reconstructs_held_out_images_better_than_the_mean_image(tmp_pat
     accuracy_mean = float(((mean_image > 0.5) == (held_out > 0.5)).float().mean())
     assert mse_model < 0.9 * mse_mean, (mse_model, mse_mean)
     assert accuracy_model > accuracy_mean, (accuracy_model, accuracy_mean)
+
+
+def test_solver_subset_and_all_solver_labels_agree_on_the_shared_subset(tmp_path):
+    """labels.solver_subset: the solver on the first structures gives exactly the labels the
+    all-solver mode gives them; the permeability CNN labels the rest, marked as such."""
+    from poredesign.learn.surrogate_labels import SOLVER, SURROGATE, label_with_surrogate
+    from poredesign.store import open_group
+    from poredesign.transport import label_structures
+
+    structures, _ = square_stores(tmp_path, n=10, size=24, depth=3, pore=4, n_pores=(6, 14))
+    flow = {"device": "cpu", "threads": 1}
+    label_structures(structures, tmp_path / "all.zarr", ["permeability"], ["z"], flow=flow)
+    label_structures(
+        structures, tmp_path / "subset.zarr", ["permeability"], ["z"], flow=flow, stop=6
+    )
+    everything, subset = open_group(tmp_path / "all.zarr"), open_group(tmp_path / "subset.zarr")
+    assert subset["k"].shape == (6, 3)
+    assert np.array_equal(subset["k"][...], everything["k"][:6], equal_nan=True)
+    assert np.all(np.asarray(everything["k"][:, 2]) > 0)
+
+    train(
+        "permeability",
+        structures,
+        tmp_path / "subset.zarr",
+        tmp_path / "cnn",
+        {"channels": [4, 8], "kernels": [3, 3], "hidden": [8]},
+        data={"max_structures": 6},
+        settings={"epochs": 1, "device": "cpu"},
+    )
+    counts = label_with_surrogate(
+        structures,
+        tmp_path / "subset.zarr",
+        tmp_path / "cnn" / "model.pt",
+        tmp_path / "labels.zarr",
+    )
+    assert counts["solver"] == 6 and counts["surrogate"] == 4
+    labels = open_group(tmp_path / "labels.zarr")
+    k = np.asarray(labels["k"][...])
+    assert np.array_equal(
+        k[:6], everything["k"][:6], equal_nan=True
+    )  # the shared subset: the same labels
+    assert labels["source_k"][...].tolist() == [SOLVER] * 6 + [SURROGATE] * 4
+    assert np.all(np.isfinite(k[6:, 2])) and np.all(np.isnan(k[6:, :2]))
+    cnn = load_model(tmp_path / "cnn" / "model.pt")
+    volumes = torch.from_numpy(np.asarray(StructureStore(structures)[6:10]))
+    expected = cnn.predict_properties(model_inputs(volumes, cnn.data_config))[:, 0].numpy()
+    assert np.allclose(k[6:, 2], expected, rtol=1e-5)
+    assert np.allclose(labels["porosity"][...], everything["porosity"][...])
