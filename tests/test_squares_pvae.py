@@ -197,3 +197,23 @@ def test_solver_subset_and_all_solver_labels_agree_on_the_shared_subset(tmp_path
     expected = cnn.predict_properties(model_inputs(volumes, cnn.data_config))[:, 0].numpy()
     assert np.allclose(k[6:, 2], expected, rtol=1e-5)
     assert np.allclose(labels["porosity"][...], everything["porosity"][...])
+
+
+def test_the_design_stages_refuse_a_study_without_their_models():
+    config = {
+        "generator": "squares",
+        "stages": ["generate", "simulate", "train", "design", "slerp"],
+        "dataset": {"size": 32, "n_structures": 8, "shard_size": 8},
+        "squares": {"n_pores_range": [4, 16], "pore": 4},
+        "transport": {"properties": ["permeability"], "axes": ["z"]},
+        "learn": {"models": ["pvae"]},
+        "labels": {"solver_subset": 20},
+    }
+    with pytest.raises(ConfigError) as error:
+        validate_config(config)
+    text = str(error.value)
+    assert "stage 'design' of the square-pore study needs the models ['permeability']" in text
+    assert "'labels.solver_subset': 20 exceeds dataset.n_structures = 8" in text
+    assert "add permeability to learn.models" in text
+    config = {**config, "learn": {"models": ["pvae", "permeability"]}, "labels": {}}
+    validate_config(config)

@@ -266,6 +266,7 @@ def _check_consistency(config: Mapping[str, Any]) -> None:
             )
     problems += _dims_problems(config)
     problems += _label_problems(config)
+    problems += _latent_design_problems(config)
     latent_targets = config.get("design", {}).get("latent", {}).get("targets", {})
     for key in ("porosity", "k"):
         value = latent_targets.get(key)
@@ -283,6 +284,34 @@ def _check_consistency(config: Mapping[str, Any]) -> None:
             )
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+def _latent_design_problems(config: Mapping[str, Any]) -> list[str]:
+    """The square-pore design and slerp stages read the 2D pVAE (and the design the CNN too)."""
+    if config.get("generator") != "squares":
+        return []
+    stages, learn = set(config.get("stages", [])), config.get("learn", {})
+    needed = {"design": ("pvae", "permeability"), "slerp": ("pvae",)}
+    problems = []
+    for stage, models in needed.items():
+        missing = [m for m in models if stage in stages and m not in learn.get("models", [])]
+        if missing:
+            problems.append(
+                f"config key 'stages': stage {stage!r} of the square-pore study needs the models "
+                f"{missing}; add them to learn.models"
+            )
+    pvae = learn.get("pvae", {})
+    if stages & set(needed) and not {"porosity", "k"} <= set(pvae.get("targets", [])):
+        problems.append(
+            f"config key 'learn.pvae.targets': {pvae.get('targets')}; the latent design and "
+            f"slerp need porosity and k"
+        )
+    if stages & set(needed) and (pvae.get("dims") == 3 or pvae.get("axes", [2]) != [2]):
+        problems.append(
+            "config key 'learn.pvae.dims': the latent design decodes images of square-pore "
+            "extrusions; allowed: dims 2 or auto with axes [2]"
+        )
+    return problems
 
 
 def _label_problems(config: Mapping[str, Any]) -> list[str]:

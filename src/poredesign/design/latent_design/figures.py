@@ -15,6 +15,17 @@ from poredesign.design.latent_design.evaluate import EVALUATORS, PROPERTIES
 LABELS = {"porosity": "porosity", "k": "k_z (voxel^2)"}
 
 
+def _save(fig, title: str, path: str | os.PathLike) -> None:
+    """Title, tight layout, PNG at ``path`` (folders made), figure closed."""
+    import matplotlib.pyplot as plt
+
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def plot_design_parity(designs_path: str | os.PathLike, path: str | os.PathLike) -> None:
     """Achieved against target porosity and k per evaluator (columns); feasible targets filled,
     infeasible hollow; the nearest-training-structure baseline in grey."""
@@ -51,14 +62,8 @@ def plot_design_parity(designs_path: str | os.PathLike, path: str | os.PathLike)
             if row == 0:
                 ax.set_title(evaluator, fontsize=9)
     axes[0, 0].legend(fontsize=6, loc="upper left")
-    fig.suptitle(
-        f"latent gradient design: {len(targets)} targets, {int(feasible.sum())} feasible",
-        fontsize=10,
-    )
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    title = f"latent gradient design: {len(targets)} targets, {int(feasible.sum())} feasible"
+    _save(fig, title, path)
 
 
 def plot_slerp(
@@ -95,15 +100,8 @@ def plot_slerp(
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=7)
     ax.set_xlabel("slerp t", fontsize=8)
-    fig.suptitle(
-        f"slerp between structures {result['endpoints'][0]} and {result['endpoints'][1]} "
-        f"({result['steps']} steps)",
-        fontsize=9,
-    )
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    low, high = result["endpoints"]
+    _save(fig, f"slerp between structures {low} and {high} ({result['steps']} steps)", path)
 
 
 __all__ = ["plot_design_parity", "plot_slerp"]

@@ -255,7 +255,7 @@ def slerp_stage(
     bad = [i for i in endpoints if not 0 <= int(i) < n]
     if bad:
         raise ValueError(f"design.slerp.endpoints {bad} outside the store's 0..{n - 1}")
-    codes = pvae.latent_means(structures[[int(i) for i in endpoints]])
+    codes = pvae.latent_means(np.stack([structures[int(i)] for i in endpoints]))
     path = slerp(codes[0], codes[1], steps)
     t0 = time.perf_counter()
     images = decode_binary(pvae, path)
