@@ -104,6 +104,12 @@ def test_infeasible_targets_are_flagged():
     assert np.array_equal(draws, draw_targets(500, [0.1, 0.5], [0.2, 2.5], seed=3))
     flagged = ~band.feasible(draws)
     assert flagged[draws[:, 0] > 0.4].all() and 0 < flagged.mean() < 1
+    # draw: band keeps only reachable targets, uniform over the box's part inside the band
+    inside = draw_targets(50, [0.1, 0.5], [0.2, 2.5], seed=3, band=band)
+    assert inside.shape == (50, 2) and band.feasible(inside).all()
+    assert np.array_equal(inside, draw_targets(50, [0.1, 0.5], [0.2, 2.5], seed=3, band=band))
+    with pytest.raises(ValueError, match="porosity-k band"):
+        draw_targets(5, [0.45, 0.5], [0.2, 2.5], seed=3, band=band, max_rounds=3)
     # scoring keeps the infeasible targets out of the feasible subset
     values = {e: draws.copy() for e in ("regressor", "cnn", "solver")}
     values["solver"][flagged, 1] *= 3.0  # wrong only on infeasible targets

@@ -110,10 +110,11 @@ def latent_design(
         raise ValueError(f"no training structure of {structures_path} has finite labels")
 
     spec = settings["targets"]
-    targets = draw_targets(int(spec["count"]), spec["porosity"], spec["k"], seed)
     band = ReachableBand.from_dataset(
         labelled[:, 0], labelled[:, 1], float(settings["band_quantile"])
     )
+    only_feasible = band if spec["draw"] == "band" else None
+    targets = draw_targets(int(spec["count"]), spec["porosity"], spec["k"], seed, only_feasible)
     feasible = band.feasible(targets)
     log.info(
         "%d targets, %d feasible (dataset porosity %.3g-%.3g)",
@@ -161,7 +162,12 @@ def latent_design(
     regressor_at_code = at_code.detach().cpu().numpy()[:, columns].astype(np.float64)
 
     summary = {
-        "targets": {"count": len(targets), "porosity": spec["porosity"], "k": spec["k"]},
+        "targets": {
+            "count": len(targets),
+            "porosity": spec["porosity"],
+            "k": spec["k"],
+            "draw": spec["draw"],
+        },
         "feasible": int(feasible.sum()),
         "infeasible": int((~feasible).sum()),
         "band": band.as_dict(),

@@ -22,12 +22,37 @@ TARGET_STREAM = 0x7A46
 
 
 def draw_targets(
-    count: int, porosity: Sequence[float], k: Sequence[float], seed: int
+    count: int,
+    porosity: Sequence[float],
+    k: Sequence[float],
+    seed: int,
+    band: ReachableBand | None = None,
+    max_rounds: int = 1000,
 ) -> np.ndarray:
-    """``count`` targets (porosity, k), uniform in the two ranges, float64 (count, 2)."""
+    """``count`` targets (porosity, k), uniform in the two ranges, float64 (count, 2).
+
+    With a ``band`` only feasible targets are kept: uniform over the part of the box the dataset
+    reaches (draws in rounds of ``count`` from the same stream; a ValueError when the box and the
+    band hardly overlap)."""
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), TARGET_STREAM]))
-    return np.column_stack(
-        [rng.uniform(porosity[0], porosity[1], count), rng.uniform(k[0], k[1], count)]
+
+    def box(m: int) -> np.ndarray:
+        return np.column_stack(
+            [rng.uniform(porosity[0], porosity[1], m), rng.uniform(k[0], k[1], m)]
+        )
+
+    if band is None:
+        return box(count)
+    kept: list[np.ndarray] = []
+    for _ in range(max_rounds):
+        draws = box(count)
+        kept.append(draws[band.feasible(draws)])
+        if sum(len(d) for d in kept) >= count:
+            return np.concatenate(kept)[:count]
+    raise ValueError(
+        f"design.latent.targets: fewer than {count} of {count * max_rounds} targets drawn in "
+        f"porosity {list(porosity)}, k {list(k)} lie in the dataset's porosity-k band; widen "
+        f"the ranges towards the dataset's or use draw: box"
     )
 
 
