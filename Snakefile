@@ -29,6 +29,7 @@ include: "workflow/rules/transfer.smk"
 include: "workflow/rules/imports.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/design.smk"
+include: "workflow/rules/latent_design.smk"
 
 
 rule all:

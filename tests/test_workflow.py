@@ -32,6 +32,8 @@ STAGE_RULES = {
     "design": {"abc_posterior", "validate_design", "upscale_design"},
     "report": {"summary_report"},
 }
+# the square-pore study [A25]: its design stage is the latent gradient design, and it has slerp
+SQUARES_STAGE_RULES = {**STAGE_RULES, "design": {"latent_design"}, "slerp": {"slerp"}}
 
 
 def planned_jobs(output: str) -> dict[str, int]:
@@ -54,7 +56,10 @@ def test_every_config_dry_runs_the_rules_of_its_stages(workflow_copy, configfile
     proc = run_snakemake(workflow_copy, *args)
     jobs = planned_jobs(proc.stdout + proc.stderr)
     stages = [s for s in config["stages"] if s != "imports" or config.get("imports")]
-    expected = set().union(*(STAGE_RULES[stage] for stage in stages)) | {"all"}
+    rules = SQUARES_STAGE_RULES if config["generator"] == "squares" else STAGE_RULES
+    expected = set().union(*(rules[stage] for stage in stages)) | {"all"}
+    if "train" in stages and (config.get("labels") or {}).get("solver_subset"):
+        expected.add("surrogate_labels")
     assert set(jobs) == expected
     dataset = config["dataset"]
     shards = -(-dataset["n_structures"] // dataset["shard_size"])
@@ -63,11 +68,31 @@ def test_every_config_dry_runs_the_rules_of_its_stages(workflow_copy, configfile
         assert jobs["simulate_shard"] == shards
     if "train" in config["stages"]:
         assert jobs["train_model"] == len(config["learn"]["models"])
-    if "design" in config["stages"]:
+    if "design" in config["stages"] and config["generator"] == "spinodoid":
         n_targets = len(config["design"]["abc"]["targets"])
         assert jobs["abc_posterior"] == jobs["validate_design"] == n_targets
     if "bo" in config["stages"]:
         assert jobs["bo_target"] == len(config["design"]["bo"]["targets"])
+
+
+def test_the_solver_subset_mode_schedules_the_surrogate_labels(workflow_copy):
+    """labels.solver_subset: the solver runs on the shards holding the subset only, the CNN
+    labels the rest before the pVAE trains."""
+    path = ROOT / "config" / "studies" / "squares-pvae-small.yaml"
+    proc = run_snakemake(
+        workflow_copy,
+        "-n",
+        "--quiet",
+        "rules",
+        "--configfile",
+        str(path),
+        "--config",
+        "labels={solver_subset: 500}",
+        "dataset={n_structures: 2000, shard_size: 400, size: 100, max_attempts: 1}",
+    )
+    jobs = planned_jobs(proc.stdout + proc.stderr)
+    assert jobs["generate_shard"] == 5 and jobs["simulate_shard"] == 2
+    assert jobs["surrogate_labels"] == 1 and jobs["latent_design"] == jobs["slerp"] == 1
 
 
 def test_planned_jobs_reads_the_rules_table():

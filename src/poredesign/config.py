@@ -37,13 +37,14 @@ RENAMED_KEYS: dict[str, tuple[str, str]] = {
 
 #: stages that exist only for some generators (the design of [R22] is ABC over spinodoid parameters)
 DESIGN_STAGE_GENERATORS: dict[str, tuple[str, ...]] = {
-    "design": ("spinodoid",),
+    "design": ("spinodoid", "squares"),
+    "slerp": ("squares",),
     "latent": ("voronoi",),
     "estimate": ("voronoi",),
     "bo": ("voronoi",),
     "transfer": ("voronoi",),
     "imports": ("voronoi",),
-    "report": ("spinodoid", "voronoi"),
+    "report": ("spinodoid", "voronoi", "squares"),
 }
 
 
@@ -263,6 +264,16 @@ def _check_consistency(config: Mapping[str, Any]) -> None:
                 f"config key 'squares.n_pores_range': up to {most} pores of {pore}x{pore} do not "
                 f"fit a {size}x{size} image (dataset.size); allowed: at most {capacity}"
             )
+    problems += _dims_problems(config)
+    problems += _label_problems(config)
+    problems += _latent_design_problems(config)
+    latent_targets = config.get("design", {}).get("latent", {}).get("targets", {})
+    for key in ("porosity", "k"):
+        value = latent_targets.get(key)
+        if value is not None and value[0] > value[1]:
+            problems.append(
+                f"config key 'design.latent.targets.{key}': range {value} has min > max"
+            )
     stages_with_design = DESIGN_STAGE_GENERATORS.keys() & set(config.get("stages", []))
     for stage in sorted(stages_with_design):
         generators = DESIGN_STAGE_GENERATORS[stage]
@@ -273,6 +284,88 @@ def _check_consistency(config: Mapping[str, Any]) -> None:
             )
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+def _latent_design_problems(config: Mapping[str, Any]) -> list[str]:
+    """The square-pore design and slerp stages read the 2D pVAE (and the design the CNN too)."""
+    if config.get("generator") != "squares":
+        return []
+    stages, learn = set(config.get("stages", [])), config.get("learn", {})
+    needed = {"design": ("pvae", "permeability"), "slerp": ("pvae",)}
+    problems = []
+    for stage, models in needed.items():
+        missing = [m for m in models if stage in stages and m not in learn.get("models", [])]
+        if missing:
+            problems.append(
+                f"config key 'stages': stage {stage!r} of the square-pore study needs the models "
+                f"{missing}; add them to learn.models"
+            )
+    pvae = learn.get("pvae", {})
+    if stages & set(needed) and not {"porosity", "k"} <= set(pvae.get("targets", [])):
+        problems.append(
+            f"config key 'learn.pvae.targets': {pvae.get('targets')}; the latent design and "
+            f"slerp need porosity and k"
+        )
+    if stages & set(needed) and (pvae.get("dims") == 3 or pvae.get("axes", [2]) != [2]):
+        problems.append(
+            "config key 'learn.pvae.dims': the latent design decodes images of square-pore "
+            "extrusions; allowed: dims 2 or auto with axes [2]"
+        )
+    return problems
+
+
+def _label_problems(config: Mapping[str, Any]) -> list[str]:
+    """The solver-subset mode needs the solver's permeability and the CNN that labels the rest."""
+    subset = config.get("labels", {}).get("solver_subset")
+    if subset is None:
+        return []
+    problems, n = [], config.get("dataset", {}).get("n_structures", 0)
+    if subset > n:
+        problems.append(
+            f"config key 'labels.solver_subset': {subset} exceeds dataset.n_structures = {n}; "
+            f"allowed: at most n_structures (null = the solver labels all)"
+        )
+    if "permeability" not in config.get("learn", {}).get("models", []):
+        problems.append(
+            "config key 'labels.solver_subset': the rest is labelled by the permeability CNN; "
+            "add permeability to learn.models"
+        )
+    if "permeability" not in config.get("transport", {}).get("properties", []):
+        problems.append(
+            "config key 'labels.solver_subset': the subset is labelled by the flow solver; add "
+            "permeability to transport.properties"
+        )
+    return problems
+
+
+def _dims_problems(config: Mapping[str, Any]) -> list[str]:
+    """2D models see the image of an extrusion along their one axis; 3D models need cubes."""
+    learn, problems = config.get("learn", {}), []
+    extruded = config.get("generator") == "squares"
+    depth = config.get("squares", {}).get("depth")
+    size = config.get("dataset", {}).get("size")
+    for model in learn.get("models", []):
+        section = learn.get(model, {})
+        dims = section.get("dims", "auto")
+        axes, pool = section.get("axes", []), bool(section.get("pool", False))
+        if dims == 2 and (len(axes) != 1 or pool):
+            problems.append(
+                f"config key 'learn.{model}.dims': 2 (images of extrusions) needs one axis and no "
+                f"pooling; got axes {axes}, pool {pool}"
+            )
+        if dims == 2 and extruded and axes != [2]:
+            problems.append(
+                f"config key 'learn.{model}.dims': square pores are extruded along z; a 2D model "
+                f"needs learn.{model}.axes: [2], got {axes}"
+            )
+        auto_3d = dims == "auto" and (axes != [2] or pool)
+        if extruded and depth not in (None, size) and (dims == 3 or auto_3d):
+            problems.append(
+                f"config key 'learn.{model}.dims': {dims} trains on volumes, which must be cubic, "
+                f"but squares.depth {depth} differs from dataset.size {size}; allowed: dims 2 or "
+                f"auto with axes [2] (the image), or squares.depth null"
+            )
+    return problems
 
 
 def _model_input_problems(config: Mapping[str, Any]) -> list[str]:

@@ -33,6 +33,10 @@ ABC_SUMMARY = f"{TARGET_DIR}/abc.json"
 VALIDATION = f"{TARGET_DIR}/validation.json"
 UPSCALING = f"{TARGET_DIR}/upscaling.json"
 SUMMARY = f"{RESULTS}/summary.md"
+# [A25] square pores: labels of the whole dataset in the solver-subset mode, latent design, slerp
+LABELS = f"{RESULTS}/labels.zarr"
+LATENT_DESIGN_DIR = f"{DESIGN}/latent"
+SLERP_DIR = f"{DESIGN}/slerp"
 
 # -- study settings the rules read ---------------------------------------------------------------
 LEARN = config["learn"]
@@ -63,12 +67,21 @@ def n_shards() -> int:
 
 SHARDS = [f"{i:04d}" for i in range(n_shards())]
 
+# -- solver labels: every structure, or the first labels.solver_subset (the rest by the CNN) -----
+SOLVER_SUBSET = config["labels"]["solver_subset"]
+# the label store the pVAE and the latent design read
+PROPERTY_LABELS = LABELS if SOLVER_SUBSET else TRANSPORT
+
 
 def shard_range(shard: str) -> tuple[int, int]:
     """Indices [start, stop) of the structures in a shard."""
     size = config["dataset"]["shard_size"]
     start = int(shard) * size
     return start, min(start + size, config["dataset"]["n_structures"])
+
+
+# shards with structures the solver labels (all of them unless labels.solver_subset is set)
+SOLVER_SHARDS = [s for s in SHARDS if not SOLVER_SUBSET or shard_range(s)[0] < SOLVER_SUBSET]
 
 
 def generator_options() -> dict:
@@ -98,9 +111,22 @@ def get_shard_range(wildcards) -> tuple[int, int]:
     return shard_range(wildcards.shard)
 
 
+def get_solver_stop(wildcards) -> int | None:
+    """Structures of a shard the solver labels (None = all of them)."""
+    if not SOLVER_SUBSET:
+        return None
+    start, stop = shard_range(wildcards.shard)
+    return min(stop, SOLVER_SUBSET) - start
+
+
 def get_model_section(wildcards) -> dict:
-    """The `learn.<model>` section of the model being trained."""
-    return LEARN[wildcards.model]
+    """The `learn.<model>` section of the model being trained; in the solver-subset mode the
+    permeability CNN trains on the solver-labelled structures only."""
+    section = LEARN[wildcards.model]
+    if SOLVER_SUBSET and wildcards.model == "permeability":
+        limit = section.get("max_structures") or SOLVER_SUBSET
+        section = {**section, "max_structures": min(limit, SOLVER_SUBSET)}
+    return section
 
 
 def get_model_dir(wildcards) -> str:
@@ -108,8 +134,12 @@ def get_model_dir(wildcards) -> str:
 
 
 def get_train_properties(wildcards) -> list[str]:
-    """The transport labels, for models that learn a property (none for the VAE)."""
-    return [TRANSPORT] if LEARN[wildcards.model].get("targets") else []
+    """The labels, for models that learn a property (none for the VAE): the solver's for the
+    permeability CNN, the whole dataset's (solver and CNN in the solver-subset mode) for the rest.
+    """
+    if not LEARN[wildcards.model].get("targets"):
+        return []
+    return [TRANSPORT if wildcards.model == "permeability" else PROPERTY_LABELS]
 
 
 def get_transfer_encoder(wildcards) -> list[str]:
@@ -165,3 +195,18 @@ def get_membrane_summary_inputs(wildcards) -> dict[str, str | list[str]]:
 def get_abc_target(wildcards) -> list[float]:
     """The target diffusivity (eta_x, eta_y, eta_z) of an ABC run."""
     return config["design"]["abc"]["targets"][wildcards.target]
+
+
+def get_squares_summary_inputs(wildcards) -> dict[str, str | list[str]]:
+    """What the [A25] summary reads: labels, the models' metrics, the design and slerp outputs of
+    the stages that run."""
+    stages = set(config["stages"])
+    inputs: dict[str, str | list[str]] = {"labels": PROPERTY_LABELS}
+    for model in ("permeability", "pvae"):
+        if model in TRAIN_MODELS:
+            inputs[model] = f"{MODELS_DIR}/{model}/metrics.json"
+    if "design" in stages:
+        inputs["design"] = f"{LATENT_DESIGN_DIR}/latent_design.json"
+    if "slerp" in stages:
+        inputs["slerp"] = f"{SLERP_DIR}/slerp.json"
+    return inputs

@@ -22,13 +22,14 @@ rule simulate_shard:
     params:
         transport=config["transport"],
         device=config["device"],
+        stop=get_solver_stop,
     script:
         "../scripts/simulate_shard.py"
 
 
 rule gather_transport:
     input:
-        shards=expand(SHARD_TRANSPORT, shard=SHARDS),
+        shards=expand(SHARD_TRANSPORT, shard=SOLVER_SHARDS),
     output:
         transport=directory(TRANSPORT),
     log:
@@ -60,3 +61,30 @@ rule plot_transport:
         runtime=10,
     script:
         "../scripts/plot_transport.py"
+
+
+# labels.solver_subset [A25]: the permeability CNN, trained on the solver's labels, labels the
+# rest (the pVAE trains on the result)
+if SOLVER_SUBSET:
+
+    rule surrogate_labels:
+        input:
+            structures=STRUCTURES,
+            transport=TRANSPORT,
+            model=f"{MODELS_DIR}/permeability/model.pt",
+        output:
+            labels=directory(LABELS),
+        log:
+            f"{LOGS}/surrogate_labels.log",
+        conda:
+            f"{ENVS}/poredesign.yaml"
+        threads: 2
+        resources:
+            gpu=GPU_UNLESS_CPU,
+            mem_mb=8000,
+            runtime=6 * 60,
+        params:
+            batch_size=config["design"]["latent"]["batch_size"],
+            device=config["device"],
+        script:
+            "../scripts/surrogate_labels.py"

@@ -21,4 +21,6 @@ label_structures(
     diffusion=diffusion,
     flow=flow,
     progress_file=stream,
+    # labels.solver_subset: only the shard's structures inside the subset (other rules: all)
+    stop=getattr(snakemake.params, "stop", None),
 )

@@ -19,6 +19,21 @@ from torch import nn
 from poredesign.learn.metrics import mape, mse, regression_report
 
 TARGET_TRANSFORMS = ("logit", "minmax", "none")
+
+#: layers per number of spatial dimensions: 3 for volumes, 2 for the image of an extrusion (every
+#: slice along the transport axis equal; [A25] trains on the 100 x 100 image of its square pores)
+CONVOLUTIONS: dict[int, type[nn.Module]] = {2: nn.Conv2d, 3: nn.Conv3d}
+TRANSPOSED_CONVOLUTIONS: dict[int, type[nn.Module]] = {2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
+MAX_POOLS: dict[int, type[nn.Module]] = {2: nn.MaxPool2d, 3: nn.MaxPool3d}
+
+
+def check_dims(dims: int, where: str) -> int:
+    """``dims`` when it is 2 (images) or 3 (volumes); else a ValueError naming ``where``."""
+    if dims not in CONVOLUTIONS:
+        raise ValueError(f"{where}: dims must be 2 (images) or 3 (volumes); got {dims!r}")
+    return int(dims)
+
+
 LOGIT_EPS = 1e-6
 
 
@@ -234,7 +249,8 @@ class PropertyRegressor(StagedModule):
 
     @torch.no_grad()
     def predict_properties(self, x: torch.Tensor) -> torch.Tensor:
-        """Physical-scale predictions (B, n_targets) for prepared inputs (B, 1, n, n, n)."""
+        """Physical-scale predictions (B, n_targets) for prepared inputs (B, 1, n, n, n), or
+        (B, 1, n, n) for a 2D model."""
         return self.scaler.decode(self(x).float())
 
 
@@ -248,11 +264,13 @@ class ConvRegressor(PropertyRegressor):
         size: int,
         hidden: Sequence[int],
         activation: type[nn.Module],
+        dims: int = 3,
     ) -> None:
-        """``features`` from ``layers`` (ending in ``channels`` maps of edge ``size``), then the
-        dense head; the head is built after the layers so the weight draws keep their order."""
+        """``features`` from ``layers`` (ending in ``channels`` maps of edge ``size`` in ``dims``
+        dimensions), then the dense head; the head is built after the layers so the weight draws
+        keep their order."""
         self.features = nn.Sequential(*layers)
-        self.head = dense_head(channels * size**3, hidden, len(self.targets), activation)
+        self.head = dense_head(channels * size**dims, hidden, len(self.targets), activation)
         self.feature_size = size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

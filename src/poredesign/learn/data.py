@@ -16,6 +16,12 @@ store (8192 x 192^3) never needs to fit in memory. The array is opened per proce
 ``num_workers > 0`` works with forked or spawned workers.
 
 Input scaling (``centered`` or ``binary``) and pooling: :mod:`poredesign.learn.transforms`.
+
+Extrusions (``dims = 2``): when every slice along the single view axis is the same image (the
+square pores of [A25], extruded along z to any depth), a 2D model sees that image, (1, X, Y), and
+the augmentations act on its two axes. ``dims: auto`` chooses 2 for stores whose generator makes
+extrusions along the view axis (:data:`EXTRUSION_AXIS`) and 3 otherwise; 3D models need cubic
+volumes, 2D models square images of any depth.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +38,13 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from poredesign.learn.transforms import Augment, rotate_to_x, scale_counts, voxel_counts
+from poredesign.learn.transforms import (
+    Augment,
+    extrusion_image,
+    rotate_to_x,
+    scale_counts,
+    voxel_counts,
+)
 from poredesign.store import StructureStore, open_group
 
 log = logging.getLogger(__name__)
@@ -46,7 +58,8 @@ FLAG_ARRAYS = {"tau": "flags_eta"}
 
 
 def read_labels(path: str | os.PathLike, names: Sequence[str], n: int) -> dict[str, np.ndarray]:
-    """Read label arrays ``names`` from a property store; each must have shape (n,) or (n, 3)."""
+    """Read label arrays ``names`` of the first ``n`` structures from a property store; each must
+    have shape (m,) or (m, 3) with m >= n (a store may label more structures than are used)."""
     group = open_group(path)
     labels = {}
     for name in names:
@@ -57,15 +70,15 @@ def read_labels(path: str | os.PathLike, names: Sequence[str], n: int) -> dict[s
             )
         values = np.asarray(group[name][...], dtype=np.float64)
         if (
-            values.shape[0] != n
+            values.shape[0] < n
             or values.ndim not in (1, 2)
             or (values.ndim == 2 and values.shape[1] != 3)
         ):
             raise ValueError(
                 f"property {name!r} in {path} has shape {values.shape}; "
-                f"expected ({n},) or ({n}, 3) to match the structure store"
+                f"expected ({n},) or ({n}, 3) to label the structures in use"
             )
-        labels[name] = values
+        labels[name] = values[:n]
     return labels
 
 
@@ -83,7 +96,7 @@ def valid_views(path: str | os.PathLike, labels: Mapping[str, np.ndarray], n: in
         valid &= finite if values.ndim == 2 else finite[:, None]
         flag_name = FLAG_ARRAYS.get(name, f"flags_{name}")
         if group is not None and flag_name in group:
-            flags = np.asarray(group[flag_name][...])
+            flags = np.asarray(group[flag_name][:n])
             if flags.shape == (n, 3):
                 valid &= flags == 0
     return valid
@@ -123,6 +136,7 @@ class StructureViews(Dataset):
         augment: Augment | None = None,
         rotate: bool | None = None,
         valid: np.ndarray | None = None,
+        image_axis: int | None = None,
     ):
         self.structures_path = str(structures_path)
         self.indices = np.asarray(indices, dtype=np.int64)
@@ -144,6 +158,13 @@ class StructureViews(Dataset):
         self.augment = augment if augment is not None and augment.active else None
         # rotate so the transport axis lies along x when several axes are used (axis permutation)
         self.rotate = len(self.axes) > 1 if rotate is None else rotate
+        # 2D models: the image of an extrusion along this axis (checked per structure)
+        self.image_axis = image_axis
+        if image_axis is not None and (self.axes != (image_axis,) or pool):
+            raise ValueError(
+                f"2D views need the extrusion axis {image_axis} as the only axis and no pooling; "
+                f"got axes {list(self.axes)}, pool {pool}"
+            )
         self._array = None
         self._pid = None
 
@@ -170,13 +191,18 @@ class StructureViews(Dataset):
         index, axis = self.view(item)
         # pool first: rotations, flips and shifts then move 8x fewer bytes (pooling commutes with
         # them; shifts become shifts by whole 2x2x2 windows)
-        counts = voxel_counts(self.read(index), self.pool)
+        volume = self.read(index)
+        if self.image_axis is not None:
+            volume = extrusion_image(volume, self.image_axis, f"structure {index}")
+        counts = voxel_counts(volume, self.pool)
         transport = axis
         if self.rotate:
             counts = rotate_to_x(counts, axis)
             transport = 0
         if self.augment is not None:
             counts = self.augment(counts, transport)
+        if self.image_axis is not None:
+            counts = counts.squeeze(self.image_axis)
         x = scale_counts(np.ascontiguousarray(counts), self.pool, self.scale)
         y = view_labels(self.labels, self.targets, index, axis)
         return torch.from_numpy(x).unsqueeze(0), torch.from_numpy(y)
@@ -218,6 +244,10 @@ def split_indices(n: int, fractions: Sequence[float], seed: int) -> tuple[np.nda
 # datamodule
 
 
+#: ``dims`` of a sample definition: 2 = images of extrusions, 3 = volumes, auto = from the store
+DIMS = ("auto", 2, 3)
+
+
 @dataclass
 class DataConfig:
     """Everything that defines the samples (stored with each trained model)."""
@@ -238,12 +268,33 @@ class DataConfig:
     )
     periodic: bool | None = None  # None: read the structure store's attrs (generator)
     max_structures: int | None = None
+    dims: int | str = "auto"  # 2: images of extrusions, 3: volumes, auto: from the store
+
+    def __post_init__(self) -> None:
+        if self.dims not in DIMS:
+            raise ValueError(f"dims must be one of {DIMS}; got {self.dims!r}")
+        if self.dims == 2 and (len(self.axes) != 1 or self.pool):
+            raise ValueError(
+                f"2D models (dims 2) see the image of an extrusion along one axis without "
+                f"pooling; got axes {list(self.axes)}, pool {self.pool}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 PERIODIC_GENERATORS = {"spinodoid", "voronoi", "squares"}
+#: generators whose structures are extrusions, and the axis they are extruded along
+EXTRUSION_AXIS = {"squares": 2}
+
+
+def resolve_dims(data: DataConfig, store: StructureStore) -> int:
+    """2 when the sample definition asks for it, or (``auto``) when the store's generator makes
+    extrusions along the one view axis; else 3."""
+    if data.dims != "auto":
+        return int(data.dims)
+    axis = EXTRUSION_AXIS.get(str(store.attrs.get("generator")))
+    return 2 if axis is not None and list(data.axes) == [axis] and not data.pool else 3
 
 
 def store_is_periodic(store: StructureStore) -> bool:
@@ -287,18 +338,24 @@ class PoreDataModule(pl.LightningDataModule):
         if self.data.max_structures is not None:
             n = min(n, int(self.data.max_structures))
         self.input_edge = store.size[0] // 2 if self.data.pool else store.size[0]
-        if len(set(store.size)) != 1:
+        self.dims = resolve_dims(self.data, store)
+        self.data = replace(self.data, dims=self.dims)  # saved with the model: resolved
+        self.image_axis = self.data.axes[0] if self.dims == 2 else None
+        lateral = [s for a, s in enumerate(store.size) if a != self.image_axis]
+        if len(set(lateral)) != 1:
+            shape = "square images (x and y equal)" if self.dims == 2 else "cubic volumes"
+            hint = (
+                "" if self.dims == 2 else "; extrusions of any depth train as images with dims: 2"
+            )
             raise ValueError(
-                f"structures in {self.structures_path} are {store.size}; "
-                f"the models need cubic volumes"
+                f"structures in {self.structures_path} are {store.size}; the {self.dims}D "
+                f"models need {shape}{hint}"
             )
         labels = (
-            read_labels(self.properties_path, self.data.targets, len(store))
-            if self.data.targets
-            else {}
+            read_labels(self.properties_path, self.data.targets, n) if self.data.targets else {}
         )
         self.labels = labels
-        valid = valid_views(self.properties_path, labels, len(store)) if self.data.targets else None
+        valid = valid_views(self.properties_path, labels, n) if self.data.targets else None
         self.periodic = (
             store_is_periodic(store) if self.data.periodic is None else self.data.periodic
         )
@@ -316,6 +373,7 @@ class PoreDataModule(pl.LightningDataModule):
             pool=self.data.pool,
             scale=self.data.scale,
             valid=valid,
+            image_axis=self.image_axis,
         )
         self.train_set = StructureViews(
             self.structures_path, self.train_idx, augment=augment, **common
@@ -330,13 +388,14 @@ class PoreDataModule(pl.LightningDataModule):
         }
         log.info(
             "data: %d structures (%d train, %d val, %d test), %d views per structure, "
-            "input %d^3, targets %s, periodic %s",
+            "input %d^%d, targets %s, periodic %s",
             n,
             len(self.train_idx),
             len(self.val_idx),
             len(self.test_idx),
             len(self.data.axes),
             self.input_edge,
+            self.dims,
             self.data.targets,
             self.periodic,
         )

@@ -101,10 +101,18 @@ def build_model(
     _check_kwargs(cls, kwargs, f"learn.{name}.hparams")
     datamodule.setup()
     input_size = kwargs.setdefault("input_size", datamodule.input_edge)
+    dims = datamodule.dims
     if input_size != datamodule.input_edge:
         raise ValueError(
             f"learn.{name}.hparams.input_size = {input_size} but the data give "
-            f"{datamodule.input_edge}^3 inputs (pooling {datamodule.data.pool})"
+            f"{datamodule.input_edge}^{dims} inputs (pooling {datamodule.data.pool})"
+        )
+    if "dims" in inspect.signature(cls.__init__).parameters:
+        kwargs["dims"] = dims
+    elif dims != 3:
+        raise ValueError(
+            f"learn.{name}: {cls.__name__} has no 2D version; the data are extrusions seen as "
+            f"images (dims {dims}): set learn.{name}.dims: 3 (needs cubic volumes)"
         )
     if "targets" in inspect.signature(cls.__init__).parameters:
         kwargs["targets"] = list(datamodule.data.targets)

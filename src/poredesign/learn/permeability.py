@@ -6,6 +6,10 @@ permeability along the flow axis and the porosity, both min-max scaled with the 
 range. The paper gives the filter and kernel ranges but not each layer's kernel; we use
 kernels (3, 3, 5, 7) (a parameter). At the paper's 100^3 the feature map is 6^3 x 256.
 
+``dims=2`` builds the same network with 2D layers for the image of an extrusion (every slice along
+the flow equal, as the square pores): 3D at 100^3 trains at about 0.07 samples/s on a laptop CPU,
+2D on the 100 x 100 image is about a thousand times cheaper and sees the same information.
+
 Training (paper): Adam, MSE, ReduceLROnPlateau, early stopping, checkpoints, batch 16, up to 175
 epochs; the plateau scheduler watches ``val_loss``.
 """
@@ -17,7 +21,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from poredesign.learn.base import ConvRegressor
+from poredesign.learn.base import CONVOLUTIONS, MAX_POOLS, ConvRegressor, check_dims
 from poredesign.learn.shapes import DEFAULT_CHANNELS, halving_edge
 
 
@@ -33,6 +37,7 @@ class PermeabilityCNN(ConvRegressor):
         weight_decay: float = 0.0,
         plateau_factor: float = 0.5,
         plateau_patience: int = 10,
+        dims: int = 3,
     ):
         super().__init__(targets, "minmax")
         self.save_hyperparameters()
@@ -43,10 +48,11 @@ class PermeabilityCNN(ConvRegressor):
             )
         if any(k % 2 == 0 for k in kernels):
             raise ValueError(f"PermeabilityCNN kernels must be odd (same padding); got {kernels}")
+        conv, pool = CONVOLUTIONS[check_dims(dims, "PermeabilityCNN")], MAX_POOLS[dims]
         layers: list[nn.Module] = []
         size, c_in = int(input_size), 1
         for c, k in zip(channels, kernels, strict=True):
-            layers += [nn.Conv3d(c_in, c, k, padding=k // 2), nn.ReLU(), nn.MaxPool3d(2)]
+            layers += [conv(c_in, c, k, padding=k // 2), nn.ReLU(), pool(2)]
             size = halving_edge(size)
             c_in = c
         if size < 1:
@@ -54,7 +60,7 @@ class PermeabilityCNN(ConvRegressor):
                 f"PermeabilityCNN input_size {input_size} is too small: "
                 f"{len(channels)} pooling steps need at least {2 ** len(channels)}"
             )
-        self._set_network(layers, c_in, size, hidden, nn.ReLU)
+        self._set_network(layers, c_in, size, hidden, nn.ReLU, dims)
 
     def configure_optimizers(self):
         hp = self.hparams

@@ -20,6 +20,9 @@ The paper's 100^3 inputs are not a multiple of 16; the decoder mirrors the encod
 widths, dense width and steepness; the defaults (channels 16-128, hidden 512, k = 5) are ours, and
 Optuna (:func:`poredesign.learn.experiments.search_latent_size`) chooses the latent size.
 
+``dims=2`` builds every convolution in 2D for the image of an extrusion (every slice along the
+axis equal): [A25]'s square-pore pVAE is 2D on the 100 x 100 image; 3D stays for volumes.
+
 Evaluation: ``predict_step`` gives the VAE's per-sample reconstruction values and the regressor's
 predictions from the latent mean; ``split_report`` the metrics of both and the full loss.
 """
@@ -60,11 +63,12 @@ class PropertyVAE(VariationalModule):
         beta: float = 1.0,
         gamma: float = 1.0,
         lr: float = 1e-3,
+        dims: int = 3,
     ):
         super().__init__()
         self.save_hyperparameters()
         self.targets = list(targets)
-        self._build_autoencoder(input_size, channels, hidden, latent_dim)
+        self._build_autoencoder(input_size, channels, hidden, latent_dim, dims)
         layers: list[nn.Module] = []
         width = latent_dim
         for h in regressor_hidden:

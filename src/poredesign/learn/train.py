@@ -118,7 +118,7 @@ def train(
     fingerprint = {
         "model": name,
         "hparams": dict(model.hparams),
-        "data": data_cfg.to_dict(),
+        "data": dm.data.to_dict(),
         "settings": {k: v for k, v in asdict(settings).items() if k not in NOT_FINGERPRINTED},
         "structures": store_identity(structures),
         "properties": store_identity(properties) if data_cfg.targets else None,
@@ -170,7 +170,7 @@ def train(
     save_model(
         model,
         outs.model,
-        data=data_cfg.to_dict(),
+        data=dm.data.to_dict(),  # dims resolved from the store
         model_name=name,
         target_range=jsonable({"lo": model.scaler.lo, "hi": model.scaler.hi})
         if hasattr(model, "scaler")
@@ -253,7 +253,7 @@ def data_from_config(section: Mapping[str, Any], common: Mapping[str, Any]) -> d
     """The DataConfig overrides of a model section (pool, axes, targets, augment) + shared split."""
     data = {
         k: section[k]
-        for k in ("targets", "axes", "pool", "augment", "max_structures")
+        for k in ("targets", "axes", "pool", "augment", "max_structures", "dims")
         if section.get(k) is not None
     }
     if "split" in common:

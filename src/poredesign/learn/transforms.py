@@ -3,7 +3,11 @@
 Input scaling: ``centered`` maps solid fraction f in [0, 1] (after optional 2x2x2 sum pooling,
 f = sum / 8) to f - 1/2 in [-1/2, 1/2] (SPEC 3.1); ``binary`` keeps f in [0, 1] (VAE targets).
 Each transform has a numpy version (the data pipeline) and, where inference needs it, a batched
-torch version (:func:`to_input_torch`, :func:`rotate_to_x_torch`).
+torch version (:func:`to_input_torch`, :func:`rotate_to_x_torch`); :func:`model_inputs` prepares
+a batch of structures exactly as a saved model's sample definition says.
+
+Extrusions (every slice along the transport axis equal, as the square pores of [A25]) are seen by
+2D models as their image: :func:`extrusion_image` checks the volume and returns the slice.
 
 Augmentations (:class:`Augment`) are exactly the symmetries of the transport problem along the
 view's axis ``a``:
@@ -71,7 +75,8 @@ def to_input(volume: np.ndarray, pool: bool, scale: str = "centered") -> np.ndar
 
 
 def to_input_torch(volumes: torch.Tensor, pool: bool, scale: str = "centered") -> torch.Tensor:
-    """Batched torch version of :func:`to_input`: (B, M, M, M) -> float32 (B, 1, n, n, n)."""
+    """Batched torch version of :func:`to_input`: (B, M, M, M) -> float32 (B, 1, n, n, n);
+    images (B, M, M) -> (B, 1, M, M) (no pooling)."""
     if scale not in SCALES:
         raise ValueError(f"input scale must be one of {SCALES}; got {scale!r}")
     x = volumes.to(torch.float32)
@@ -85,6 +90,45 @@ def to_input_torch(volumes: torch.Tensor, pool: bool, scale: str = "centered") -
     if scale == "centered":
         x = x - 0.5
     return x.unsqueeze(1)
+
+
+def is_extrusion(volume: np.ndarray, axis: int) -> bool:
+    """Whether every slice of ``volume`` along ``axis`` equals the first."""
+    volume = np.asarray(volume)
+    return bool((volume == np.take(volume, [0], axis=axis)).all())
+
+
+def extrusion_image(volume: np.ndarray, axis: int, name: str = "structure") -> np.ndarray:
+    """The image (slice) of an extrusion along ``axis``, keeping the slice axis with length 1
+    (so the 3D augmentations apply unchanged); a ValueError naming ``name`` when the slices
+    differ, since a 2D model would then see only part of the volume."""
+    if not is_extrusion(volume, axis):
+        raise ValueError(
+            f"{name} is not an extrusion along axis {axis} (its slices differ): a 2D model "
+            f"(dims: 2) sees only extrusions; use dims: 3 for volumes"
+        )
+    return np.take(np.asarray(volume), [0], axis=axis)
+
+
+def model_inputs(
+    volumes: torch.Tensor, data_config: dict, default_scale: str = "centered"
+) -> torch.Tensor:
+    """Bool structures (B, X, Y, Z), True = solid, prepared as a saved model's sample definition
+    (``data_config``: ``dims``, ``axes``, ``pool``, ``scale``) says: (B, 1, n, n, n) for 3D models
+    (single transport axis, no rotation), the extrusion's image (B, 1, X, Y) for 2D models.
+    Images (B, X, Y) pass straight to a 2D model."""
+    scale = str(data_config.get("scale", default_scale))
+    if int(data_config.get("dims") or 3) == 3:
+        return to_input_torch(volumes, bool(data_config.get("pool", False)), scale)
+    if volumes.ndim == 4:
+        axis = int((data_config.get("axes") or [2])[0])
+        first = volumes.select(axis + 1, 0)
+        if not bool((volumes == first.unsqueeze(axis + 1)).all()):
+            raise ValueError(
+                f"a 2D model sees extrusions along axis {axis}; these volumes' slices differ"
+            )
+        volumes = first
+    return to_input_torch(volumes, False, scale)
 
 
 def rotate_to_x(volume: np.ndarray, axis: int) -> np.ndarray:

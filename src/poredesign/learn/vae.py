@@ -15,6 +15,10 @@ decoder     Linear 256 -> 65536, ReLU; reshape (128, 8, 8, 8)
 For edges that are not multiples of 16 the transposed convolutions get an ``output_padding`` so the
 decoder returns exactly the input edge (e.g. 100 -> 50 -> 25 -> 12 -> 6 and back).
 
+The encoder and decoder also build in 2D (``dims=2``: Conv2d / ConvTranspose2d on an
+N x N image), which the pVAE uses for extrusions, whose every slice along the axis is the same
+image ([A25] trains its square-pore pVAE on the 100 x 100 image).
+
 Loss: binary cross-entropy + KL divergence (the negative ELBO), both summed over voxels / latent
 dimensions and divided by the number of voxels, so the loss reads as bits-per-voxel-like numbers
 independent of the edge; the minimiser is the paper's. Adam lr 1e-5, betas (0.9, 0.999), batch 64,
@@ -35,13 +39,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from poredesign.learn.base import StagedModule, inputs_and_labels, split_size
+from poredesign.learn.base import (
+    CONVOLUTIONS,
+    TRANSPOSED_CONVOLUTIONS,
+    StagedModule,
+    check_dims,
+    inputs_and_labels,
+    split_size,
+)
 from poredesign.learn.metrics import regression_report
 from poredesign.learn.shapes import DEFAULT_CHANNELS, halving_edge
 
 
 class Encoder3D(nn.Module):
-    """Strided conv encoder -> dense hidden -> (mu, log variance)."""
+    """Strided conv encoder -> dense hidden -> (mu, log variance); ``dims=2`` for images."""
 
     def __init__(
         self,
@@ -49,13 +60,15 @@ class Encoder3D(nn.Module):
         channels: Sequence[int] = DEFAULT_CHANNELS["vae"],
         hidden: int = 2048,
         latent_dim: int = 256,
+        dims: int = 3,
     ):
         super().__init__()
+        conv = CONVOLUTIONS[check_dims(dims, "VAE encoder")]
         self.sizes = [int(input_size)]
         convs: list[nn.Module] = []
         c_in = 1
         for c in channels:
-            convs += [nn.Conv3d(c_in, c, 4, stride=2, padding=1), nn.ReLU()]
+            convs += [conv(c_in, c, 4, stride=2, padding=1), nn.ReLU()]
             self.sizes.append(halving_edge(self.sizes[-1]))
             c_in = c
         if self.sizes[-1] < 1:
@@ -64,7 +77,7 @@ class Encoder3D(nn.Module):
                 f"stride-2 convolutions (need >= {2 ** len(channels)})"
             )
         self.convs = nn.Sequential(*convs)
-        self.flat = c_in * self.sizes[-1] ** 3
+        self.flat = c_in * self.sizes[-1] ** dims
         self.fc = nn.Linear(self.flat, hidden)
         self.mu = nn.Linear(hidden, latent_dim)
         self.logvar = nn.Linear(hidden, latent_dim)
@@ -82,11 +95,14 @@ class Decoder3D(nn.Module):
         sizes: Sequence[int],
         channels: Sequence[int] = DEFAULT_CHANNELS["vae"],
         latent_dim: int = 256,
+        dims: int = 3,
     ):
         super().__init__()
+        deconv = TRANSPOSED_CONVOLUTIONS[check_dims(dims, "VAE decoder")]
+        self.dims = dims
         self.channels = list(channels)
         self.start = int(sizes[-1])
-        self.fc = nn.Linear(latent_dim, self.channels[-1] * self.start**3)
+        self.fc = nn.Linear(latent_dim, self.channels[-1] * self.start**dims)
         outs = [*self.channels[-2::-1], 1]  # 64, 32, 16, 1 for the paper
         layers: list[nn.Module] = []
         c_in, size = self.channels[-1], self.start
@@ -95,14 +111,14 @@ class Decoder3D(nn.Module):
             pad = target - 2 * size  # (size - 1) * 2 - 2 + 4 + output_padding = target
             if pad not in (0, 1):
                 raise ValueError(f"cannot mirror encoder sizes {list(sizes)}")
-            layers.append(nn.ConvTranspose3d(c_in, c, 4, stride=2, padding=1, output_padding=pad))
+            layers.append(deconv(c_in, c, 4, stride=2, padding=1, output_padding=pad))
             if i < len(outs) - 1:
                 layers.append(nn.ReLU())
             c_in, size = c, target
         self.deconvs = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.fc(z)).view(-1, self.channels[-1], self.start, self.start, self.start)
+        h = F.relu(self.fc(z)).view(-1, self.channels[-1], *[self.start] * self.dims)
         return self.deconvs(h)
 
 
@@ -126,11 +142,11 @@ class VariationalModule(StagedModule):
     embedding, decoding, the reconstruction terms of the loss and the reconstruction metrics."""
 
     def _build_autoencoder(
-        self, input_size: int, channels: Sequence[int], hidden: int, latent_dim: int
+        self, input_size: int, channels: Sequence[int], hidden: int, latent_dim: int, dims: int = 3
     ) -> None:
-        self.encoder = Encoder3D(input_size, channels, hidden, latent_dim)
-        self.decoder = Decoder3D(self.encoder.sizes, channels, latent_dim)
-        self.n_voxels = int(input_size) ** 3
+        self.encoder = Encoder3D(input_size, channels, hidden, latent_dim, dims)
+        self.decoder = Decoder3D(self.encoder.sizes, channels, latent_dim, dims)
+        self.n_voxels = int(input_size) ** dims
 
     def voxel_logits(self, z: torch.Tensor) -> torch.Tensor:
         """The argument of the output sigmoid per voxel (float32) for latent codes ``z``."""
@@ -145,23 +161,23 @@ class VariationalModule(StagedModule):
     def latent_means(self, structures: Any, batch_size: int = 16) -> np.ndarray:
         """Latent means mu (B, latent_dim), float64, of bool structures (B, n, n, n), True = solid.
 
-        The structures are prepared as in training (``data_config``: pooling, binary scale) and
+        The structures are prepared as in training (``data_config``: pooling, binary scale, the
+        image of an extrusion for 2D models: :func:`~poredesign.learn.transforms.model_inputs`) and
         encoded on the model's device in eval mode, ``batch_size`` at a time (bf16 autocast on
         CUDA). Numpy arrays, torch tensors and a :class:`~poredesign.store.StructureStore`
         slice all work.
         """
         from poredesign.devices import autocast
-        from poredesign.learn.transforms import to_input_torch
+        from poredesign.learn.transforms import model_inputs
 
         config = getattr(self, "data_config", None) or {}
-        pool, scale = bool(config.get("pool", False)), str(config.get("scale", "binary"))
         was_training = self.training
         self.eval()
         device = next(self.parameters()).device
         out = []
         for start in range(0, len(structures), batch_size):
             chunk = torch.as_tensor(np.asarray(structures[start : start + batch_size]))
-            x = to_input_torch(chunk.to(device), pool, scale)
+            x = model_inputs(chunk.to(device), config, default_scale="binary")
             with autocast(device):
                 out.append(self.encode(x).float().cpu().numpy())
         self.train(was_training)
@@ -170,7 +186,7 @@ class VariationalModule(StagedModule):
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Voxel solid probabilities (B, 1, n, n, n)."""
+        """Voxel solid probabilities (B, 1, n, n, n), or (B, 1, n, n) for a 2D model."""
         return torch.sigmoid(self.voxel_logits(z))
 
     def reconstruction_terms(

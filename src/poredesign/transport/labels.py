@@ -11,7 +11,9 @@ loop) on every structure of a structure store and writes what it returns into a 
 - ``iterations_eta``, ``iterations_k``, ``seconds_eta``, ``seconds_k`` (n, 3);
 - attrs: the solver settings, the structure store and its index range.
 
-Values not requested are NaN with the SKIPPED flag.
+Values not requested are NaN with the SKIPPED flag. ``stop`` labels only the first structures of
+a store: the solver-subset mode of [A25] (``labels.solver_subset``), where a surrogate trained on
+these labels the rest (:mod:`poredesign.learn.surrogate_labels`).
 """
 
 from __future__ import annotations
@@ -43,8 +45,10 @@ def label_structures(
     diffusion: Mapping[str, Any] | None = None,
     flow: Mapping[str, Any] | None = None,
     progress_file: Any = None,
+    stop: int | None = None,
 ) -> dict[str, int]:
-    """Solve every requested property along every requested axis for each structure of a store.
+    """Solve every requested property along every requested axis for each structure of a store
+    (the first ``stop`` structures when given).
 
     ``which``: any of ``diffusivity, permeability``; ``diffusion`` / ``flow``: solver options as
     for :func:`~poredesign.transport.properties`. Writes the transport store ``out_path``
@@ -55,7 +59,9 @@ def label_structures(
         raise ValueError(f"unknown transport properties {sorted(unknown)}; allowed: {PROPERTIES}")
     structures = store.StructureStore(structures_path)
     axes = sorted({axis_index(a) for a in axes})
-    n = len(structures)
+    n = len(structures) if stop is None else min(len(structures), int(stop))
+    if n < 1:
+        raise ValueError(f"nothing to label in {structures_path}: stop = {stop}")
     table = {
         name: np.full((n, 3), np.nan)
         for name in ("eta", "tau", "k", "porosity_eff", "seconds_eta", "seconds_k")

@@ -1,0 +1,42 @@
+"""Latent gradient design and interpolation with the property VAE [A25] (SPEC 4.4): the
+``design`` and ``slerp`` stages of the square-pore study.
+
+- :mod:`.targets`: target draw, the dataset's reachable porosity-k band, nearest structures;
+- :mod:`.descent`: batched gradient descent on latent codes through decode and re-encode;
+- :mod:`.evaluate`: designs evaluated by the regressor, the permeability CNN and the solver;
+- :mod:`.slerp`: spherical linear interpolation;
+- :mod:`.run`: the two stages (``designs.zarr``, ``latent_design.json``, ``slerp.json``);
+- :mod:`.figures`: design parity and the slerp strip.
+"""
+
+from poredesign.design.latent_design.descent import (
+    DescentResult,
+    latent_descent,
+    reencoded_objective,
+)
+from poredesign.design.latent_design.evaluate import EVALUATORS, PROPERTIES, score
+from poredesign.design.latent_design.run import latent_design, read_properties, slerp_stage
+from poredesign.design.latent_design.slerp import slerp
+from poredesign.design.latent_design.targets import (
+    ReachableBand,
+    draw_targets,
+    nearest_by_k,
+    nearest_structures,
+)
+
+__all__ = [
+    "EVALUATORS",
+    "PROPERTIES",
+    "DescentResult",
+    "ReachableBand",
+    "draw_targets",
+    "latent_descent",
+    "latent_design",
+    "nearest_by_k",
+    "nearest_structures",
+    "read_properties",
+    "reencoded_objective",
+    "score",
+    "slerp",
+    "slerp_stage",
+]

@@ -1,0 +1,90 @@
+# Latent gradient design and slerp with the property VAE [A25] (SPEC 4.4): the design and slerp
+# stages, and the summary, of the square-pore study. Included after design.smk: for squares the
+# design stage is this one (ABC is the spinodoid study's design stage).
+
+if config["generator"] == "squares":
+    STAGE_TARGETS["design"] = [
+        f"{LATENT_DESIGN_DIR}/designs.zarr",
+        f"{LATENT_DESIGN_DIR}/latent_design.json",
+        f"{LATENT_DESIGN_DIR}/parity.png",
+    ]
+    STAGE_TARGETS["slerp"] = [f"{SLERP_DIR}/slerp.json", f"{SLERP_DIR}/slerp.png"]
+
+    rule latent_design:
+        input:
+            pvae=f"{MODELS_DIR}/pvae/model.pt",
+            cnn=f"{MODELS_DIR}/permeability/model.pt",
+            structures=STRUCTURES,
+            labels=PROPERTY_LABELS,
+        output:
+            designs=directory(f"{LATENT_DESIGN_DIR}/designs.zarr"),
+            summary=f"{LATENT_DESIGN_DIR}/latent_design.json",
+            figure=report(
+                f"{LATENT_DESIGN_DIR}/parity.png",
+                caption="../report/latent_design.rst",
+                category="3 Inverse design",
+                subcategory="latent gradient design",
+            ),
+        log:
+            f"{LOGS}/design/latent_design.log",
+        conda:
+            f"{ENVS}/poredesign.yaml"
+        threads: 2
+        resources:
+            gpu=GPU_UNLESS_CPU,
+            mem_mb=16000,
+            runtime=24 * 60,
+        params:
+            settings=config["design"]["latent"],
+            flow=config["transport"]["flow"],
+            seed=config["seed"],
+            device=config["device"],
+        script:
+            "../scripts/latent_design.py"
+
+    rule slerp:
+        input:
+            pvae=f"{MODELS_DIR}/pvae/model.pt",
+            structures=STRUCTURES,
+            labels=PROPERTY_LABELS,
+        output:
+            result=f"{SLERP_DIR}/slerp.json",
+            images=directory(f"{SLERP_DIR}/slerp.zarr"),
+            figure=report(
+                f"{SLERP_DIR}/slerp.png",
+                caption="../report/slerp.rst",
+                category="3 Inverse design",
+                subcategory="slerp",
+            ),
+        log:
+            f"{LOGS}/design/slerp.log",
+        conda:
+            f"{ENVS}/poredesign.yaml"
+        threads: 2
+        resources:
+            gpu=GPU_UNLESS_CPU,
+            mem_mb=8000,
+            runtime=60,
+        params:
+            slerp=config["design"]["slerp"],
+            flow=config["transport"]["flow"],
+            device=config["device"],
+        script:
+            "../scripts/slerp.py"
+
+    rule summary_report:
+        input:
+            unpack(get_squares_summary_inputs),
+        output:
+            summary=report(SUMMARY, caption="../report/summary.rst", category="0 Summary"),
+        log:
+            f"{LOGS}/summary_report.log",
+        conda:
+            f"{ENVS}/poredesign.yaml"
+        resources:
+            mem_mb=1000,
+            runtime=5,
+        params:
+            study=STUDY,
+        script:
+            "../scripts/squares_summary.py"

@@ -1,0 +1,26 @@
+"""Latent gradient design [A25]: batched descent, designs evaluated three ways, baseline."""
+
+import torch
+
+from poredesign.design.latent_design import latent_design
+from poredesign.design.latent_design.figures import plot_design_parity
+from poredesign.runlog import setup_logging
+
+stream = setup_logging(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+params, inp, out = snakemake.params, snakemake.input, snakemake.output
+flow = dict(params.flow) | {"device": params.device, "threads": snakemake.threads}
+latent_design(
+    inp.pvae,
+    inp.cnn,
+    inp.structures,
+    inp.labels,
+    out.designs,
+    out.summary,
+    settings=params.settings,
+    seed=params.seed,
+    flow=flow,
+    device=params.device,
+    progress_file=stream,
+)
+plot_design_parity(out.designs, out.figure)
