@@ -129,7 +129,6 @@ def run_abc(
     strict: raise :class:`ABCStoppedError` instead of returning a non-converged result.
     """
     prior = _as_prior(prior_bounds, support)
-    names = prior.names
     target = np.asarray(target, dtype=float).ravel()
     if target.size == 0 or not np.all(np.isfinite(target)) or np.any(target <= 0):
         raise ValueError(
@@ -157,17 +156,11 @@ def run_abc(
             db_path.unlink()
         db_url = f"sqlite:///{db_path}"
     sampler = sampler if sampler is not None else BatchSampler(batch_size, min_batch_size)
-    abc = pyabc.ABCSMC(
-        models=BatchModel(predict_batch, names, stat_name, name="model"),
-        parameter_priors=prior,
-        distance_function=MAPEDistance(stat_name),
-        population_size=int(population),
-        transitions=perturbation_transition(perturbation_std_factor),
-        eps=pyabc.epsilon.ListEpsilon(tolerances),
-        sampler=sampler,
+    abc = _abcsmc(
+        predict_batch, prior, stat_name, population, tolerances, sampler, perturbation_std_factor
     )
     np.random.seed(int(seed) % 2**32)  # noqa: NPY002  (pyABC draws from the global state)
-    history = abc.new(db_url, {stat_name: target})
+    abc.new(db_url, {stat_name: target})
     log.info(
         "ABC for %s* = %s: population %d, tolerances %s, db %s",
         stat_name,
@@ -176,9 +169,138 @@ def run_abc(
         [round(v, 4) for v in tolerances],
         db_path,
     )
+    return _run(
+        abc,
+        len(tolerances),
+        target=target,
+        tolerances=tolerances,
+        population=population,
+        seed=seed,
+        db_path=db_path,
+        prior=prior,
+        sampler=sampler,
+        stat_name=stat_name,
+        batch_size=batch_size,
+        min_batch_size=min_batch_size,
+        min_acceptance_rate=min_acceptance_rate,
+        max_total_nr_simulations=max_total_nr_simulations,
+        max_walltime_s=max_walltime_s,
+        perturbation_std_factor=perturbation_std_factor,
+        strict=strict,
+    )
+
+
+def continue_abc(
+    predict_batch: Callable[[np.ndarray], np.ndarray],
+    db_path: str | os.PathLike,
+    prior: BoxPrior,
+    tolerances: Sequence[float],
+    population: int,
+    seed: int = 0,
+    *,
+    stat_name: str = "eta",
+    batch_size: int = 4096,
+    min_batch_size: int = 64,
+    min_acceptance_rate: float = 1e-3,
+    max_evaluations: float | None = None,
+    max_walltime_s: float | None = None,
+    perturbation_std_factor: float = math.sqrt(2.0),
+) -> AbcResult:
+    """More ABC-SMC generations, one per value of ``tolerances``, appended to the run stored in
+    ``db_path`` (a pyABC History written by :func:`run_abc`), with another model.
+
+    The first new generation proposes from the stored last population (perturbed as in every
+    generation, importance-weighted against the same flat ``prior``), so the posterior is that of
+    the new model: the old population only serves as the proposal (refinement, after the
+    surrogate was fine-tuned). ``max_evaluations`` bounds the new generations' evaluations. The
+    result holds every generation of the History (old ones first); its status refers to the
+    whole schedule, old tolerances followed by ``tolerances``.
+    """
+    db_path = Path(db_path).resolve()
+    if not db_path.exists():
+        raise FileNotFoundError(f"no pyABC History at {db_path} to continue")
+    history = pyabc.History(f"sqlite:///{db_path}")
+    old = history.get_all_populations()
+    old = old[old.t >= 0].sort_values("t")
+    if old.empty:
+        raise RuntimeError(f"{db_path}: the stored ABC run completed no generation to start from")
+    schedule = [float(v) for v in old.epsilon] + [float(v) for v in tolerances]
+    sampler = BatchSampler(batch_size, min_batch_size)
+    abc = _abcsmc(
+        predict_batch, prior, stat_name, population, schedule, sampler, perturbation_std_factor
+    )
+    np.random.seed(int(seed) % 2**32)  # noqa: NPY002  (pyABC draws from the global state)
+    abc.load(f"sqlite:///{db_path}", abc_id=history.id)
+    target = np.asarray(abc.x_0[stat_name], dtype=float).ravel()
+    done = int(history.total_nr_simulations)
+    log.info(
+        "ABC for %s* = %s continued from generation %d: population %d, tolerances %s",
+        stat_name,
+        target.tolist(),
+        int(old.t.max()),
+        population,
+        [round(v, 4) for v in tolerances],
+    )
+    return _run(
+        abc,
+        len(tolerances),
+        target=target,
+        tolerances=schedule,
+        population=population,
+        seed=seed,
+        db_path=db_path,
+        prior=prior,
+        sampler=sampler,
+        stat_name=stat_name,
+        batch_size=batch_size,
+        min_batch_size=min_batch_size,
+        min_acceptance_rate=min_acceptance_rate,
+        max_total_nr_simulations=None if max_evaluations is None else done + max_evaluations,
+        max_walltime_s=max_walltime_s,
+        perturbation_std_factor=perturbation_std_factor,
+        strict=False,
+    )
+
+
+def _abcsmc(
+    predict_batch, prior, stat_name, population, tolerances, sampler, perturbation_std_factor
+) -> pyabc.ABCSMC:
+    """The ABCSMC object of a run: batched model, MAPE distance, flat prior, the schedule."""
+    return pyabc.ABCSMC(
+        models=BatchModel(predict_batch, prior.names, stat_name, name="model"),
+        parameter_priors=prior,
+        distance_function=MAPEDistance(stat_name),
+        population_size=int(population),
+        transitions=perturbation_transition(perturbation_std_factor),
+        eps=pyabc.epsilon.ListEpsilon(list(tolerances)),
+        sampler=sampler,
+    )
+
+
+def _run(
+    abc: pyabc.ABCSMC,
+    generations: int,
+    *,
+    target: np.ndarray,
+    tolerances: list[float],
+    population: int,
+    seed: int,
+    db_path,
+    prior: BoxPrior,
+    sampler,
+    stat_name: str,
+    batch_size: int,
+    min_batch_size: int,
+    min_acceptance_rate: float,
+    max_total_nr_simulations: float | None,
+    max_walltime_s: float | None,
+    perturbation_std_factor: float,
+    strict: bool,
+) -> AbcResult:
+    """Run ``generations`` more generations of ``abc`` and read the result from its History."""
     start = time.perf_counter()
     history = abc.run(
-        max_nr_populations=len(tolerances),
+        max_nr_populations=generations,
         min_acceptance_rate=float(min_acceptance_rate),
         max_total_nr_simulations=np.inf
         if max_total_nr_simulations is None
@@ -187,8 +309,9 @@ def run_abc(
     )
     wall = time.perf_counter() - start
 
+    names = prior.names
     attempts = _attempts(sampler, history)
-    generations = _read_generations(history, names, stat_name, attempts)
+    generations_read = _read_generations(history, names, stat_name, attempts)
     result = AbcResult(
         status="",
         message="",
@@ -197,9 +320,9 @@ def run_abc(
         target=target,
         tolerances=tolerances,
         population=int(population),
-        generations=generations,
+        generations=generations_read,
         attempts=attempts,
-        best_distance=best_distance_reached(attempts, generations),
+        best_distance=best_distance_reached(attempts, generations_read),
         wall_time=wall,
         seed=int(seed),
         db_path=str(db_path),
