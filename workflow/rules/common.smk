@@ -32,6 +32,10 @@ TARGET_DIR = f"{DESIGN}/{{target}}"
 ABC_SUMMARY = f"{TARGET_DIR}/abc.json"
 VALIDATION = f"{TARGET_DIR}/validation.json"
 UPSCALING = f"{TARGET_DIR}/upscaling.json"
+REFINE = f"{TARGET_DIR}/refine.json"
+# the refinement's rounds (labels, fine-tuned CNN, ABC History copies): not declared, so that a
+# rerun of the rule resumes after the last completed round
+REFINE_WORK = f"{TARGET_DIR}/refine"
 SUMMARY = f"{RESULTS}/summary.md"
 
 # -- study settings the rules read ---------------------------------------------------------------
@@ -41,6 +45,7 @@ TRAIN_OUTPUTS = ["model.pt", "model.json", "metrics.json", "loss.png", "parity.p
 # keys of `learn` shared by every model (the per-model sections are dicts)
 LEARN_COMMON = {key: value for key, value in LEARN.items() if not isinstance(value, dict)}
 ABC_TARGETS = list(config["design"]["abc"]["targets"])
+REFINE_ON = config["design"]["refine"]["enabled"]
 BO_TARGETS = list(config["design"]["bo"]["targets"])
 SCANS = list(config["imports"])
 REFERENCE_STUDY = config["latent"]["reference_study"]
@@ -159,6 +164,10 @@ def get_membrane_summary_inputs(wildcards) -> dict[str, str | list[str]]:
     if "imports" in stages:
         inputs["scans"] = expand(f"{ESTIMATE_DIR}/{{scan}}.csv", scan=SCANS)
     return inputs
+
+
+def get_refine_work(wildcards) -> str:
+    return REFINE_WORK.format(target=wildcards.target)
 
 
 def get_abc_target(wildcards) -> list[float]:
