@@ -221,3 +221,65 @@ def test_a_rerun_resumes_after_the_last_completed_round(round_zero, tmp_path):
     more = ToyProblem()
     refine(more, TARGET, round_zero, PRIOR, tmp_path, longer, ABC, seed=1)
     assert more.labelled_rounds == [5]
+
+
+# ------------------------------------------------------------------------------------------------
+# the diffusivity CNN: spread in metrics.json, warm-start fine-tuning on a label store
+
+
+@pytest.mark.usefixtures("torch_one_thread")
+def test_cnn_spread_in_metrics_and_fine_tuning_on_new_labels(tmp_path):
+    import torch
+    from learn_stores import make_stores
+
+    from poredesign.learn import DataConfig, PoreDataModule, load_model, predict
+    from poredesign.learn.fit import TrainSettings
+    from poredesign.learn.finetune import fine_tune, write_label_store
+    from poredesign.learn.train import train
+    from poredesign.store import StructureStore, open_group
+
+    structures, transport = make_stores(tmp_path, n=20, size=16)
+    out = tmp_path / "cnn"
+    metrics = train(
+        "diffusivity",
+        structures,
+        transport,
+        out,
+        model_kwargs={"channels": [4], "hidden": [8], "optimizer": "adam", "lr": 3e-3},
+        data={"pool": False, "split": [0.6, 0.2, 0.2]},
+        settings={"epochs": 2, "batch_size": 8, "seed": 1},
+    )
+    spread = metrics["spread"]
+    assert len(spread["sigma_logit"]) == 3 and min(spread["sigma_logit"]) > 0
+    assert spread["n"] == [4, 4, 4]  # 4 validation structures, one view per axis each
+    calibration = spread["test_calibration"]
+    assert calibration["n"] == 12 and 0 <= calibration["inside_1sigma"] <= 1
+    assert calibration["inside_1sigma"] <= calibration["inside_2sigma"]
+    assert json.loads((out / "model.json").read_text())["spread"]["sigma_logit"] == pytest.approx(
+        spread["sigma_logit"]
+    )
+
+    # new labels: the first five structures relabelled 20 % lower (a shifted region)
+    cnn = load_model(out / "model.pt")
+    store = StructureStore(structures)
+    solids = store[:5]
+    eta = 0.8 * np.asarray(open_group(transport)["eta"][:5])
+    write_label_store(
+        tmp_path / "labels.zarr",
+        solids,
+        store.params[:5],
+        store.param_names,
+        eta,
+        np.zeros((5, 3), np.int32),
+        1 - solids.mean(axis=(1, 2, 3)),
+    )
+    before = predict(cnn, torch.as_tensor(solids)).numpy()
+    weights = {k: v.clone() for k, v in cnn.state_dict().items()}
+    data = PoreDataModule(structures, transport, DataConfig(**cnn.data_config), batch_size=8)
+    tuned = fine_tune(
+        cnn, data, [tmp_path / "labels.zarr"], 8, 3e-3, TrainSettings(device="cpu"), seed=2
+    )
+    after = predict(tuned, torch.as_tensor(solids)).numpy()
+    assert any(not torch.equal(weights[k], v) for k, v in tuned.state_dict().items())
+    # it moved towards the new labels
+    assert np.mean(np.abs(after - eta)) < np.mean(np.abs(before - eta))

@@ -121,6 +121,7 @@ def fine_tune(
         num_workers=data.num_workers,
     )
     model.hparams.lr = float(lr)  # configure_optimizers reads it
+    model.train()  # a loaded model comes in eval mode
     pl.seed_everything(seed, workers=True, verbose=False)
     trainer = _trainer(
         settings,
