@@ -233,8 +233,8 @@ def test_cnn_spread_in_metrics_and_fine_tuning_on_new_labels(tmp_path):
     from learn_stores import make_stores
 
     from poredesign.learn import DataConfig, PoreDataModule, load_model, predict
-    from poredesign.learn.fit import TrainSettings
     from poredesign.learn.finetune import fine_tune, write_label_store
+    from poredesign.learn.fit import TrainSettings
     from poredesign.learn.train import train
     from poredesign.store import StructureStore, open_group
 
@@ -283,3 +283,27 @@ def test_cnn_spread_in_metrics_and_fine_tuning_on_new_labels(tmp_path):
     assert any(not torch.equal(weights[k], v) for k, v in tuned.state_dict().items())
     # it moved towards the new labels
     assert np.mean(np.abs(after - eta)) < np.mean(np.abs(before - eta))
+
+
+def test_parameter_correction_recovers_a_per_axis_logit_bias_linear_in_theta():
+    from poredesign.design.refine.correction import ParameterCorrection
+
+    rng = np.random.default_rng(4)
+    theta = rng.uniform([0.1, 0.1, 0.2, 0.5], [0.15, 0.2, 0.3, 0.7], size=(96, 4))
+    true = expit(rng.uniform(-1, 1, size=(96, 3)))
+    # the surrogate is off by a per-axis offset plus a slope in porosity (logit scale), + noise
+    shift = np.array([0.2, -0.3, 0.1]) + 2.0 * (theta[:, 3:4] - 0.6)
+    pred = expit(np.log(true / (1 - true)) + shift + 0.02 * rng.standard_normal((96, 3)))
+    correction = ParameterCorrection.fit(theta, pred, true, ridge=0.1)
+    corrected = correction(theta, pred)
+    assert np.max(np.abs(np.mean((corrected - true) / true, axis=0))) < 0.005
+    assert np.mean(np.abs(corrected - true) / true) < 0.25 * np.mean(np.abs(pred - true) / true)
+    # too few labels for slopes: the offsets alone
+    offsets = ParameterCorrection.fit(theta[:8], pred[:8], true[:8])
+    assert np.all(offsets.slope == 0) and offsets.offset == pytest.approx(
+        np.mean(np.log(true[:8] / (1 - true[:8])) - np.log(pred[:8] / (1 - pred[:8])), axis=0)
+    )
+    assert ParameterCorrection.from_dict(correction.as_dict())(theta, pred) == pytest.approx(
+        corrected
+    )
+    assert ParameterCorrection.none(4)(theta, pred) == pytest.approx(pred)

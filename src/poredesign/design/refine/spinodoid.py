@@ -5,7 +5,9 @@ labels are new spinodoids at posterior draws (seed stream :data:`LABEL_STREAM`) 
 x, y, z from the solver (the simulate stage's options), kept per round as a label store
 (:func:`~poredesign.learn.finetune.write_label_store`); fine-tuning is
 :func:`~poredesign.learn.finetune.fine_tune` (warm start, the round's and earlier rounds' labels
-plus as many replayed training views per epoch); the ABC model is
+plus as many replayed training views per epoch), then, with ``correct``, the per-axis residual
+correction in parameter space refitted on every label so far
+(:class:`~poredesign.design.refine.correction.ParameterCorrection`); the ABC model is
 :func:`~poredesign.design.abc.spinodoid_cnn_model` with the fine-tuned CNN and a seed per round;
 validation is :func:`~poredesign.design.validate.validate_design` (the same validation seeds as
 the design stage's, so rounds are compared on the same random fields, which never enter
@@ -14,6 +16,7 @@ training).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,8 +24,10 @@ from typing import Any
 import numpy as np
 
 from poredesign.design.abc import SPINODOID_PARAMS, spinodoid_cnn_model
+from poredesign.design.refine.correction import ParameterCorrection
 from poredesign.design.refine.loop import LabelledRound, Validation
 from poredesign.design.validate import solve_eta, validate_design
+from poredesign.jsonable import write_json
 from poredesign.runlog import progress
 from poredesign.structures.spinodoid import spinodoid
 
@@ -51,8 +56,11 @@ class SpinodoidRefinement:
         model_batch_size: int = 64,
         device: str | None = None,
         log_file: Any = None,
+        correct: bool = True,
     ):
         self.cnn = cnn
+        self.correct = bool(correct)
+        self.correction = ParameterCorrection.none(len(SPINODOID_PARAMS))
         self.data = data
         self.size, self.seed = int(size), int(seed)
         self.solver = dict(solver)
@@ -94,7 +102,7 @@ class SpinodoidRefinement:
             round=int(round_index),
             seed=self.seed,
         )
-        return LabelledRound(true=eta, pred=self.predict(structures))
+        return LabelledRound(true=eta, pred=self.correction(thetas, self.predict(structures)))
 
     def fine_tune(self, round_dirs: Sequence[Path], round_index: int) -> None:
         from poredesign.learn.finetune import fine_tune
@@ -104,24 +112,41 @@ class SpinodoidRefinement:
         self.cnn = fine_tune(
             self.cnn, self.data, stores, self.epochs, self.lr, self.train_settings, seed
         )
+        if self.correct:
+            from poredesign.store import StructureStore, open_group
+
+            thetas, raw, eta = [], [], []
+            for path in stores:
+                labels = StructureStore(path)
+                thetas.append(labels.params)
+                raw.append(self.predict(labels[:]))
+                eta.append(np.asarray(open_group(path)["eta"][...]))
+            self.correction = ParameterCorrection.fit(
+                np.concatenate(thetas), np.concatenate(raw), np.concatenate(eta)
+            )
 
     def save(self, round_dir: Path) -> None:
         from poredesign.learn.io import save_model
 
         save_model(self.cnn, round_dir / "model.pt", data=getattr(self.cnn, "data_config", {}))
+        write_json(round_dir / "correction.json", self.correction.as_dict())
 
     def load(self, round_dir: Path) -> None:
         from poredesign.learn import load_model
 
         self.cnn = load_model(round_dir / "model.pt")
+        self.correction = ParameterCorrection.from_dict(
+            json.loads((round_dir / "correction.json").read_text())
+        )
 
     def model(self, round_index: int):
         seed = int(
             np.random.SeedSequence([self.seed, MODEL_STREAM, int(round_index)]).generate_state(1)[0]
         )
-        return spinodoid_cnn_model(
+        base = spinodoid_cnn_model(
             lambda solid: self.predict(solid), self.size, seed, self.model_batch_size, self.device
         )
+        return lambda theta: self.correction(theta, base(theta))
 
     def validate(self, theta: np.ndarray) -> Validation:
         result = validate_design(
@@ -129,7 +154,7 @@ class SpinodoidRefinement:
             self.size,
             self.n_validation,
             self.seed,
-            predict_structures=self.predict,
+            predict_structures=lambda solid: self.correction(theta, self.predict(solid)),
             solver_options=self.solver,
             progress_file=self.log_file,
         )
@@ -191,7 +216,9 @@ def refine_spinodoid_design(
             "wall_time_s": abc["wall_time_s"],
         },
     )
-    settings = RefineSettings(**{k: refine_config[k] for k in refine_config if k != "enabled"})
+    settings = RefineSettings(
+        **{k: refine_config[k] for k in refine_config if k not in ("enabled", "correction")}
+    )
     cnn = load_model(model_path, map_location=torch_device(device))
     section, common = train_config["section"], train_config["common"]
     data = PoreDataModule(
@@ -214,6 +241,7 @@ def refine_spinodoid_design(
         model_batch_size=int(abc_config["model_batch_size"]),
         device=str(torch_device(device)),
         log_file=log_file,
+        correct=bool(refine_config.get("correction", True)),
     )
     prior = spinodoid_prior(
         prior_config["m_range"],
@@ -240,5 +268,6 @@ def refine_spinodoid_design(
             "transport": store_identity(transport),
             "solver": dict(solver),
             "size": size,
+            "correction": bool(refine_config.get("correction", True)),
         },
     )
