@@ -21,7 +21,7 @@ from torch.utils.data import ConcatDataset, DataLoader, Sampler
 
 from poredesign import store
 from poredesign.learn.data import PoreDataModule, StructureViews, read_labels, valid_views
-from poredesign.learn.fit import TrainSettings, _trainer
+from poredesign.learn.fit import TrainSettings, quick_fit
 from poredesign.learn.transforms import Augment
 
 #: arrays of a label store besides the structure arrays
@@ -123,15 +123,7 @@ def fine_tune(
     model.hparams.lr = float(lr)  # configure_optimizers reads it
     model.train()  # a loaded model comes in eval mode
     pl.seed_everything(seed, workers=True, verbose=False)
-    trainer = _trainer(
-        settings,
-        max_epochs=int(epochs),
-        logger=False,
-        enable_checkpointing=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
-    )
-    trainer.fit(model, train_dataloaders=loader)
+    quick_fit(model, None, epochs, settings, train_loader=loader)
     return model.cpu().eval()
 
 
