@@ -217,7 +217,11 @@ def refine_spinodoid_design(
         },
     )
     settings = RefineSettings(
-        **{k: refine_config[k] for k in refine_config if k not in ("enabled", "correction")}
+        **{
+            k: refine_config[k]
+            for k in refine_config
+            if k not in ("enabled", "correction", "restrict_prior")
+        }
     )
     cnn = load_model(model_path, map_location=torch_device(device))
     section, common = train_config["section"], train_config["common"]
@@ -243,11 +247,13 @@ def refine_spinodoid_design(
         log_file=log_file,
         correct=bool(refine_config.get("correction", True)),
     )
+    # the reruns' prior: the design stage's, or (restrict_prior: false) the dataset's whole box,
+    # where the labels correct the surrogate beyond the sampler's support
     prior = spinodoid_prior(
         prior_config["m_range"],
         prior_config["beta_range"],
         prior_config["porosity_range"],
-        restrict=abc_config["restrict_prior"],
+        restrict=abc_config["restrict_prior"] and refine_config.get("restrict_prior", True),
     )
     return refine(
         problem,
@@ -269,5 +275,6 @@ def refine_spinodoid_design(
             "solver": dict(solver),
             "size": size,
             "correction": bool(refine_config.get("correction", True)),
+            "prior": prior.describe(),
         },
     )
