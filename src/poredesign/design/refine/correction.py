@@ -1,10 +1,10 @@
 """A residual correction of the surrogate in parameter space, fitted on the refinement labels.
 
 The CNN is one function of the (rotated) structure for every axis; near a design its error can
-be systematic per axis (on the default study's eta2 design after the first fine-tuning: +1 %,
-+5 %, +3 % on new labels along x, y, z) and neither a few epochs of fine-tuning nor a refit of
-its last layer removes that per-axis bias (measured: a least-squares refit of the last layer on
-48 labels left 2-4 % per axis). The ABC model knows each particle's parameters theta, so the
+be systematic per axis (default study, eta2 design: -5 %, +7 %, +7 % along x, y, z; after 8
+epochs of fine-tuning on 48 labels still +1 %, +5 %, +3 % on the next round's labels), and a
+least-squares refit of its last layer on those labels left up to 4.6 % on one axis, while this
+correction left about 1 % per axis. The ABC model knows each particle's parameters theta, so the
 remaining bias is corrected where it is measured: per axis a,
 
     logit(eta_a) = logit(CNN_a(structure)) + c_a + d_a . (theta - theta_0) / s,
