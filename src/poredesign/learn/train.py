@@ -232,7 +232,7 @@ def _figures(
         intervals = [spread.interval(pred[:, 0], 1.0, test["axis"])]
         calibration = coverage(pred[:, 0], true[:, 0], test["axis"], spread)
         title += (
-            f"; inside 1 sigma {100 * calibration['inside_1sigma']:.0f} %, "
+            f"\ninside 1 sigma {100 * calibration['inside_1sigma']:.0f} %, "
             f"2 sigma {100 * calibration['inside_2sigma']:.0f} %"
         )
     plot_parity(
