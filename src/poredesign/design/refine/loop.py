@@ -76,7 +76,7 @@ class RefineSettings:
 
     rounds: int = 3
     samples: int = 48
-    tolerance: float = 1.5
+    tolerance: float = 2.0
     epochs: int = 4
     lr: float = 5e-4
     abc_tolerances: list[float] = field(default_factory=lambda: [10.0, 6.0, 4.0])
