@@ -37,12 +37,13 @@ def main() -> None:
     parser.add_argument("--out", default="/tmp/poredesign-bench-refine")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the config's own run")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = yaml.safe_load(Path(args.config).read_text())
     validate_config(config)
     results, design = Path(args.results), Path(args.results) / "design" / args.target
-    variants = [{}] + [
+    variants = ([] if args.no_baseline else [{}]) + [
         {k: parse_value(v) for k, v in (item.split("=", 1) for item in spec.split(","))}
         for spec in args.variant
     ]

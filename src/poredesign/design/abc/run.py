@@ -104,6 +104,7 @@ def run_abc(
     perturbation_std_factor: float = math.sqrt(2.0),
     sampler: pyabc.sampler.Sampler | None = None,
     strict: bool = False,
+    append: bool = False,
 ) -> AbcResult:
     """ABC-SMC posterior over the parameters for one target (see the module docstring).
 
@@ -127,6 +128,8 @@ def run_abc(
     perturbation_std_factor: perturbation std / population std (sqrt(2), SPEC 4.1).
     sampler: another pyABC sampler (tests: ``SingleCoreSampler(check_max_eval=True)``).
     strict: raise :class:`ABCStoppedError` instead of returning a non-converged result.
+    append: add the generations to the run stored at ``db_path`` (:func:`continue_abc`) instead
+        of replacing it; ``max_total_nr_simulations`` then counts the new generations only.
     """
     prior = _as_prior(prior_bounds, support)
     target = np.asarray(target, dtype=float).ravel()
@@ -147,33 +150,53 @@ def run_abc(
             f"terminates; got {min_acceptance_rate}"
         )
 
-    if db_path is None:
-        db_url, db_path = "sqlite://", ":memory:"
-    else:
-        db_path = Path(db_path).resolve()
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-        if db_path.exists():
-            db_path.unlink()
-        db_url = f"sqlite:///{db_path}"
     sampler = sampler if sampler is not None else BatchSampler(batch_size, min_batch_size)
+    schedule = list(tolerances)
+    if append:
+        db_path = Path(db_path).resolve()
+        history = pyabc.History(f"sqlite:///{db_path}")
+        old = history.get_all_populations()
+        old = old[old.t >= 0].sort_values("t")
+        if old.empty:
+            raise RuntimeError(f"{db_path}: the stored ABC run completed no generation to extend")
+        schedule = [float(v) for v in old.epsilon] + schedule
+        if max_total_nr_simulations is not None:
+            max_total_nr_simulations += int(history.total_nr_simulations)
     abc = _abcsmc(
-        predict_batch, prior, stat_name, population, tolerances, sampler, perturbation_std_factor
+        predict_batch, prior, stat_name, population, schedule, sampler, perturbation_std_factor
     )
     np.random.seed(int(seed) % 2**32)  # noqa: NPY002  (pyABC draws from the global state)
-    abc.new(db_url, {stat_name: target})
+    if append:
+        abc.load(f"sqlite:///{db_path}", abc_id=history.id)
+        stored = np.asarray(abc.x_0[stat_name], dtype=float).ravel()
+        if not np.allclose(stored, target):
+            raise ValueError(
+                f"{db_path} holds the ABC run of {stored.tolist()}, not of {target.tolist()}"
+            )
+    else:
+        if db_path is None:
+            db_url, db_path = "sqlite://", ":memory:"
+        else:
+            db_path = Path(db_path).resolve()
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+            if db_path.exists():
+                db_path.unlink()
+            db_url = f"sqlite:///{db_path}"
+        abc.new(db_url, {stat_name: target})
     log.info(
-        "ABC for %s* = %s: population %d, tolerances %s, db %s",
+        "ABC for %s* = %s: population %d, tolerances %s, db %s%s",
         stat_name,
         target.tolist(),
         population,
         [round(v, 4) for v in tolerances],
         db_path,
+        " (appended to the stored run)" if append else "",
     )
     return _run(
         abc,
         len(tolerances),
         target=target,
-        tolerances=tolerances,
+        tolerances=schedule,
         population=population,
         seed=seed,
         db_path=db_path,
@@ -219,46 +242,23 @@ def continue_abc(
     db_path = Path(db_path).resolve()
     if not db_path.exists():
         raise FileNotFoundError(f"no pyABC History at {db_path} to continue")
-    history = pyabc.History(f"sqlite:///{db_path}")
-    old = history.get_all_populations()
-    old = old[old.t >= 0].sort_values("t")
-    if old.empty:
-        raise RuntimeError(f"{db_path}: the stored ABC run completed no generation to start from")
-    schedule = [float(v) for v in old.epsilon] + [float(v) for v in tolerances]
-    sampler = BatchSampler(batch_size, min_batch_size)
-    abc = _abcsmc(
-        predict_batch, prior, stat_name, population, schedule, sampler, perturbation_std_factor
-    )
-    np.random.seed(int(seed) % 2**32)  # noqa: NPY002  (pyABC draws from the global state)
-    abc.load(f"sqlite:///{db_path}", abc_id=history.id)
-    target = np.asarray(abc.x_0[stat_name], dtype=float).ravel()
-    done = int(history.total_nr_simulations)
-    log.info(
-        "ABC for %s* = %s continued from generation %d: population %d, tolerances %s",
-        stat_name,
-        target.tolist(),
-        int(old.t.max()),
+    target = pyabc.History(f"sqlite:///{db_path}").observed_sum_stat()[stat_name]
+    return run_abc(
+        predict_batch,
+        np.asarray(target, dtype=float).ravel(),
+        prior,
         population,
-        [round(v, 4) for v in tolerances],
-    )
-    return _run(
-        abc,
-        len(tolerances),
-        target=target,
-        tolerances=schedule,
-        population=population,
-        seed=seed,
-        db_path=db_path,
-        prior=prior,
-        sampler=sampler,
+        tolerances,
+        db_path,
+        seed,
         stat_name=stat_name,
         batch_size=batch_size,
         min_batch_size=min_batch_size,
         min_acceptance_rate=min_acceptance_rate,
-        max_total_nr_simulations=None if max_evaluations is None else done + max_evaluations,
+        max_total_nr_simulations=max_evaluations,
         max_walltime_s=max_walltime_s,
         perturbation_std_factor=perturbation_std_factor,
-        strict=False,
+        append=True,
     )
 
 
