@@ -162,7 +162,14 @@ def round_zero(tmp_path_factory):
     )
 
 
-SETTINGS = dict(samples=24, epochs=1, lr=1e-3, abc_tolerances=[10.0, 4.0, 2.0], population=100)
+SETTINGS = dict(
+    samples=24,
+    epochs=1,
+    lr=1e-3,
+    abc_tolerances=[10.0, 4.0, 2.0],
+    population=100,
+    spread_aware=True,
+)
 ABC = AbcSettings(batch_size=1000, min_acceptance_rate=0.001)
 
 

@@ -343,12 +343,13 @@ def _one_round(
 
     clock = time.perf_counter()
     scatter = previous["validation"]["eta_solver_std"]
+    # the noise floor is recorded every round; it clips the schedule only when spread-aware
     floor = (
         noise_floor(scatter, error["std_eta_per_axis"], target)
-        if settings.spread_aware and scatter is not None and None not in scatter
+        if scatter is not None and None not in scatter
         else None
     )
-    schedule = floored_schedule(settings.abc_tolerances, floor)
+    schedule = floored_schedule(settings.abc_tolerances, floor if settings.spread_aware else None)
     shutil.copyfile(previous_db, round_dir / "abc.db")
     result = continue_abc(
         problem.model(r),
