@@ -64,6 +64,12 @@ def test_defaults_are_filled():
             ["design.abc.tolerances", "[10.0, 20.0, 5.0]", "decreasing"],
         ),
         (
+            {"design": {"refine": {"abc_tolerances": [4.0, 6.0]}}},
+            ["design.refine.abc_tolerances", "[4.0, 6.0]", "decreasing"],
+        ),
+        ({"design": {"refine": {"rounds": 0}}}, ["design.refine.rounds", "0"]),
+        ({"design": {"refine": {"tolerance": -1}}}, ["design.refine.tolerance", "-1"]),
+        (
             {"generator": "voronoi", "stages": ["generate", "design"]},
             ["'stages'", "'design'", "'voronoi'", "spinodoid"],
         ),

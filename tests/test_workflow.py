@@ -29,7 +29,7 @@ STAGE_RULES = {
     "bo": {"bo_target", "bo_summary"},
     "transfer": {"generate_transfer", "simulate_transfer", "transfer_learning"},
     "imports": {"import_scan", "simulate_scan", "estimate_scan"},
-    "design": {"abc_posterior", "validate_design", "upscale_design"},
+    "design": {"abc_posterior", "validate_design", "upscale_design", "refine_design"},
     "report": {"summary_report"},
 }
 # the square-pore study [A25]: its design stage is the latent gradient design, and it has slerp
@@ -71,6 +71,9 @@ def test_every_config_dry_runs_the_rules_of_its_stages(workflow_copy, configfile
     if "design" in config["stages"] and config["generator"] == "spinodoid":
         n_targets = len(config["design"]["abc"]["targets"])
         assert jobs["abc_posterior"] == jobs["validate_design"] == n_targets
+        # refinement is on unless the study turns it off (schema default: on)
+        assert config["design"].get("refine", {}).get("enabled", True)
+        assert jobs["refine_design"] == n_targets
     if "bo" in config["stages"]:
         assert jobs["bo_target"] == len(config["design"]["bo"]["targets"])
 

@@ -230,12 +230,16 @@ def _check_consistency(config: Mapping[str, Any]) -> None:
                 f"config key '{section}.split': {split} sums to {sum(split):g}; allowed: train, "
                 f"validation and test fractions that sum to 1"
             )
-    tolerances = config.get("design", {}).get("abc", {}).get("tolerances")
-    if tolerances and any(b >= a for a, b in zip(tolerances, tolerances[1:], strict=False)):
-        problems.append(
-            f"config key 'design.abc.tolerances': {tolerances} does not decrease; allowed: a "
-            f"strictly decreasing schedule (one ABC generation per value)"
-        )
+    design = config.get("design", {})
+    for key, tolerances in (
+        ("design.abc.tolerances", design.get("abc", {}).get("tolerances")),
+        ("design.refine.abc_tolerances", design.get("refine", {}).get("abc_tolerances")),
+    ):
+        if tolerances and any(b >= a for a, b in zip(tolerances, tolerances[1:], strict=False)):
+            problems.append(
+                f"config key '{key}': {tolerances} does not decrease; allowed: a "
+                f"strictly decreasing schedule (one ABC generation per value)"
+            )
     problems += _model_input_problems(config)
     search = config.get("learn", {}).get("pvae", {}).get("search", {})
     lo_hi = search.get("latent_range")

@@ -46,6 +46,70 @@ def surrogate_table(metrics: Mapping[str, Any], target: str = "eta") -> list[str
     return lines
 
 
+def spread_lines(spread: Mapping[str, Any] | None) -> list[str]:
+    """The surrogate's calibrated spread and its coverage of the test labels."""
+    if not spread:
+        return []
+    test = spread.get("test_calibration") or {}
+    return [
+        f"Predictive spread (Gaussian on logit(eta), fitted on the validation split): sigma "
+        f"(x, y, z) = {_fmt(spread['sigma_logit'])}; test labels inside 1 sigma: "
+        f"{_fmt(100 * test['inside_1sigma'], 3) if test else 'n/a'} % (nominal 68.3 %), inside "
+        f"2 sigma: {_fmt(100 * test['inside_2sigma'], 3) if test else 'n/a'} % (nominal 95.4 %).",
+        "",
+    ]
+
+
+def _eta_with_se(validation: Mapping[str, Any]) -> str:
+    mean, se = validation["eta_solver_mean"], validation.get("eta_solver_se") or []
+    if not se:
+        return _fmt(mean)
+    return "(" + ", ".join(f"{m:.4f} ± {e:.4f}" for m, e in zip(mean, se, strict=False)) + ")"
+
+
+def refinement_table(refined: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Per target: the design stage's ABC (round 0) and the final refinement round, validated by
+    the solver (mean ± standard error per axis, MAPE ± its standard error)."""
+    lines = [
+        "## Solver-in-the-loop refinement",
+        "",
+        "| target | round | theta_hat (a_x, a_y, a_z, porosity) | eta solver (mean ± SE) | "
+        "MAPE solver (%) | surrogate MAPE on new labels (%) | solver runs | model "
+        "evaluations | wall time (s) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, record in refined.items():
+        rows = [record["first"]] + ([record["final"]] if record["rounds_run"] else [])
+        for row in rows:
+            val, err = row["validation"], row.get("surrogate_error")
+            lines.append(
+                f"| {name} | {row['round']} | {_fmt(row['theta_hat'])} | {_eta_with_se(val)} | "
+                f"{_fmt(val['mape_solver_percent'], 2)} ± "
+                f"{_fmt(val.get('mape_solver_se_percent'), 2)} | "
+                f"{_fmt(err['mape_percent'], 2) if err else 'n/a'} | "
+                f"{row['solver_evaluations']} | {row['abc'].get('model_evaluations', 'n/a')} | "
+                f"{_fmt((row.get('wall_time_s') or {}).get('total'), 1)} |"
+            )
+    lines += ["", "Rounds per target:"]
+    for name, record in refined.items():
+        mapes = ", ".join(
+            f"{_fmt(r['validation']['mape_solver_percent'], 2)}" for r in record["rounds"]
+        )
+        lines.append(
+            f"- **{name}**: {record['rounds_run']} round(s), stopped on {record['stop']} "
+            f"(tolerance {record['settings']['tolerance']} %); validated MAPE per round: "
+            f"{mapes} %; {record['solver_evaluations']} solver runs in all"
+        )
+    lines += [
+        "",
+        "Round 0 is the design stage's ABC posterior and validation; the final row is the "
+        "design this study reports. SE: standard error over the validation structures (per "
+        "axis: std / sqrt(n); MAPE: bootstrap over structures).",
+        "",
+    ]
+    return lines
+
+
 def write_study_summary(
     path: str | os.PathLike,
     study: str,
@@ -53,7 +117,7 @@ def write_study_summary(
     targets: Mapping[str, Mapping[str, str | os.PathLike | None]],
 ) -> None:
     """Write ``summary.md``. ``targets`` maps a target name to the paths of its ``abc`` summary,
-    ``validation`` and (optional) ``upscaling`` JSON files."""
+    ``validation`` and (optional) ``upscaling`` and ``refine`` JSON files."""
     lines = [f"# Study `{study}`: summary", ""]
     metrics = _read(surrogate_metrics)
     if metrics is not None:
@@ -63,6 +127,7 @@ def write_study_summary(
             "",
             *surrogate_table(metrics),
             "",
+            *spread_lines(metrics.get("spread")),
         ]
     lines += [
         "## Inverse design (ABC) and validation",
@@ -101,6 +166,9 @@ def write_study_summary(
         "last ABC generation.",
         "",
     ]
+    refined = {name: _read(files.get("refine")) for name, files in targets.items()}
+    if any(refined.values()):
+        lines += refinement_table({k: v for k, v in refined.items() if v})
     Path(path).write_text("\n".join(lines))
 
 

@@ -32,6 +32,10 @@ TARGET_DIR = f"{DESIGN}/{{target}}"
 ABC_SUMMARY = f"{TARGET_DIR}/abc.json"
 VALIDATION = f"{TARGET_DIR}/validation.json"
 UPSCALING = f"{TARGET_DIR}/upscaling.json"
+REFINE = f"{TARGET_DIR}/refine.json"
+# the refinement's rounds (labels, fine-tuned CNN, ABC History copies): not declared, so that a
+# rerun of the rule resumes after the last completed round
+REFINE_WORK = f"{TARGET_DIR}/refine"
 SUMMARY = f"{RESULTS}/summary.md"
 # [A25] square pores: labels of the whole dataset in the solver-subset mode, latent design, slerp
 LABELS = f"{RESULTS}/labels.zarr"
@@ -45,6 +49,7 @@ TRAIN_OUTPUTS = ["model.pt", "model.json", "metrics.json", "loss.png", "parity.p
 # keys of `learn` shared by every model (the per-model sections are dicts)
 LEARN_COMMON = {key: value for key, value in LEARN.items() if not isinstance(value, dict)}
 ABC_TARGETS = list(config["design"]["abc"]["targets"])
+REFINE_ON = config["design"]["refine"]["enabled"]
 BO_TARGETS = list(config["design"]["bo"]["targets"])
 SCANS = list(config["imports"])
 REFERENCE_STUDY = config["latent"]["reference_study"]
@@ -190,6 +195,10 @@ def get_membrane_summary_inputs(wildcards) -> dict[str, str | list[str]]:
         inputs["scans"] = expand(f"{ESTIMATE_DIR}/{{scan}}.csv", scan=SCANS)
         inputs["scan_crops"] = expand(SCAN_STRUCTURES, scan=SCANS)
     return inputs
+
+
+def get_refine_work(wildcards) -> str:
+    return REFINE_WORK.format(target=wildcards.target)
 
 
 def get_abc_target(wildcards) -> list[float]:

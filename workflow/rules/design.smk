@@ -1,7 +1,9 @@
 # Stage 4-5: ABC inverse design per target, validation of the posterior mean by new structures
-# (CNN and solver), the upscaling check, and the study summary.
+# (CNN and solver), the upscaling check, and the solver-in-the-loop refinement.
 
-STAGE_TARGETS["design"] = expand([VALIDATION, UPSCALING], target=ABC_TARGETS)
+STAGE_TARGETS["design"] = expand(
+    [VALIDATION, UPSCALING] + ([REFINE] if REFINE_ON else []), target=ABC_TARGETS
+)
 
 
 wildcard_constraints:
@@ -92,3 +94,45 @@ rule upscale_design:
         solver=config["transport"]["diffusion"],
     script:
         "../scripts/upscale_design.py"
+
+
+rule refine_design:
+    input:
+        model=CNN_MODEL,
+        structures=STRUCTURES,
+        transport=TRANSPORT,
+        summary=ABC_SUMMARY,
+        validation=VALIDATION,
+        database=f"{TARGET_DIR}/abc.db",
+    output:
+        refine=REFINE,
+        figure=report(
+            f"{TARGET_DIR}/refine.png",
+            caption="../report/refine.rst",
+            category="3 Inverse design",
+            subcategory="{target}",
+        ),
+    log:
+        f"{LOGS}/design/refine-{{target}}.log",
+    conda:
+        f"{ENVS}/poredesign.yaml"
+    threads: 1  # targets run side by side on a CPU
+    resources:
+        gpu=GPU_WHEN_CUDA,
+        mem_mb=16000,
+        runtime=24 * 60,
+    params:
+        target=get_abc_target,
+        work_dir=get_refine_work,
+        refine=config["design"]["refine"],
+        abc=config["design"]["abc"],
+        prior=config["spinodoid"],
+        learn_section=LEARN["diffusivity"],
+        learn_common=LEARN_COMMON,
+        size=config["dataset"]["size"],
+        seed=config["seed"],
+        solver=config["transport"]["diffusion"],
+        n_validation=config["design"]["validation"]["n_structures"],
+        device=config["device"],
+    script:
+        "../scripts/refine_design.py"

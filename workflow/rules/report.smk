@@ -13,6 +13,7 @@ if config["generator"] == "spinodoid":
             abc=expand(ABC_SUMMARY, target=ABC_TARGETS),
             validation=expand(VALIDATION, target=ABC_TARGETS),
             upscaling=expand(UPSCALING, target=ABC_TARGETS),
+            refine=expand(REFINE, target=ABC_TARGETS) if REFINE_ON else [],
         output:
             summary=report(SUMMARY, caption="../report/summary.rst", category="0 Summary"),
         log:

@@ -5,10 +5,11 @@ from poredesign.runlog import setup_logging
 
 setup_logging(snakemake.log[0])
 inp = snakemake.input
+refine = inp.refine or [None] * len(snakemake.params.targets)
 targets = {
-    name: {"abc": abc, "validation": val, "upscaling": up}
-    for name, abc, val, up in zip(
-        snakemake.params.targets, inp.abc, inp.validation, inp.upscaling, strict=True
+    name: {"abc": abc, "validation": val, "upscaling": up, "refine": ref}
+    for name, abc, val, up, ref in zip(
+        snakemake.params.targets, inp.abc, inp.validation, inp.upscaling, refine, strict=True
     )
 }
 write_study_summary(snakemake.output.summary, snakemake.params.study, inp.metrics, targets)

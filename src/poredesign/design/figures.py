@@ -122,3 +122,58 @@ def plot_validation(
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_refinement(record: dict, path: str | os.PathLike, title: str = "") -> None:
+    """Refinement rounds (``refine.json``): the solver-validated MAPE of the posterior mean with
+    its standard error, the surrogate's MAPE on each round's new solver labels and the stopping
+    tolerance (left); the validated eta per axis with standard errors and the target (right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rounds = record["rounds"]
+    r = np.array([row["round"] for row in rounds])
+    val = [row["validation"] for row in rounds]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    left.errorbar(
+        r,
+        [v["mape_solver_percent"] for v in val],
+        yerr=[v.get("mape_solver_se_percent") or 0.0 for v in val],
+        marker="o",
+        capsize=3,
+        label="posterior mean, solver (validation)",
+    )
+    errors = [(row["round"], row["surrogate_error"]) for row in rounds if row["surrogate_error"]]
+    if errors:
+        left.plot(
+            [e[0] for e in errors],
+            [e[1]["mape_percent"] for e in errors],
+            "s--",
+            color="tab:orange",
+            label="surrogate on the round's new labels",
+        )
+    left.axhline(record["settings"]["tolerance"], color="k", ls=":", label="tolerance")
+    left.set_xlabel("round (0 = ABC of the design stage)")
+    left.set_ylabel("MAPE (%)")
+    left.set_xticks(r)
+    left.grid(alpha=0.3)
+    left.legend(fontsize=7)
+    target = np.asarray(record["target"], float)
+    for axis in range(len(target)):
+        mean = [v["eta_solver_mean"][axis] for v in val]
+        se = [(v.get("eta_solver_se") or [0.0] * len(target))[axis] or 0.0 for v in val]
+        line = right.errorbar(r, mean, yerr=se, marker="o", capsize=3, label=f"eta_{'xyz'[axis]}")
+        right.axhline(target[axis], color=line[0].get_color(), ls="--", lw=1)
+    right.set_xlabel("round")
+    right.set_ylabel("validated eta (solver), target dashed")
+    right.set_xticks(r)
+    right.grid(alpha=0.3)
+    right.legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

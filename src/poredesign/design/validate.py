@@ -50,6 +50,12 @@ class ValidationResult:
         eta = self.eta_solver if source == "solver" else self.eta_surrogate
         return float(mape(np.nanmean(eta, axis=0), target, axis=None))
 
+    def standard_error(self, source: str = "solver") -> np.ndarray:
+        """Standard error (3,) of the mean eta per axis: sample std / sqrt(n)."""
+        eta = self.eta_solver if source == "solver" else self.eta_surrogate
+        n = np.sum(np.isfinite(eta), axis=0)
+        return np.nanstd(eta, axis=0, ddof=1) / np.sqrt(n) if len(eta) > 1 else np.full(3, np.nan)
+
     def summary(self, target: Sequence[float] | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {
             "theta": self.theta.tolist(),
@@ -58,6 +64,7 @@ class ValidationResult:
             "porosity_mean": float(self.porosity.mean()),
             "eta_solver_mean": np.nanmean(self.eta_solver, axis=0).tolist(),
             "eta_solver_std": np.nanstd(self.eta_solver, axis=0).tolist(),
+            "eta_solver_se": self.standard_error().tolist(),
             "solver_seconds": self.solver_seconds,
             "flagged": int(np.count_nonzero(self.flags)),
             **self.settings,
@@ -68,15 +75,51 @@ class ValidationResult:
         if target is not None:
             out["target"] = list(map(float, target))
             out["mape_solver_percent"] = self.mape(target, "solver")
+            out["mape_solver_se_percent"] = mape_standard_error(
+                self.eta_solver, target, self.settings.get("seed", 0)
+            )
             if "eta_surrogate_mean" in out:
                 out["mape_surrogate_percent"] = self.mape(target, "surrogate")
         return out
+
+
+def mape_standard_error(
+    eta: np.ndarray, target: Sequence[float], seed: int, resamples: int = 2000
+) -> float:
+    """Bootstrap standard error (percentage points) of the MAPE of the mean of ``eta`` (n, 3)
+    against ``target``: structures resampled with replacement (seeded), so the correlation of
+    the three axes of one structure is kept."""
+    eta = np.asarray(eta, dtype=float)
+    if len(eta) < 2:
+        return float("nan")
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), VALIDATION_STREAM, len(eta)]))
+    picks = rng.integers(0, len(eta), size=(resamples, len(eta)))
+    means = np.nanmean(eta[picks], axis=1)
+    return float(np.std(mape(means, np.asarray(target, float), axis=1), ddof=1))
 
 
 def validation_structure(theta: Sequence[float], size: int, seed: int, index: int) -> np.ndarray:
     """Validation structure ``index`` at ``theta`` (bool, True = solid)."""
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), VALIDATION_STREAM, int(index)]))
     return spinodoid(size, theta[:3], float(theta[3]), seed=rng)
+
+
+def solve_eta(
+    solid: np.ndarray, solver_options: dict[str, Any], name: str = "structure"
+) -> tuple[np.ndarray, float, np.ndarray, float]:
+    """eta (3,) along x, y, z of one structure by the solver
+    (:func:`poredesign.transport.properties` with ``solver_options`` as its ``diffusion``
+    options), its porosity, the per-axis flags (0 = ok; flagged axes are logged) and the
+    solver's wall time (s)."""
+    from poredesign.transport import properties
+
+    start = time.perf_counter()
+    props = properties(solid, which=("diffusivity",), diffusion=solver_options)
+    seconds = time.perf_counter() - start
+    for axis, result in props.diffusivity_results.items():
+        if result.flag:
+            log.warning("%s, axis %d: %s", name, axis, result.message)
+    return np.asarray(props.eta, float), float(props.porosity), np.asarray(props.flags_eta), seconds
 
 
 def validate_design(
@@ -94,8 +137,6 @@ def validate_design(
     :func:`poredesign.transport.properties` (diffusivity along each axis) with ``solver_options``
     as its ``diffusion`` options. ``solver_seconds`` is the solver's wall time.
     """
-    from poredesign.transport import properties
-
     theta = np.asarray(theta, dtype=float)
     options = dict(solver_options or {})
     eta_solver = np.full((n_structures, 3), np.nan)
@@ -105,15 +146,10 @@ def validate_design(
     solver_seconds = 0.0
     for i in progress(range(n_structures), f"validate theta at {size}^3", progress_file):
         solid = validation_structure(theta, size, seed, i)
-        start = time.perf_counter()
-        props = properties(solid, which=("diffusivity",), diffusion=options)
-        solver_seconds += time.perf_counter() - start
-        porosity[i] = props.porosity
-        eta_solver[i] = props.eta
-        flags[i] = props.flags_eta
-        for axis, result in props.diffusivity_results.items():
-            if result.flag:
-                log.warning("validation structure %d, axis %d: %s", i, axis, result.message)
+        eta_solver[i], porosity[i], flags[i], seconds = solve_eta(
+            solid, options, f"validation structure {i}"
+        )
+        solver_seconds += seconds
         if predict_structures is not None:
             eta_surrogate[i] = np.asarray(predict_structures(solid[None]))[0]
     return ValidationResult(

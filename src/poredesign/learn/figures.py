@@ -64,8 +64,11 @@ def plot_parity(
     path: str | os.PathLike,
     title: str = "",
     scores: Sequence[float | None] | None = None,
+    intervals: Sequence[tuple[np.ndarray, np.ndarray] | None] | None = None,
 ) -> None:
-    """Predicted vs true, one panel per target, with the identity line and R^2 in the title."""
+    """Predicted vs true, one panel per target, with the identity line and R^2 in the title;
+    ``intervals`` (per target: (low, high) bounds of each prediction, or None) are drawn as
+    vertical error bars."""
     pred = np.atleast_2d(np.asarray(pred, dtype=float).T).T
     true = np.atleast_2d(np.asarray(true, dtype=float).T).T
     n = max(len(names), 1)
@@ -73,6 +76,10 @@ def plot_parity(
     for j, name in enumerate(names):
         ax = axes[0, j]
         p, t = pred[:, j], true[:, j]
+        bounds = None if intervals is None else intervals[j]
+        if bounds is not None:
+            low, high = bounds
+            ax.errorbar(t, p, yerr=[p - low, high - p], fmt="none", lw=0.6, alpha=0.35)
         ax.scatter(t, p, s=8, alpha=0.6)
         finite = np.concatenate([p[np.isfinite(p)], t[np.isfinite(t)]])
         if finite.size:

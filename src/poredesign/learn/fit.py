@@ -277,8 +277,10 @@ def quick_fit(
     epochs: int,
     settings: TrainSettings,
     validate: bool = False,
+    train_loader: Any = None,
 ) -> pl.Trainer:
-    """A fit without checkpoints or logs (Optuna trials, repeated runs)."""
+    """A fit without checkpoints or logs (Optuna trials, repeated runs, fine-tuning); with
+    ``train_loader`` the model trains on that loader instead of ``datamodule`` (then None)."""
     trainer = _trainer(
         settings,
         max_epochs=int(epochs),
@@ -287,7 +289,10 @@ def quick_fit(
         num_sanity_val_steps=0,
         limit_val_batches=1.0 if validate else 0,
     )
-    trainer.fit(model, datamodule=datamodule)
+    if train_loader is not None:
+        trainer.fit(model, train_dataloaders=train_loader)
+    else:
+        trainer.fit(model, datamodule=datamodule)
     return trainer
 
 

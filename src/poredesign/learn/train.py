@@ -46,6 +46,7 @@ from poredesign.learn.fit import (
 )
 from poredesign.learn.io import load_state_dict, save_model
 from poredesign.learn.metrics import r2
+from poredesign.learn.uncertainty import LogitSpread, coverage, spread_report, view_axes
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,11 @@ def train(
     for split in SPLITS:
         arrays[split] = predict_split(model, dm, split, settings)
         metrics[split] = model.split_report(arrays[split])
+    spread = None
+    if has_logit_spread(model) and metrics["val"].get("n"):
+        for split, dataset in (("val", dm.val_set), ("test", dm.test_set)):
+            arrays[split]["axis"] = view_axes(dataset)
+        spread, metrics["spread"] = spread_report(arrays["val"], arrays["test"])
     if search_result is not None:
         metrics["latent_search"] = search_result
     if name == "transfer" and repeats > 0:
@@ -175,17 +181,27 @@ def train(
         target_range=jsonable({"lo": model.scaler.lo, "hi": model.scaler.hi})
         if hasattr(model, "scaler")
         else None,
+        spread=None if spread is None else spread.as_dict(),
     )
     outs.metrics.parent.mkdir(parents=True, exist_ok=True)
     outs.metrics.write_text(json.dumps(jsonable(metrics), indent=2) + "\n")
-    _figures(name, model, dm, arrays["test"], result.history, outs, out_dir)
+    _figures(name, model, dm, arrays["test"], result.history, outs, out_dir, spread)
     log.info(
         "%s: test %s", name, {k: v for k, v in metrics["test"].items() if isinstance(v, float)}
     )
     return metrics
 
 
-def _figures(name, model, dm, test, history, outs: Outputs, out_dir: Path) -> None:
+def has_logit_spread(model: pl.LightningModule) -> bool:
+    """Whether the model gets a calibrated predictive spread (:mod:`.uncertainty`): one target
+    learned on the logit scale (the diffusivity CNN)."""
+    scaler = getattr(model, "scaler", None)
+    return scaler is not None and scaler.kind == "logit" and len(model.targets) == 1
+
+
+def _figures(
+    name, model, dm, test, history, outs: Outputs, out_dir: Path, spread: LogitSpread | None
+) -> None:
     for path in (outs.loss_figure, outs.parity_figure):
         path.parent.mkdir(parents=True, exist_ok=True)
     plot_loss_curves(history, outs.loss_figure, title=f"{name}: loss per epoch")
@@ -209,13 +225,24 @@ def _figures(name, model, dm, test, history, outs: Outputs, out_dir: Path) -> No
         )
         return
     pred, true = np.concatenate(preds, axis=1), np.concatenate(trues, axis=1)
+    title = f"{name}: test split"
+    intervals = None
+    if spread is not None and "axis" in test:
+        # +-1 sigma bars of the calibrated spread, and its coverage of the test labels
+        intervals = [spread.interval(pred[:, 0], 1.0, test["axis"])]
+        calibration = coverage(pred[:, 0], true[:, 0], test["axis"], spread)
+        title += (
+            f"\ninside 1 sigma {100 * calibration['inside_1sigma']:.0f} %, "
+            f"2 sigma {100 * calibration['inside_2sigma']:.0f} %"
+        )
     plot_parity(
         pred,
         true,
         names,
         outs.parity_figure,
-        title=f"{name}: test split",
+        title=title,
         scores=[None if not np.isfinite(v) else float(v) for v in r2(pred, true)],
+        intervals=intervals,
     )
 
 

@@ -11,7 +11,8 @@ module:
   :func:`spinodoid_cnn_model`).
 - :mod:`.sampler` and :mod:`.batch_job`: :class:`BatchSampler`, which proposes, simulates,
   accepts and weights whole batches exactly as pyABC does per particle; :class:`BatchModel`.
-- :mod:`.run`: the tolerance schedule, the perturbation kernel and :func:`run_abc`.
+- :mod:`.run`: the tolerance schedule, the perturbation kernel, :func:`run_abc` and
+  :func:`continue_abc` (more generations from a stored run, with another model).
 - :mod:`.result`: :class:`AbcResult`, :class:`Generation`, the summary and the diagnosis of why
   a run ended.
 - :mod:`.posterior`: the posterior zarr store, the JSON summary, :func:`save_outputs`; the
@@ -43,6 +44,7 @@ from poredesign.design.abc.result import (
     Generation,
 )
 from poredesign.design.abc.run import (
+    continue_abc,
     default_tolerances,
     perturbation_transition,
     run_abc,
@@ -69,6 +71,7 @@ __all__ = [
     "MAPEDistance",
     "SpinodoidModel",
     "SpinodoidSupport",
+    "continue_abc",
     "default_tolerances",
     "perturbation_transition",
     "plot_marginals",

@@ -104,6 +104,7 @@ def run_abc(
     perturbation_std_factor: float = math.sqrt(2.0),
     sampler: pyabc.sampler.Sampler | None = None,
     strict: bool = False,
+    append: bool = False,
 ) -> AbcResult:
     """ABC-SMC posterior over the parameters for one target (see the module docstring).
 
@@ -127,9 +128,10 @@ def run_abc(
     perturbation_std_factor: perturbation std / population std (sqrt(2), SPEC 4.1).
     sampler: another pyABC sampler (tests: ``SingleCoreSampler(check_max_eval=True)``).
     strict: raise :class:`ABCStoppedError` instead of returning a non-converged result.
+    append: add the generations to the run stored at ``db_path`` (:func:`continue_abc`) instead
+        of replacing it; ``max_total_nr_simulations`` then counts the new generations only.
     """
     prior = _as_prior(prior_bounds, support)
-    names = prior.names
     target = np.asarray(target, dtype=float).ravel()
     if target.size == 0 or not np.all(np.isfinite(target)) or np.any(target <= 0):
         raise ValueError(
@@ -148,37 +150,157 @@ def run_abc(
             f"terminates; got {min_acceptance_rate}"
         )
 
-    if db_path is None:
-        db_url, db_path = "sqlite://", ":memory:"
-    else:
-        db_path = Path(db_path).resolve()
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-        if db_path.exists():
-            db_path.unlink()
-        db_url = f"sqlite:///{db_path}"
     sampler = sampler if sampler is not None else BatchSampler(batch_size, min_batch_size)
-    abc = pyabc.ABCSMC(
-        models=BatchModel(predict_batch, names, stat_name, name="model"),
-        parameter_priors=prior,
-        distance_function=MAPEDistance(stat_name),
-        population_size=int(population),
-        transitions=perturbation_transition(perturbation_std_factor),
-        eps=pyabc.epsilon.ListEpsilon(tolerances),
-        sampler=sampler,
+    schedule = list(tolerances)
+    if append:
+        db_path = Path(db_path).resolve()
+        history = pyabc.History(f"sqlite:///{db_path}")
+        old = history.get_all_populations()
+        old = old[old.t >= 0].sort_values("t")
+        if old.empty:
+            raise RuntimeError(f"{db_path}: the stored ABC run completed no generation to extend")
+        schedule = [float(v) for v in old.epsilon] + schedule
+        if max_total_nr_simulations is not None:
+            max_total_nr_simulations += int(history.total_nr_simulations)
+    abc = _abcsmc(
+        predict_batch, prior, stat_name, population, schedule, sampler, perturbation_std_factor
     )
     np.random.seed(int(seed) % 2**32)  # noqa: NPY002  (pyABC draws from the global state)
-    history = abc.new(db_url, {stat_name: target})
+    if append:
+        abc.load(f"sqlite:///{db_path}", abc_id=history.id)
+        stored = np.asarray(abc.x_0[stat_name], dtype=float).ravel()
+        if not np.allclose(stored, target):
+            raise ValueError(
+                f"{db_path} holds the ABC run of {stored.tolist()}, not of {target.tolist()}"
+            )
+    else:
+        if db_path is None:
+            db_url, db_path = "sqlite://", ":memory:"
+        else:
+            db_path = Path(db_path).resolve()
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+            if db_path.exists():
+                db_path.unlink()
+            db_url = f"sqlite:///{db_path}"
+        abc.new(db_url, {stat_name: target})
     log.info(
-        "ABC for %s* = %s: population %d, tolerances %s, db %s",
+        "ABC for %s* = %s: population %d, tolerances %s, db %s%s",
         stat_name,
         target.tolist(),
         population,
         [round(v, 4) for v in tolerances],
         db_path,
+        " (appended to the stored run)" if append else "",
     )
+    return _run(
+        abc,
+        len(tolerances),
+        target=target,
+        tolerances=schedule,
+        population=population,
+        seed=seed,
+        db_path=db_path,
+        prior=prior,
+        sampler=sampler,
+        stat_name=stat_name,
+        batch_size=batch_size,
+        min_batch_size=min_batch_size,
+        min_acceptance_rate=min_acceptance_rate,
+        max_total_nr_simulations=max_total_nr_simulations,
+        max_walltime_s=max_walltime_s,
+        perturbation_std_factor=perturbation_std_factor,
+        strict=strict,
+    )
+
+
+def continue_abc(
+    predict_batch: Callable[[np.ndarray], np.ndarray],
+    db_path: str | os.PathLike,
+    prior: BoxPrior,
+    tolerances: Sequence[float],
+    population: int,
+    seed: int = 0,
+    *,
+    stat_name: str = "eta",
+    batch_size: int = 4096,
+    min_batch_size: int = 64,
+    min_acceptance_rate: float = 1e-3,
+    max_evaluations: float | None = None,
+    max_walltime_s: float | None = None,
+    perturbation_std_factor: float = math.sqrt(2.0),
+) -> AbcResult:
+    """More ABC-SMC generations, one per value of ``tolerances``, appended to the run stored in
+    ``db_path`` (a pyABC History written by :func:`run_abc`), with another model.
+
+    The first new generation proposes from the stored last population (perturbed as in every
+    generation, importance-weighted against the same flat ``prior``), so the posterior is that of
+    the new model: the old population only serves as the proposal (refinement, after the
+    surrogate was fine-tuned). ``max_evaluations`` bounds the new generations' evaluations. The
+    result holds every generation of the History (old ones first); its status refers to the
+    whole schedule, old tolerances followed by ``tolerances``.
+    """
+    db_path = Path(db_path).resolve()
+    if not db_path.exists():
+        raise FileNotFoundError(f"no pyABC History at {db_path} to continue")
+    target = pyabc.History(f"sqlite:///{db_path}").observed_sum_stat()[stat_name]
+    return run_abc(
+        predict_batch,
+        np.asarray(target, dtype=float).ravel(),
+        prior,
+        population,
+        tolerances,
+        db_path,
+        seed,
+        stat_name=stat_name,
+        batch_size=batch_size,
+        min_batch_size=min_batch_size,
+        min_acceptance_rate=min_acceptance_rate,
+        max_total_nr_simulations=max_evaluations,
+        max_walltime_s=max_walltime_s,
+        perturbation_std_factor=perturbation_std_factor,
+        append=True,
+    )
+
+
+def _abcsmc(
+    predict_batch, prior, stat_name, population, tolerances, sampler, perturbation_std_factor
+) -> pyabc.ABCSMC:
+    """The ABCSMC object of a run: batched model, MAPE distance, flat prior, the schedule."""
+    return pyabc.ABCSMC(
+        models=BatchModel(predict_batch, prior.names, stat_name, name="model"),
+        parameter_priors=prior,
+        distance_function=MAPEDistance(stat_name),
+        population_size=int(population),
+        transitions=perturbation_transition(perturbation_std_factor),
+        eps=pyabc.epsilon.ListEpsilon(list(tolerances)),
+        sampler=sampler,
+    )
+
+
+def _run(
+    abc: pyabc.ABCSMC,
+    generations: int,
+    *,
+    target: np.ndarray,
+    tolerances: list[float],
+    population: int,
+    seed: int,
+    db_path,
+    prior: BoxPrior,
+    sampler,
+    stat_name: str,
+    batch_size: int,
+    min_batch_size: int,
+    min_acceptance_rate: float,
+    max_total_nr_simulations: float | None,
+    max_walltime_s: float | None,
+    perturbation_std_factor: float,
+    strict: bool,
+) -> AbcResult:
+    """Run ``generations`` more generations of ``abc`` and read the result from its History."""
     start = time.perf_counter()
     history = abc.run(
-        max_nr_populations=len(tolerances),
+        max_nr_populations=generations,
         min_acceptance_rate=float(min_acceptance_rate),
         max_total_nr_simulations=np.inf
         if max_total_nr_simulations is None
@@ -187,8 +309,9 @@ def run_abc(
     )
     wall = time.perf_counter() - start
 
+    names = prior.names
     attempts = _attempts(sampler, history)
-    generations = _read_generations(history, names, stat_name, attempts)
+    generations_read = _read_generations(history, names, stat_name, attempts)
     result = AbcResult(
         status="",
         message="",
@@ -197,9 +320,9 @@ def run_abc(
         target=target,
         tolerances=tolerances,
         population=int(population),
-        generations=generations,
+        generations=generations_read,
         attempts=attempts,
-        best_distance=best_distance_reached(attempts, generations),
+        best_distance=best_distance_reached(attempts, generations_read),
         wall_time=wall,
         seed=int(seed),
         db_path=str(db_path),
