@@ -29,16 +29,21 @@ import numpy as np
 from scipy.special import expit, logit
 from scipy.stats import norm
 
+from poredesign.learn.base import LOGIT_EPS
+
 #: nominal coverage of the k-sigma intervals of a Gaussian, k = 1, 2
 NOMINAL_COVERAGE = {1: float(norm.cdf(1) - norm.cdf(-1)), 2: float(norm.cdf(2) - norm.cdf(-2))}
-LOGIT_CLIP = 1e-6
+
+
+def clipped_logit(eta: np.ndarray) -> np.ndarray:
+    """logit(eta) in float64 with eta clipped to [1e-6, 1 - 1e-6], the training target's scale
+    (:class:`~poredesign.learn.base.TargetScaler`)."""
+    return logit(np.clip(np.asarray(eta, dtype=np.float64), LOGIT_EPS, 1 - LOGIT_EPS))
 
 
 def logit_residuals(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """logit(true) - logit(pred), values clipped to [1e-6, 1 - 1e-6] as in training."""
-    pred = np.clip(np.asarray(pred, dtype=np.float64), LOGIT_CLIP, 1 - LOGIT_CLIP)
-    true = np.clip(np.asarray(true, dtype=np.float64), LOGIT_CLIP, 1 - LOGIT_CLIP)
-    return logit(true) - logit(pred)
+    """logit(true) - logit(pred), on the training target's clipped scale."""
+    return clipped_logit(true) - clipped_logit(pred)
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,7 @@ class LogitSpread:
         """(low, high) k-sigma bounds of eta for predictions ``eta`` (..., 3), or for views
         ``eta`` (V,) along ``axis`` (V,)."""
         sigma = self.sigma if axis is None else self.sigma[np.asarray(axis, dtype=int)]
-        y = logit(np.clip(np.asarray(eta, dtype=np.float64), LOGIT_CLIP, 1 - LOGIT_CLIP))
+        y = clipped_logit(eta)
         return expit(y - k * sigma), expit(y + k * sigma)
 
     def std(self, eta: np.ndarray) -> np.ndarray:

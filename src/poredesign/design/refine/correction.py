@@ -21,9 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit, logit
+from scipy.special import expit
 
-from poredesign.learn.uncertainty import LOGIT_CLIP, logit_residuals
+from poredesign.learn.uncertainty import clipped_logit, logit_residuals
 
 
 @dataclass
@@ -70,8 +70,7 @@ class ParameterCorrection:
         """Corrected eta (B, d) of surrogate predictions ``eta`` (B, d) at ``theta`` (B, p)."""
         theta = np.atleast_2d(np.asarray(theta, float))
         shift = self.offset + ((theta - self.center) / self.scale) @ self.slope.T
-        y = logit(np.clip(np.asarray(eta, float), LOGIT_CLIP, 1 - LOGIT_CLIP))
-        return expit(y + shift)
+        return expit(clipped_logit(eta) + shift)
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k).tolist() for k in ("offset", "slope", "center", "scale")}
