@@ -192,25 +192,52 @@ def run_abc(
         db_path,
         " (appended to the stored run)" if append else "",
     )
-    return _run(
-        abc,
-        len(tolerances),
+    start = time.perf_counter()
+    history = abc.run(
+        max_nr_populations=len(tolerances),
+        min_acceptance_rate=float(min_acceptance_rate),
+        max_total_nr_simulations=np.inf
+        if max_total_nr_simulations is None
+        else max_total_nr_simulations,
+        max_walltime=None if max_walltime_s is None else timedelta(seconds=max_walltime_s),
+    )
+    wall = time.perf_counter() - start
+
+    names = prior.names
+    attempts = _attempts(sampler, history)
+    generations = _read_generations(history, names, stat_name, attempts)
+    result = AbcResult(
+        status="",
+        message="",
+        param_names=list(names),
+        stat_name=stat_name,
         target=target,
         tolerances=schedule,
-        population=population,
-        seed=seed,
-        db_path=db_path,
-        prior=prior,
-        sampler=sampler,
-        stat_name=stat_name,
-        batch_size=batch_size,
-        min_batch_size=min_batch_size,
-        min_acceptance_rate=min_acceptance_rate,
-        max_total_nr_simulations=max_total_nr_simulations,
-        max_walltime_s=max_walltime_s,
-        perturbation_std_factor=perturbation_std_factor,
-        strict=strict,
+        population=int(population),
+        generations=generations,
+        attempts=attempts,
+        best_distance=best_distance_reached(attempts, generations),
+        wall_time=wall,
+        seed=int(seed),
+        db_path=str(db_path),
+        prior=prior.describe(),
+        settings={
+            "batch_size": batch_size,
+            "min_batch_size": min_batch_size,
+            "min_acceptance_rate": min_acceptance_rate,
+            "max_total_nr_simulations": max_total_nr_simulations,
+            "max_walltime_s": max_walltime_s,
+            "perturbation_std_factor": perturbation_std_factor,
+            "sampler": type(sampler).__name__,
+        },
     )
+    result.status, result.message = diagnose(
+        result, min_acceptance_rate, max_total_nr_simulations, max_walltime_s
+    )
+    (log.info if result.converged else log.warning)("%s", result.message)
+    if strict and not result.converged:
+        raise ABCStoppedError(result)
+    return result
 
 
 def continue_abc(
@@ -275,75 +302,6 @@ def _abcsmc(
         eps=pyabc.epsilon.ListEpsilon(list(tolerances)),
         sampler=sampler,
     )
-
-
-def _run(
-    abc: pyabc.ABCSMC,
-    generations: int,
-    *,
-    target: np.ndarray,
-    tolerances: list[float],
-    population: int,
-    seed: int,
-    db_path,
-    prior: BoxPrior,
-    sampler,
-    stat_name: str,
-    batch_size: int,
-    min_batch_size: int,
-    min_acceptance_rate: float,
-    max_total_nr_simulations: float | None,
-    max_walltime_s: float | None,
-    perturbation_std_factor: float,
-    strict: bool,
-) -> AbcResult:
-    """Run ``generations`` more generations of ``abc`` and read the result from its History."""
-    start = time.perf_counter()
-    history = abc.run(
-        max_nr_populations=generations,
-        min_acceptance_rate=float(min_acceptance_rate),
-        max_total_nr_simulations=np.inf
-        if max_total_nr_simulations is None
-        else max_total_nr_simulations,
-        max_walltime=None if max_walltime_s is None else timedelta(seconds=max_walltime_s),
-    )
-    wall = time.perf_counter() - start
-
-    names = prior.names
-    attempts = _attempts(sampler, history)
-    generations_read = _read_generations(history, names, stat_name, attempts)
-    result = AbcResult(
-        status="",
-        message="",
-        param_names=list(names),
-        stat_name=stat_name,
-        target=target,
-        tolerances=tolerances,
-        population=int(population),
-        generations=generations_read,
-        attempts=attempts,
-        best_distance=best_distance_reached(attempts, generations_read),
-        wall_time=wall,
-        seed=int(seed),
-        db_path=str(db_path),
-        prior=prior.describe(),
-        settings={
-            "batch_size": batch_size,
-            "min_batch_size": min_batch_size,
-            "min_acceptance_rate": min_acceptance_rate,
-            "max_total_nr_simulations": max_total_nr_simulations,
-            "max_walltime_s": max_walltime_s,
-            "perturbation_std_factor": perturbation_std_factor,
-            "sampler": type(sampler).__name__,
-        },
-    )
-    result.status, result.message = diagnose(
-        result, min_acceptance_rate, max_total_nr_simulations, max_walltime_s
-    )
-    (log.info if result.converged else log.warning)("%s", result.message)
-    if strict and not result.converged:
-        raise ABCStoppedError(result)
-    return result
 
 
 def _attempts(sampler, history: pyabc.History) -> list[dict[str, Any]]:
