@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 # Cache compiled bytecode even where the environment disables it: otherwise every Snakemake
 # subprocess recompiles torch and Lightning from source (~25 s of CPU each on 2 cores).
@@ -48,6 +49,16 @@ def run_snakemake(
             f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
         )
     return proc
+
+
+def run_reduced_study(directory: Path, config: dict) -> Path:
+    """Run the workflow on ``config`` in a scratch copy under ``directory`` (2 cores); return the
+    study's results folder."""
+    root = copy_workflow(directory)
+    configfile = f"{config['study']}.yaml"
+    (root / configfile).write_text(yaml.safe_dump(config))
+    run_snakemake(root, "--cores", "2", "--configfile", configfile, timeout=1800)
+    return root / "results" / config["study"]
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT, copy_workflow, run_snakemake
+from conftest import ROOT, run_reduced_study
 
 from poredesign.store import open_group
 from poredesign.structures.imported import crop_cubes
@@ -38,10 +38,7 @@ def reduced_config() -> dict:
 
 @pytest.fixture(scope="module")
 def membranes(tmp_path_factory):
-    root = copy_workflow(tmp_path_factory.mktemp("membranes"))
-    (root / "membranes.yaml").write_text(yaml.safe_dump(reduced_config()))
-    run_snakemake(root, "--cores", "2", "--configfile", "membranes.yaml", timeout=1800)
-    return root / "results" / "membranes"
+    return run_reduced_study(tmp_path_factory.mktemp("membranes"), reduced_config())
 
 
 def test_the_latent_pca_is_a_pca_and_finds_porosity(membranes):

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT, copy_workflow, run_snakemake
+from conftest import ROOT, run_reduced_study
 
 from poredesign.design.latent_design import EVALUATORS, PROPERTIES
 from poredesign.store import open_group
@@ -40,10 +40,7 @@ def reduced_config() -> dict:
 
 @pytest.fixture(scope="module")
 def squares(tmp_path_factory):
-    root = copy_workflow(tmp_path_factory.mktemp("squares"))
-    (root / "squares.yaml").write_text(yaml.safe_dump(reduced_config()))
-    run_snakemake(root, "--cores", "2", "--configfile", "squares.yaml", timeout=1800)
-    return root / "results" / "squares"
+    return run_reduced_study(tmp_path_factory.mktemp("squares"), reduced_config())
 
 
 def test_every_structure_has_a_solver_label_and_its_cost(squares):
