@@ -81,7 +81,7 @@ class RefineSettings:
     lr: float = 5e-4
     abc_tolerances: list[float] = field(default_factory=lambda: [10.0, 6.0, 4.0])
     population: int = 96
-    spread_aware: bool = True
+    spread_aware: bool = False
 
 
 @dataclass
