@@ -76,6 +76,26 @@ def test_the_decode_encode_step_is_inside_the_gradient():
     assert not torch.allclose(through, z.grad)
 
 
+def test_straight_through_reencodes_the_binarised_design_with_the_soft_gradient():
+    """The straight-through loss equals the error of E(binarised D(z)), the structure the design
+    becomes, and its gradient is the one that flows through the probabilities."""
+    torch.manual_seed(0)
+    model = PropertyVAE(16, channels=(4, 8), hidden=16, latent_dim=3, dims=2)
+    model.set_target_range([0.0, 0.0], [1.0, 1.0])
+    model.requires_grad_(False).eval()
+    z = torch.randn(2, 3, requires_grad=True)
+    y = torch.full((2, 2), 0.5)
+    hard = reencoded_objective(model, [1.0, 1.0], straight_through=True)(z, y)
+    with torch.no_grad():
+        binary = (torch.sigmoid(model.voxel_logits(z)) > 0.5).float()
+        expected = ((model.regressor(model.encoder(binary)[0]) - y) ** 2).mean(dim=1)
+    assert torch.allclose(hard, expected, atol=1e-6)
+    soft = reencoded_objective(model, [1.0, 1.0])(z, y)
+    assert not torch.allclose(hard, soft)  # a blurred decoding is not its binarised image
+    hard.sum().backward()
+    assert torch.isfinite(z.grad).all() and z.grad.abs().sum() > 0
+
+
 def test_stopped_candidates_hold_their_best_code_and_patience_stops_the_run():
     # a flat objective never improves after the first step: patience ends the run
     flat = lambda z, y: (z * 0.0).sum(dim=1) + 1.0  # noqa: E731

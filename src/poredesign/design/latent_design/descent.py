@@ -50,15 +50,26 @@ class DescentResult:
         return int(self.candidate_steps.sum())
 
 
-def reencoded_objective(model: torch.nn.Module, weights: Sequence[float]) -> Objective:
+def reencoded_objective(
+    model: torch.nn.Module, weights: Sequence[float], straight_through: bool = False
+) -> Objective:
     """The pVAE objective: weighted mean over properties of (r(E(D(z))) - y)^2 on the regressor's
     min-max scale, with D the steep-sigmoid decoder, E the encoder's mean and r the regressor.
-    ``weights`` follow the model's targets (e.g. porosity, k)."""
+    ``weights`` follow the model's targets (e.g. porosity, k).
+
+    ``straight_through``: E reads the decoded image binarised at 0.5, the structure the design
+    becomes and the solver checks, while the gradient passes through the probabilities as if
+    the threshold were the identity (the straight-through estimator). Without it E reads the
+    probabilities, and a blurred decoding can satisfy the regressor while its binarised image
+    does not."""
     w = torch.as_tensor(np.asarray(weights, dtype=np.float32))
     w = w / w.sum()
 
     def objective(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         probabilities = torch.sigmoid(model.voxel_logits(z))
+        if straight_through:
+            binary = (probabilities > 0.5).to(probabilities.dtype)
+            probabilities = probabilities + (binary - probabilities).detach()
         mu = model.encoder(probabilities)[0]
         predicted = model.regressor(mu).float()
         return ((predicted - y) ** 2 * w.to(predicted.device)).sum(dim=1)

@@ -136,7 +136,7 @@ def latent_design(
     result = latent_descent(
         torch.as_tensor(mu[starts], dtype=torch.float32, device=device_),
         scaled.to(device_),
-        reencoded_objective(pvae, weights),
+        reencoded_objective(pvae, weights, bool(settings["straight_through"])),
         lr=float(settings["lr"]),
         max_steps=int(settings["max_steps"]),
         patience=int(settings["patience"]),
