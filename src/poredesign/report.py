@@ -480,7 +480,8 @@ def _design_lines(design: Mapping[str, Any]) -> list[str]:
         "",
         f"By the solver on feasible targets, latent design {verdict[beats.get('k')]} the nearest "
         f"training structure in k and {verdict[beats.get('porosity')]} it in porosity (MAPE). "
-        f"{design.get('designs_without_pore_path', 0)} designs have no pore path along z (k = 0). "
+        f"{design.get('designs_without_pore_path', 0)} designs have no pore path along z (k = 0), "
+        f"{design.get('designs_without_solid', 0)} no solid voxel (k unbounded, not scored). "
         "Paper (CNN only): R^2 0.999 for k, 0.71 for porosity.",
         "",
     ]

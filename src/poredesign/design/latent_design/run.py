@@ -58,6 +58,7 @@ from poredesign.design.latent_design.targets import (
 )
 from poredesign.jsonable import write_json
 from poredesign.learn.io import load_model
+from poredesign.transport.results import Flag
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +191,9 @@ def latent_design(
             "reached_bound": int(np.sum(result.loss <= float(settings["loss_bound"]))),
         },
         "solver_seconds_per_design": float(np.mean(evaluations["solver_seconds"])),
-        "designs_without_pore_path": int(np.sum(evaluations["solver_flags"] != 0)),
+        # an all-pore design (an under-trained decoder's) has unbounded k: flagged, not scored
+        "designs_without_pore_path": _flagged(evaluations["solver_flags"], Flag.NO_PATH),
+        "designs_without_solid": _flagged(evaluations["solver_flags"], Flag.NO_SOLID),
         "design": score(evaluations, targets, feasible),
         "baseline": score(baseline, targets, feasible),
     }
@@ -228,6 +231,11 @@ def latent_design(
         )
     write_json(out_json, summary)
     return summary
+
+
+def _flagged(flags: np.ndarray, flag: Flag) -> int:
+    """How many solver runs carry ``flag``."""
+    return int(np.sum((np.asarray(flags) & int(flag)) != 0))
 
 
 def _beats(design: Mapping[str, Any], baseline: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
