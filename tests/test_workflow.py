@@ -15,7 +15,7 @@ STUDIES = sorted((ROOT / "config" / "studies").glob("*.yaml"))
 
 def test_there_is_a_study_per_generator():
     generators = {yaml.safe_load(p.read_text())["generator"] for p in STUDIES}
-    assert generators >= {"spinodoid", "voronoi", "squares"}
+    assert generators >= {"spinodoid", "voronoi", "squares", "imported"}
 
 
 # the rules each stage must schedule on a fresh run (written here, apart from the rule files, so
@@ -34,6 +34,13 @@ STAGE_RULES = {
 }
 # the square-pore study [A25]: its design stage is the latent gradient design, and it has slerp
 SQUARES_STAGE_RULES = {**STAGE_RULES, "design": {"latent_design"}, "slerp": {"slerp"}}
+# crops of a scan [A25]: generate imports the scan (rendered first when synthetic) and copies
+# its crops into the shards
+IMPORTED_STAGE_RULES = {
+    **SQUARES_STAGE_RULES,
+    "generate": STAGE_RULES["generate"] | {"import_scan"},
+}
+GENERATOR_RULES = {"squares": SQUARES_STAGE_RULES, "imported": IMPORTED_STAGE_RULES}
 
 
 def planned_jobs(output: str) -> dict[str, int]:
@@ -56,8 +63,11 @@ def test_every_config_dry_runs_the_rules_of_its_stages(workflow_copy, configfile
     proc = run_snakemake(workflow_copy, *args)
     jobs = planned_jobs(proc.stdout + proc.stderr)
     stages = [s for s in config["stages"] if s != "imports" or config.get("imports")]
-    rules = SQUARES_STAGE_RULES if config["generator"] == "squares" else STAGE_RULES
+    rules = GENERATOR_RULES.get(config["generator"], STAGE_RULES)
     expected = set().union(*(rules[stage] for stage in stages)) | {"all"}
+    if config["generator"] == "imported":
+        scan = config["imports"][config["dataset"]["scan"]]
+        expected |= {"synthetic_scan"} if scan.get("synthetic") else set()
     if "train" in stages and (config.get("labels") or {}).get("solver_subset"):
         expected.add("surrogate_labels")
     assert set(jobs) == expected

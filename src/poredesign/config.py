@@ -37,15 +37,18 @@ RENAMED_KEYS: dict[str, tuple[str, str]] = {
 
 #: stages that exist only for some generators (the design of [R22] is ABC over spinodoid parameters)
 DESIGN_STAGE_GENERATORS: dict[str, tuple[str, ...]] = {
-    "design": ("spinodoid", "squares"),
-    "slerp": ("squares",),
+    "design": ("spinodoid", "squares", "imported"),
+    "slerp": ("squares", "imported"),
     "latent": ("voronoi",),
     "estimate": ("voronoi",),
     "bo": ("voronoi",),
     "transfer": ("voronoi",),
     "imports": ("voronoi",),
-    "report": ("spinodoid", "voronoi", "squares"),
+    "report": ("spinodoid", "voronoi", "squares", "imported"),
 }
+
+#: generators whose design stage is the [A25] latent gradient design with the pVAE (and slerp)
+LATENT_DESIGN_GENERATORS = ("squares", "imported")
 
 
 def _renamed_keys(config: Mapping[str, Any]) -> list[str]:
@@ -245,16 +248,7 @@ def _check_consistency(config: Mapping[str, Any]) -> None:
     lo_hi = search.get("latent_range")
     if lo_hi is not None and lo_hi[0] > lo_hi[1]:
         problems.append(f"config key 'learn.pvae.search.latent_range': range {lo_hi} has min > max")
-    if config.get("imports"):
-        from poredesign.structures.imported import check_phase_options  # the library's own check
-
-        for name, scan in config["imports"].items():
-            try:
-                check_phase_options(
-                    f"config key 'imports.{name}'", scan.get("pore_value"), scan.get("porosity")
-                )
-            except ValueError as err:
-                problems.append(str(err))
+    problems += _import_problems(config)
     for key, value in config.get("design", {}).get("bo", {}).get("bounds", {}).items():
         if value[0] > value[1]:
             problems.append(f"config key 'design.bo.bounds.{key}': range {value} has min > max")
@@ -290,9 +284,70 @@ def _check_consistency(config: Mapping[str, Any]) -> None:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
 
 
+def _import_problems(config: Mapping[str, Any]) -> list[str]:
+    """Each scan has a file or a synthetic rendering and exactly one pore-phase rule; a dataset of
+    crops (generator imported) names a scan that yields enough crops for the split."""
+    from poredesign.structures.imported import check_phase_options  # the library's own check
+
+    problems, imports = [], config.get("imports") or {}
+    for name, scan in imports.items():
+        key = f"config key 'imports.{name}'"
+        try:
+            check_phase_options(key, scan.get("pore_value"), scan.get("porosity"))
+        except ValueError as err:
+            problems.append(str(err))
+        if bool(scan.get("path")) == bool(scan.get("synthetic")):
+            problems.append(
+                f"{key}: give exactly one of path (the scan's file) and synthetic (a foam "
+                f"rendered to results/<study>/imports/{name}-gray.npy)"
+            )
+        if scan.get("synthetic") and scan.get("porosity") is None:
+            problems.append(
+                f"{key}.synthetic: the foam is rendered at the scan's porosity; give "
+                f"imports.{name}.porosity (a gray scan), not pore_value"
+            )
+    dataset = config.get("dataset", {})
+    scan_name = dataset.get("scan")
+    if config.get("generator") != "imported":
+        if scan_name is not None:
+            problems.append(
+                f"config key 'dataset.scan': {scan_name!r} is read by generator imported only; "
+                f"got generator {config.get('generator')!r}"
+            )
+        return problems
+    if scan_name not in imports:
+        names = ", ".join(sorted(imports)) or "none (add a scan under imports)"
+        problems.append(
+            f"config key 'dataset.scan': {scan_name!r} is not an entry of imports; generator "
+            f"imported needs one of: {names}"
+        )
+        return problems
+    from poredesign.structures.scan_dataset import scan_crop_count
+
+    crops, n = scan_crop_count(imports[scan_name]), dataset.get("n_structures", 0)
+    if crops is not None and crops < n:
+        scan = imports[scan_name]
+        problems.append(
+            f"config key 'dataset.n_structures': {n}, but the scan {scan_name!r} yields {crops} "
+            f"crops of {scan.get('crop')}^3 every {scan.get('stride') or scan.get('crop')} voxels; "
+            f"allowed: at most {crops} (or a smaller imports.{scan_name}.stride)"
+        )
+    split = config.get("learn", {}).get("split", [0.8, 0.1, 0.1])
+    parts = zip(("train", "validation", "test"), split, strict=False)
+    empty = [part for part, f in parts if f > 0 and round(f * n) < 1]
+    if empty:
+        problems.append(
+            f"config key 'dataset.n_structures': {n} crops leave the {', '.join(empty)} split of "
+            f"learn.split {split} empty; allowed: enough crops for every split"
+        )
+    return problems
+
+
 def _latent_design_problems(config: Mapping[str, Any]) -> list[str]:
-    """The square-pore design and slerp stages read the 2D pVAE (and the design the CNN too)."""
-    if config.get("generator") != "squares":
+    """The [A25] design and slerp stages read the pVAE (and the design the CNN too): 2D on the
+    images of square pores, 3D on crops of a scan; both read k along z."""
+    generator = config.get("generator")
+    if generator not in LATENT_DESIGN_GENERATORS:
         return []
     stages, learn = set(config.get("stages", [])), config.get("learn", {})
     needed = {"design": ("pvae", "permeability"), "slerp": ("pvae",)}
@@ -310,10 +365,25 @@ def _latent_design_problems(config: Mapping[str, Any]) -> list[str]:
             f"config key 'learn.pvae.targets': {pvae.get('targets')}; the latent design and "
             f"slerp need porosity and k"
         )
-    if stages & set(needed) and (pvae.get("dims") == 3 or pvae.get("axes", [2]) != [2]):
+    if not stages & set(needed):
+        return problems
+    if generator == "squares" and (pvae.get("dims") == 3 or pvae.get("axes", [2]) != [2]):
         problems.append(
             "config key 'learn.pvae.dims': the latent design decodes images of square-pore "
             "extrusions; allowed: dims 2 or auto with axes [2]"
+        )
+    if generator == "imported" and (pvae.get("dims") == 2 or pvae.get("axes", [2]) != [2]):
+        problems.append(
+            "config key 'learn.pvae.dims': the latent design decodes crops of a scan (volumes); "
+            "allowed: dims 3 or auto, with axes [2] (k along z)"
+        )
+    transport = config.get("transport", {})
+    if "permeability" not in transport.get("properties", []) or "z" not in transport.get(
+        "axes", []
+    ):
+        problems.append(
+            "config key 'transport': the latent design and slerp read k along z; allowed: "
+            "properties with permeability and axes with z"
         )
     return problems
 

@@ -355,11 +355,18 @@ def write_membrane_summary(
     Path(path).write_text("\n".join(lines))
 
 
-# -- [A25] square-pore study -------------------------------------------------------------------
+# -- [A25] square-pore study (and crops of a scan) ---------------------------------------------
+
+#: how the solver treated each dataset's structures, for the label section
+SOLVED_AS = {
+    "squares": "extrusions solved on two slices",
+    "imported": "crops mirrored along z, as they are not periodic",
+}
 
 
-def _label_lines(labels: str | os.PathLike) -> list[str]:
-    """Where the labels came from, what the solver cost, and the dataset's statistics (SPEC 1.3)."""
+def _label_lines(labels: str | os.PathLike, generator: str = "squares") -> list[str]:
+    """Where the labels came from, what the solver cost, and the dataset's statistics (SPEC 1.3;
+    the paper's square-pore statistics beside them for square pores)."""
     import numpy as np
 
     from poredesign.store import open_group
@@ -379,7 +386,7 @@ def _label_lines(labels: str | os.PathLike) -> list[str]:
         f"{int(np.sum(source == 1))} by the permeability CNN. Solver cost: "
         f"{_fmt(float(seconds[solved].mean()) if solved.any() else None, 3)} s per structure "
         f"({_fmt(float(seconds[solved].sum()) if solved.any() else None, 1)} s in all, "
-        f"extrusions solved on two slices).",
+        f"{SOLVED_AS.get(generator, 'periodic')}).",
         "",
         "| | mean | std | min | Q1 | median | Q3 | max |",
         "|---|---|---|---|---|---|---|---|",
@@ -388,10 +395,13 @@ def _label_lines(labels: str | os.PathLike) -> list[str]:
         f"| k_z (voxel^2) | {_fmt(float(k[ok].mean()))} | {_fmt(float(k[ok].std()))} | "
         f"{_fmt(float(k[ok].min()))} | {_fmt(float(q1))} | {_fmt(float(median))} | "
         f"{_fmt(float(q3))} | {_fmt(float(k[ok].max()))} |",
-        "| paper [A25] k_z (100 x 100 images) | 0.981 | 0.385 | 0.343 | 0.647 | 0.963 | 1.292 | "
-        "2.029 |",
-        "",
     ]
+    if generator == "squares":
+        lines.append(
+            "| paper [A25] k_z (100 x 100 images) | 0.981 | 0.385 | 0.343 | 0.647 | 0.963 | "
+            "1.292 | 2.029 |"
+        )
+    lines.append("")
     surrogate = group.attrs.get("surrogate_test")
     if surrogate:
         lines += [
@@ -470,7 +480,8 @@ def _design_lines(design: Mapping[str, Any]) -> list[str]:
         "",
         f"By the solver on feasible targets, latent design {verdict[beats.get('k')]} the nearest "
         f"training structure in k and {verdict[beats.get('porosity')]} it in porosity (MAPE). "
-        f"{design.get('designs_without_pore_path', 0)} designs have no pore path along z (k = 0). "
+        f"{design.get('designs_without_pore_path', 0)} designs have no pore path along z (k = 0), "
+        f"{design.get('designs_without_solid', 0)} no solid voxel (k unbounded, not scored). "
         "Paper (CNN only): R^2 0.999 for k, 0.71 for porosity.",
         "",
     ]
@@ -506,11 +517,13 @@ def write_squares_summary(
     pvae: str | os.PathLike | None = None,
     design: str | os.PathLike | None = None,
     slerp: str | os.PathLike | None = None,
+    generator: str = "squares",
 ) -> None:
-    """Write ``summary.md`` of an [A25] square-pore study: label cost and dataset statistics, the
-    CNN's and the pVAE's test errors, the design table (three evaluators and the baseline) and
-    the slerp path (each section only when its stage ran)."""
-    lines = [f"# Study `{study}`: summary", "", *_label_lines(labels)]
+    """Write ``summary.md`` of an [A25] study (square pores, or crops of a scan with
+    ``generator="imported"``): label cost and dataset statistics, the CNN's and the pVAE's test
+    errors, the design table (three evaluators and the baseline) and the slerp path (each
+    section only when its stage ran)."""
+    lines = [f"# Study `{study}`: summary", "", *_label_lines(labels, generator)]
     lines += _squares_model_lines(_read(permeability), _read(pvae))
     if design is not None:
         lines += _design_lines(_read(design))

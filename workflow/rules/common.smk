@@ -2,6 +2,8 @@
 # targets. Rules reference these names only; the logic lives here and in src/poredesign.
 import math
 
+from poredesign.config import LATENT_DESIGN_GENERATORS
+
 STUDY = config["study"]
 ENVS = "../../envs"
 
@@ -28,6 +30,8 @@ TRANSFER_DIR = f"{RESULTS}/transfer"
 TRANSFER_DESIGN = f"{DESIGN}/transfer"
 SCAN_STRUCTURES = f"{RESULTS}/imports/{{scan}}.zarr"
 SCAN_TRANSPORT = f"{RESULTS}/imports/{{scan}}-transport.zarr"
+# the gray scan rule synthetic_scan renders for imports.<scan>.synthetic
+SCAN_GRAY = f"{RESULTS}/imports/{{scan}}-gray.npy"
 TARGET_DIR = f"{DESIGN}/{{target}}"
 ABC_SUMMARY = f"{TARGET_DIR}/abc.json"
 VALIDATION = f"{TARGET_DIR}/validation.json"
@@ -52,6 +56,11 @@ ABC_TARGETS = list(config["design"]["abc"]["targets"])
 REFINE_ON = config["design"]["refine"]["enabled"]
 BO_TARGETS = list(config["design"]["bo"]["targets"])
 SCANS = list(config["imports"])
+# generator imported: the dataset is crops of the scan dataset.scan (its imports store)
+IMPORTED = config["generator"] == "imported"
+DATASET_SCAN = config["dataset"]["scan"]
+# the [A25] latent design and slerp stages (square pores, crops of a scan)
+LATENT_DESIGN_ON = config["generator"] in LATENT_DESIGN_GENERATORS
 REFERENCE_STUDY = config["latent"]["reference_study"]
 # another study's VAE and latent store (its latent stage must have run): read by the latent
 # stage, not declared as inputs, so that this study's dry run does not need them
@@ -174,9 +183,43 @@ def scan_transport() -> dict:
     return transport
 
 
+# crops are not periodic: a dataset of crops is solved like the imports stage's scans, for its
+# labels and for the designs, baseline and slerp steps alike
+STUDY_TRANSPORT = scan_transport() if IMPORTED else config["transport"]
+
+
+def is_synthetic(scan: str) -> bool:
+    return bool(config["imports"][scan].get("synthetic"))
+
+
 def get_scan_options(wildcards) -> dict:
-    """The `imports.<scan>` section: file, pore phase, crops."""
-    return config["imports"][wildcards.scan]
+    """The `imports.<scan>` section (file, pore phase, crops); a synthetic scan is read from the
+    file rule synthetic_scan renders."""
+    options = dict(config["imports"][wildcards.scan])
+    if options.pop("synthetic", None):
+        options["path"] = SCAN_GRAY.format(scan=wildcards.scan)
+    return options
+
+
+def get_synthetic_scan(wildcards) -> list[str]:
+    """The rendered scan file, for synthetic scans (user files are not inputs of the workflow)."""
+    return [SCAN_GRAY.format(scan=wildcards.scan)] if is_synthetic(wildcards.scan) else []
+
+
+def get_synthetic_options(wildcards) -> dict:
+    """Foam settings, porosity and seed of a synthetic scan: the seed is the study seed and the
+    scan's position among the imports, so two synthetic scans of a study differ."""
+    scan = config["imports"][wildcards.scan]
+    return {
+        **scan["synthetic"],
+        "porosity": scan["porosity"],
+        "seed": [config["seed"], SCANS.index(wildcards.scan)],
+    }
+
+
+def get_dataset_crops(wildcards) -> list[str]:
+    """The crop store a shard of a generator-imported dataset copies from (none for generators)."""
+    return [SCAN_STRUCTURES.format(scan=DATASET_SCAN)] if IMPORTED else []
 
 
 def get_membrane_summary_inputs(wildcards) -> dict[str, str | list[str]]:

@@ -1,9 +1,12 @@
-# Stage 1: structure generation, scattered into shards and gathered into one store.
+# Stage 1: structure generation, scattered into shards and gathered into one store. For
+# generator imported a shard copies crops of the scan dataset.scan (rule import_scan).
 
 STAGE_TARGETS["generate"] = [STRUCTURES, f"{FIGURES}/structures.png"]
 
 
 rule generate_shard:
+    input:
+        crops=get_dataset_crops,
     output:
         structures=directory(SHARD_STRUCTURES),
     log:
@@ -20,6 +23,7 @@ rule generate_shard:
         size=config["dataset"]["size"],
         seed=config["seed"],
         max_attempts=config["dataset"]["max_attempts"],
+        n_structures=config["dataset"]["n_structures"],
         index_range=get_shard_range,
     script:
         "../scripts/generate_shard.py"

@@ -11,7 +11,26 @@ wildcard_constraints:
     scan="|".join(SCANS) or "none",
 
 
+# imports.<scan>.synthetic: a spinodoid foam rendered as gray values (dark pores, blur, noise)
+rule synthetic_scan:
+    output:
+        gray=SCAN_GRAY,
+    log:
+        f"{LOGS}/imports/{{scan}}-synthetic.log",
+    conda:
+        f"{ENVS}/poredesign.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    params:
+        foam=get_synthetic_options,
+    script:
+        "../scripts/synthetic_scan.py"
+
+
 rule import_scan:
+    input:
+        gray=get_synthetic_scan,
     output:
         structures=directory(SCAN_STRUCTURES),
         figure=report(

@@ -1,8 +1,9 @@
 # Latent gradient design and slerp with the property VAE [A25] (SPEC 4.4): the design and slerp
-# stages, and the summary, of the square-pore study. Included after design.smk: for squares the
+# stages, and the summary, of the square-pore study (2D pVAE on the images) and of a study of
+# crops of a scan (3D pVAE on the volumes). Included after design.smk: for these generators the
 # design stage is this one (ABC is the spinodoid study's design stage).
 
-if config["generator"] == "squares":
+if LATENT_DESIGN_ON:
     STAGE_TARGETS["design"] = [
         f"{LATENT_DESIGN_DIR}/designs.zarr",
         f"{LATENT_DESIGN_DIR}/latent_design.json",
@@ -36,7 +37,7 @@ if config["generator"] == "squares":
             runtime=24 * 60,
         params:
             settings=config["design"]["latent"],
-            flow=config["transport"]["flow"],
+            flow=STUDY_TRANSPORT["flow"],
             seed=config["seed"],
             device=config["device"],
         script:
@@ -67,7 +68,7 @@ if config["generator"] == "squares":
             runtime=60,
         params:
             slerp=config["design"]["slerp"],
-            flow=config["transport"]["flow"],
+            flow=STUDY_TRANSPORT["flow"],
             device=config["device"],
         script:
             "../scripts/slerp.py"
@@ -86,5 +87,6 @@ if config["generator"] == "squares":
             runtime=5,
         params:
             study=STUDY,
+            generator=config["generator"],
         script:
             "../scripts/squares_summary.py"

@@ -20,7 +20,7 @@ rule simulate_shard:
         mem_mb=8000,
         runtime=12 * 60,
     params:
-        transport=config["transport"],
+        transport=STUDY_TRANSPORT,
         device=config["device"],
         stop=get_solver_stop,
     script:

@@ -1,4 +1,5 @@
-"""The [A25] square-pore study's summary.md from the files its stages wrote."""
+"""The [A25] study's summary.md (square pores or crops of a scan) from the files its stages
+wrote."""
 
 from poredesign.report import write_squares_summary
 from poredesign.runlog import setup_logging
@@ -13,4 +14,5 @@ write_squares_summary(
     pvae=inp.get("pvae"),
     design=inp.get("design"),
     slerp=inp.get("slerp"),
+    generator=snakemake.params.generator,
 )

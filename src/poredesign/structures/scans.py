@@ -138,9 +138,12 @@ class ScanOptions:
 
 def generator_param_names(generator: str) -> tuple[str, ...]:
     """The parameter names of a study generator's structure stores (spinodoid, voronoi, squares),
-    so a scan's store lines up its ``params`` columns with the study's dataset."""
+    so a scan's store lines up its ``params`` columns with the study's dataset; a dataset of
+    crops (``imported``) has the measured porosity only."""
     from poredesign.structures.sampling import make_sampler
 
+    if generator == "imported":
+        return ("porosity",)
     return tuple(make_sampler(generator, 16).param_names)
 
 

@@ -1,5 +1,5 @@
 """Latent gradient design and interpolation with the property VAE [A25] (SPEC 4.4): the
-``design`` and ``slerp`` stages of the square-pore study.
+``design`` and ``slerp`` stages of the square-pore study (2D pVAE) and of crops of a scan (3D).
 
 - :mod:`.targets`: target draw, the dataset's reachable porosity-k band, nearest structures;
 - :mod:`.descent`: batched gradient descent on latent codes through decode and re-encode;

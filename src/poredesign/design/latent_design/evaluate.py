@@ -1,14 +1,16 @@
-"""Three evaluations of a designed (or any) square-pore image, and their scores against targets.
+"""Three evaluations of a designed (or any) structure, and their scores against targets.
 
 A design is the decoded best code, binarised at 0.5 (solid where the decoder's probability is
-above one half; True = solid). It is evaluated as a structure, three ways:
+above one half; True = solid): an image (N, N) for a 2D pVAE (square pores, [A25]) or a volume
+(N, N, N) for a 3D pVAE (crops of a scan). It is evaluated as a structure, three ways:
 
-- ``regressor``: the pVAE's regressor on the latent mean of the binarised image (what the pVAE
+- ``regressor``: the pVAE's regressor on the latent mean of the binarised design (what the pVAE
   believes the structure it made has);
-- ``cnn``: the permeability CNN on the binarised image (k and porosity; the paper's only check);
-- ``solver``: the exact porosity of the image and k_z by the lattice Boltzmann solver on the image
-  extruded along z (:func:`poredesign.transport.properties`; extrusions are solved on two slices).
-  A design with no pore path along z has k = 0 (flagged NO_PATH).
+- ``cnn``: the permeability CNN on the binarised design (k and porosity; the paper's only check);
+- ``solver``: the exact porosity of the design and k_z by the lattice Boltzmann solver
+  (:func:`poredesign.transport.properties`) on the image extruded along z (extrusions are solved
+  on two slices) or on the volume (with the ``flow`` options of the dataset's labels: crops are
+  mirrored along z). A design with no pore path along z has k = 0 (flagged NO_PATH).
 
 :func:`score` gives R^2 and MAPE (the project's one
 :func:`~poredesign.learn.metrics.regression_report`) per evaluator and property against the
@@ -31,7 +33,7 @@ from poredesign.transport import properties
 
 EVALUATORS = ("regressor", "cnn", "solver")
 PROPERTIES = ("porosity", "k")
-FLOW_AXIS = 2  # square pores are extruded, and flow, along z
+FLOW_AXIS = 2  # square pores are extruded, and flow, along z; crops flow along z too
 
 
 def target_columns(model: torch.nn.Module, names: Sequence[str] = PROPERTIES) -> list[int]:
@@ -50,21 +52,26 @@ def _device(model: torch.nn.Module) -> torch.device:
 
 @torch.no_grad()
 def decode_binary(pvae: torch.nn.Module, z: np.ndarray, batch_size: int = 64) -> np.ndarray:
-    """Decoded codes ``z`` (B, d) binarised at 0.5: bool images (B, N, N), True = solid."""
+    """Decoded codes ``z`` (B, d) binarised at 0.5: bool images (B, N, N) of a 2D pVAE or
+    volumes (B, N, N, N) of a 3D one, True = solid."""
     device = _device(pvae)
     images = []
     for lo in range(0, len(z), batch_size):
         codes = torch.as_tensor(np.asarray(z[lo : lo + batch_size]), dtype=torch.float32)
         images.append((pvae.decode(codes.to(device))[:, 0] > 0.5).cpu().numpy())
-    return np.concatenate(images) if images else np.zeros((0, 0, 0), bool)
+    if not images:
+        edge = int(pvae.hparams.input_size)
+        return np.zeros((0,) + (edge,) * int(pvae.hparams.get("dims", 3)), bool)
+    return np.concatenate(images)
 
 
 @torch.no_grad()
 def model_properties(
     model: torch.nn.Module, images: np.ndarray, batch_size: int = 64
 ) -> np.ndarray:
-    """(B, 2) porosity and k of bool images (B, N, N) from a model's ``predict_properties``: the
-    CNN's prediction, or the pVAE's regressor on the latent mean of each image."""
+    """(B, 2) porosity and k of bool images (B, N, N) or volumes (B, N, N, N) from a model's
+    ``predict_properties``: the CNN's prediction, or the pVAE's regressor on the latent mean of
+    each."""
     columns = target_columns(model)
     device, out = _device(model), []
     for lo in range(0, len(images), batch_size):
@@ -83,13 +90,14 @@ def solver_properties(
     first_name: str = "design",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(B, 2) exact porosity and solver k_z of bool images (B, N, N) extruded to ``depth``
-    slices, the solver's flags (B,) and seconds per image (B,)."""
+    slices, or of volumes (B, N, N, N) as they are (``depth`` unused); the solver's flags (B,)
+    and seconds per structure (B,)."""
     values = np.full((len(images), 2), np.nan)
     flags = np.zeros(len(images), dtype=np.int32)
     seconds = np.zeros(len(images))
-    for i in progress(range(len(images)), f"solver on {len(images)} images", progress_file):
+    for i in progress(range(len(images)), f"solver on {len(images)} designs", progress_file):
         t0 = time.perf_counter()
-        solid = np.repeat(images[i][:, :, None], depth, axis=2)
+        solid = images[i] if images.ndim == 4 else np.repeat(images[i][:, :, None], depth, axis=2)
         result = properties(
             solid,
             axes=[FLOW_AXIS],
@@ -113,8 +121,8 @@ def evaluate_images(
     progress_file: Any = None,
     name: str = "design",
 ) -> dict[str, np.ndarray]:
-    """The three evaluations (:data:`EVALUATORS`, each (B, 2): porosity, k) of bool images,
-    with ``solver_flags`` and ``solver_seconds``."""
+    """The three evaluations (:data:`EVALUATORS`, each (B, 2): porosity, k) of bool images or
+    volumes, with ``solver_flags`` and ``solver_seconds``."""
     solver, flags, seconds = solver_properties(images, depth, flow, progress_file, name)
     return {
         "regressor": model_properties(pvae, images, batch_size),

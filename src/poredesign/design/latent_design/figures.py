@@ -72,8 +72,9 @@ def plot_slerp(
     path: str | os.PathLike,
     strip: int = 10,
 ) -> None:
-    """A strip of ``strip`` decoded images (evenly spaced steps; solid black) above porosity and
-    k along the path: the regressor at the code and the solver on the decoded image."""
+    """A strip of ``strip`` decoded images (evenly spaced steps; solid black; the middle z slice
+    of decoded volumes) above porosity and k along the path: the regressor at the code and the
+    solver on the decoded structure."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -81,6 +82,8 @@ def plot_slerp(
 
     result = json.loads(Path(slerp_json).read_text())
     images = np.asarray(store.open_group(slerp_store)["images"][...])
+    if images.ndim == 4:  # volumes of a 3D pVAE: show their middle z slice
+        images = images[..., images.shape[-1] // 2]
     rows = result["path"]
     t = np.array([r["t"] for r in rows])
     shown = np.unique(np.linspace(0, len(rows) - 1, min(strip, len(rows))).round().astype(int))
@@ -95,7 +98,7 @@ def plot_slerp(
         ax = fig.add_subplot(grid[row + 1, :])
         solver_key = "porosity" if name == "porosity" else "k_solver"
         ax.plot(t, [r[f"{name}_regressor"] for r in rows], color="C0", label="regressor (code)")
-        ax.plot(t, [r[solver_key] for r in rows], color="C3", label="solver (decoded image)")
+        ax.plot(t, [r[solver_key] for r in rows], color="C3", label="solver (decoded)")
         ax.set_ylabel(label, fontsize=8)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=7)

@@ -1,4 +1,6 @@
-"""The ``design`` and ``slerp`` stages of the square-pore study [A25], SPEC 4.4.
+"""The ``design`` and ``slerp`` stages of the [A25] studies, SPEC 4.4: square pores with a 2D
+pVAE on their images, or crops of a scan (``generator: imported``) with a 3D pVAE on the volumes.
+The designs are images or volumes accordingly; everything else is the same.
 
 :func:`latent_design`:
 
@@ -56,6 +58,7 @@ from poredesign.design.latent_design.targets import (
 )
 from poredesign.jsonable import write_json
 from poredesign.learn.io import load_model
+from poredesign.transport.results import Flag
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +74,12 @@ def read_properties(labels_path: str | os.PathLike, n: int) -> np.ndarray:
     return np.column_stack([np.asarray(group["porosity"][:n], dtype=float), k])
 
 
-def _images(structures: store.StructureStore, indices: np.ndarray) -> np.ndarray:
-    """The z = 0 slices (the images of extrusions) of the structures at ``indices``."""
-    return np.stack([np.asarray(structures[int(i)])[:, :, 0] for i in indices])
+def _designs_like(structures: store.StructureStore, indices: np.ndarray, dims: int) -> np.ndarray:
+    """The structures at ``indices`` as the pVAE's designs are: their z = 0 slices (the images
+    of extrusions) for a 2D pVAE, the volumes for a 3D one."""
+    return np.stack(
+        [np.asarray(structures[int(i)])[(..., 0) if dims == 2 else ...] for i in indices]
+    )
 
 
 def latent_design(
@@ -93,11 +99,7 @@ def latent_design(
     ``out_store`` and ``out_json`` and returns the JSON's content."""
     pvae = load_vae(pvae_path, device)
     cnn = load_model(cnn_path).to(next(pvae.parameters()).device)
-    if int(pvae.hparams.get("dims", 3)) != 2:
-        raise ValueError(
-            f"{pvae_path} is a 3D pVAE; the latent design decodes images of square-pore "
-            f"extrusions (learn.pvae.dims 2)"
-        )
+    dims = int(pvae.hparams.get("dims", 3))
     columns = target_columns(pvae)
     pvae.requires_grad_(False)
     structures = store.StructureStore(structures_path)
@@ -156,7 +158,14 @@ def latent_design(
     evaluations = evaluate_images(designs, pvae, cnn, depth, flow, batch, progress_file)
     nearest = train[nearest_structures(labelled[train], targets)]
     baseline = evaluate_images(
-        _images(structures, nearest), pvae, cnn, depth, flow, batch, progress_file, "baseline"
+        _designs_like(structures, nearest, dims),
+        pvae,
+        cnn,
+        depth,
+        flow,
+        batch,
+        progress_file,
+        "baseline",
     )
     at_code = pvae.regress(torch.as_tensor(result.z, dtype=torch.float32, device=device_))
     regressor_at_code = at_code.detach().cpu().numpy()[:, columns].astype(np.float64)
@@ -182,7 +191,9 @@ def latent_design(
             "reached_bound": int(np.sum(result.loss <= float(settings["loss_bound"]))),
         },
         "solver_seconds_per_design": float(np.mean(evaluations["solver_seconds"])),
-        "designs_without_pore_path": int(np.sum(evaluations["solver_flags"] != 0)),
+        # an all-pore design (an under-trained decoder's) has unbounded k: flagged, not scored
+        "designs_without_pore_path": _flagged(evaluations["solver_flags"], Flag.NO_PATH),
+        "designs_without_solid": _flagged(evaluations["solver_flags"], Flag.NO_SOLID),
         "design": score(evaluations, targets, feasible),
         "baseline": score(baseline, targets, feasible),
     }
@@ -212,11 +223,19 @@ def latent_design(
                 labels=str(labels_path),
                 seed=int(seed),
                 units={"k": "voxel^2 (lattice units)"},
-                convention="designs: True = solid, images (x, y) extruded along z",
+                convention=(
+                    "designs: True = solid, "
+                    + ("images (x, y) extruded along z" if dims == 2 else "volumes (x, y, z)")
+                ),
             )
         )
     write_json(out_json, summary)
     return summary
+
+
+def _flagged(flags: np.ndarray, flag: Flag) -> int:
+    """How many solver runs carry ``flag``."""
+    return int(np.sum((np.asarray(flags) & int(flag)) != 0))
 
 
 def _beats(design: Mapping[str, Any], baseline: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -245,7 +264,8 @@ def slerp_stage(
     progress_file: Any = None,
 ) -> dict[str, Any]:
     """Slerp between the codes of two structures; per step the exact porosity and the solver's k
-    of the decoded, binarised image and the regressor's properties at the code and of the image.
+    of the decoded, binarised image (or volume, 3D pVAE) and the regressor's properties at the
+    code and of the decoded structure.
     Writes ``out_json`` and, for the figure, ``out_store`` (codes and decoded images)."""
     pvae = load_vae(pvae_path, device)
     columns = target_columns(pvae)
