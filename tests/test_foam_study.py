@@ -117,3 +117,4 @@ def test_slerp_decodes_volumes_and_the_summary_has_every_section(foam):
     for heading in ("## Labels", "## Permeability CNN", "## Property VAE", "## Slerp"):
         assert heading in text
     assert "crops mirrored along z" in text and "100 x 100 images" not in text
+    assert "Paper" not in text  # the paper's figures are of its square-pore set

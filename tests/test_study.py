@@ -83,13 +83,12 @@ def test_solver_validates_the_posterior_mean_within_ten_percent(default_study, t
 
 
 # Issue 10 asks for a solver-validated MAPE of at most 2 % after refinement. Measured on this
-# config (2026-12-02): eta1 3.92 % (round 0) -> 1.67 % (round 1, below the 2 % tolerance: stops),
-# eta2 8.09 % -> 2.99 -> 3.03 -> 2.37 % (three rounds); with tolerance 1.5 eta1 went on to 4.20
-# and 1.60 % (bench/RESULTS.md). The 2 % goal is met for eta1, not for eta2. The bound asserted
-# is 5 %: the measured finals plus a margin for the round-to-round variation of the designs (up
-# to 2.5 points between consecutive rounds; CPU rounding changes the fine-tuning and so the
-# trajectory), far above the validation's own standard error (0.2-0.3 points).
-REFINED_MAPE_BOUND = 5.0
+# config (2026-12-02, unclipped rerun schedule down to 4 %, budget 8000 evaluations): eta1 3.92 %
+# (round 0) -> 0.38 ± 0.14 %, eta2 8.09 % -> 1.81 ± 0.25 %, each in one round (below the 2 %
+# tolerance: the loop stops). The bound asserted is the 2 % goal plus a margin of one point: about
+# four validation standard errors of eta2's final MAPE (0.25), for CPU rounding that changes the
+# fine-tuning and so the rerun; a target that stops at the tolerance is held to 2 % (below).
+REFINED_MAPE_BOUND = 3.0
 
 
 @pytest.mark.parametrize("target", list(TARGETS))
