@@ -1,0 +1,196 @@
+"""The membrane study's summary [Z23]: VAE, latent space, estimation, Bayesian optimisation,
+transfer learning and scans."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from poredesign.report.markdown import fmt, read_json
+
+
+def _scan_summary(table_path: str | os.PathLike) -> tuple[int, dict[str, Any], list[str]]:
+    """Crop count, the estimation summary (the stage's own :func:`summarise`) and the estimated
+    directions of a scan's ``estimate/<scan>.csv``."""
+    from poredesign.design.latent.estimate import read_table, summarise
+
+    table = read_table(table_path)
+
+    def numbers(column: str) -> list[float]:
+        return [float(v) if v != "" else float("nan") for v in table[column]]
+
+    columns = {
+        "porosity": numbers("porosity"),
+        "porosity_estimated": numbers("porosity_estimated"),
+        "direction": table["direction"],
+        "direction_estimated": table["direction_estimated"],
+        "intensity": numbers("intensity"),
+        "intensity_estimated": numbers("intensity_estimated"),
+    }
+    return len(table["porosity"]), summarise(columns), list(table["direction_estimated"])
+
+
+def _counts(directions: Sequence[str]) -> str:
+    """``"y in 6 of 8, x in 2 of 8"``: how often each direction occurs, most frequent first."""
+    names = [d or "?" for d in directions]
+    order = sorted(set(names), key=lambda d: (-names.count(d), d))
+    return ", ".join(f"{d} in {names.count(d)} of {len(names)}" for d in order) or "none"
+
+
+def _chord_directions(crops_path: str | os.PathLike) -> list[str]:
+    """The axis of the longest mean pore chord of each crop of a scan's crop store."""
+    from poredesign.store import open_group
+
+    chords = np.asarray(open_group(crops_path)["chord_lengths"][...], dtype=np.float64)
+    return ["xyz"[int(np.nanargmax(row))] if np.isfinite(row).any() else "" for row in chords]
+
+
+def write_membrane_summary(
+    path: str | os.PathLike,
+    study: str,
+    vae_metrics: str | os.PathLike | None = None,
+    pca: str | os.PathLike | None = None,
+    estimate: str | os.PathLike | None = None,
+    bo: Mapping[str, str | os.PathLike] | None = None,
+    transfer: str | os.PathLike | None = None,
+    scans: Mapping[str, str | os.PathLike] | None = None,
+    scan_crops: Mapping[str, str | os.PathLike] | None = None,
+) -> None:
+    """Write ``summary.md`` of a [Z23] membrane study from the files its stages wrote: the VAE's
+    reconstruction, the latent PCA, the nearest-neighbour estimation of the test split, the BO
+    recovery per target, transfer learning and the scans' estimates (each section only when its
+    stage ran). ``scan_crops`` (the imports' crop stores) add the direction the crops' mean pore
+    chords show, a check of the VAE's estimate that needs no model."""
+    lines = [f"# Study `{study}`: summary", ""]
+    m = read_json(vae_metrics)
+    if m is not None:
+        test = m.get("test", {})
+        lines += [
+            f"## VAE ({m.get('parameters', '?')} weights, {m.get('epochs', '?')} epochs)",
+            "",
+            "| split | structures | BCE / voxel | KL / voxel | voxel accuracy | porosity R^2 |",
+            "|---|---|---|---|---|---|",
+        ]
+        for split in ("train", "val", "test"):
+            s = m.get(split, {})
+            lines.append(
+                f"| {split} | {s.get('n', '?')} | {fmt(s.get('bce'), 4)} | {fmt(s.get('kl'), 4)} "
+                f"| {fmt(s.get('voxel_accuracy'), 4)} | "
+                f"{fmt(s.get('r2_porosity_reconstruction'), 4)} |"
+            )
+        lines += ["", f"Test loss (BCE + beta KL per voxel): {fmt(test.get('loss'), 4)}.", ""]
+    p = read_json(pca)
+    if p is not None:
+        ratio = p.get("explained_variance_ratio", [])
+        lines += [
+            "## Latent space (PCA of the training latent means)",
+            "",
+            f"- explained variance ratio of PC1-PC5: {fmt(list(ratio[:5]))}",
+            f"- porosity PC: PC{p.get('porosity_pc_number', '?')} (correlation with porosity "
+            f"{fmt(p.get('porosity_pc_correlation'))})",
+            f"- correlation of PC1-PC3 with porosity: {fmt(p.get('correlation_porosity'))}; "
+            f"with stretch intensity 1 - e: {fmt(p.get('correlation_intensity'))}",
+        ]
+        nn = p.get("direction_nearest_neighbour")
+        if nn:
+            lines.append(
+                f"- stretch direction of the nearest other training structure (leave one out): "
+                f"right for {fmt(nn.get('pc12'))} in PC1-PC2, {fmt(nn.get('latent'))} in the "
+                f"full latent mean; chance (most frequent direction) {fmt(nn.get('majority'))}"
+            )
+        reference = p.get("reference")
+        if reference:
+            lines.append(
+                f"- projected into the PCA of `{reference.get('study', '?')}`: see "
+                f"latent/reference.png and pca.json (reference)"
+            )
+        lines.append("")
+    e = read_json(estimate)
+    if e is not None:
+        lines += [
+            "## Nearest-neighbour estimation (test split)",
+            "",
+            f"{e.get('n', '?')} test structures: porosity MAPE "
+            f"{fmt(e.get('porosity_mape_percent'), 3)} %, stretch direction accuracy "
+            f"{fmt(e.get('direction_accuracy'))} (chance: {fmt(e.get('direction_majority'))}), "
+            f"intensity mean absolute error "
+            f"{fmt(e.get('intensity_mae'), 3)}.",
+            "",
+        ]
+    if bo:
+        lines += [
+            "## Bayesian optimisation of the generation parameters",
+            "",
+            "| target | row | n | r | e_x | e_y | e_z | porosity | latent distance |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for name, bo_path in bo.items():
+            res = read_json(bo_path)
+            rows = [("true", res["true_params"], res.get("target_porosity"), 0.0)]
+            for which in ("median", "best"):
+                pick = res[which]
+                rows.append(
+                    (
+                        f"{which} (repeat {pick['repeat']})",
+                        pick["best_params"],
+                        pick.get("best_porosity"),
+                        pick["best_distance"],
+                    )
+                )
+            for label, params, porosity, distance in rows:
+                lines.append(
+                    f"| {name} | {label} | {int(round(float(params['n_points'])))} | "
+                    f"{fmt(float(params['radius']))} | {fmt(float(params['e_x']))} | "
+                    f"{fmt(float(params['e_y']))} | {fmt(float(params['e_z']))} | "
+                    f"{fmt(porosity)} | {fmt(distance, 4)} |"
+                )
+        first = read_json(next(iter(bo.values())))
+        lines += [
+            "",
+            f"Optuna GPSampler (Matern 5/2, log expected improvement), "
+            f"{first.get('n_trials', '?')} trials per repeat; candidates built with the "
+            f"`{first.get('candidate_seed', '?')}` seed.",
+            "",
+        ]
+    t = read_json(transfer)
+    if t is not None:
+        lines += [
+            "## Transfer learning (tortuosity on the second dataset)",
+            "",
+            "| variant | runs | train MSE | test MSE |",
+            "|---|---|---|---|",
+        ]
+        for variant, v in t.get("variants", {}).items():
+            lines.append(
+                f"| {variant} | {v.get('runs')} | {fmt(v.get('train_mse_mean'), 3)} "
+                f"+- {fmt(v.get('train_mse_std'), 2)} | {fmt(v.get('test_mse_mean'), 3)} "
+                f"+- {fmt(v.get('test_mse_std'), 2)} |"
+            )
+        lines += [
+            "",
+            f"Welch test of the test MSEs: p = {fmt(t.get('welch_p_value'), 3)} (paper means: "
+            "transfer 0.00401 / 0.00502, scratch 0.00460 / 0.00567).",
+            "",
+        ]
+    for name, table in (scans or {}).items():
+        n_crops, summary, directions = _scan_summary(table)
+        lines += [
+            f"## Scan `{name}`",
+            "",
+            f"{n_crops} crops: porosity estimated from the latent space within "
+            f"{fmt(summary['porosity_mape_percent'], 3)} % (MAPE) of the porosity measured on the "
+            f"crops; stretch direction estimated from the latent space: {_counts(directions)} "
+            f"(table: estimate/{name}.csv).",
+        ]
+        if scan_crops and name in scan_crops:
+            chords = _chord_directions(scan_crops[name])
+            lines.append(
+                f"Longest mean pore chord (geometry, no VAE): {_counts(chords)} "
+                f"(imports/{name}.zarr, chord_lengths)."
+            )
+        lines.append("")
+    Path(path).write_text("\n".join(lines))

@@ -1,0 +1,193 @@
+"""The property-VAE study's summary [A25] (square pores, and crops of a scan): labels and their
+cost, the permeability CNN and the pVAE, the latent design against its baseline, slerp."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from poredesign.report.markdown import fmt, read_json
+
+#: how the solver treated each dataset's structures, for the label section
+SOLVED_AS = {
+    "squares": "extrusions solved on two slices",
+    "imported": "crops mirrored along z, as they are not periodic",
+}
+
+
+def _label_lines(labels: str | os.PathLike, generator: str = "squares") -> list[str]:
+    """Where the labels came from, what the solver cost, and the dataset's statistics (SPEC 1.3;
+    the paper's square-pore statistics beside them for square pores)."""
+
+    from poredesign.store import open_group
+
+    group = open_group(labels)
+    k = np.asarray(group["k"][:, 2], dtype=float)
+    porosity = np.asarray(group["porosity"][...], dtype=float)
+    seconds = np.asarray(group["seconds_k"][:, 2], dtype=float)
+    solved = np.isfinite(seconds)
+    source = np.asarray(group["source_k"][...]) if "source_k" in group else np.zeros(len(k))
+    ok = np.isfinite(k)
+    q1, median, q3 = np.quantile(k[ok], [0.25, 0.5, 0.75]) if ok.any() else [np.nan] * 3
+    lines = [
+        "## Labels",
+        "",
+        f"{len(k)} structures: {int(np.sum(source == 0))} k_z by the lattice Boltzmann solver, "
+        f"{int(np.sum(source == 1))} by the permeability CNN. Solver cost: "
+        f"{fmt(float(seconds[solved].mean()) if solved.any() else None, 3)} s per structure "
+        f"({fmt(float(seconds[solved].sum()) if solved.any() else None, 1)} s in all, "
+        f"{SOLVED_AS.get(generator, 'periodic')}).",
+        "",
+        "| | mean | std | min | Q1 | median | Q3 | max |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| porosity | {fmt(float(porosity.mean()))} | {fmt(float(porosity.std()))} | "
+        f"{fmt(float(porosity.min()))} | | | | {fmt(float(porosity.max()))} |",
+        f"| k_z (voxel^2) | {fmt(float(k[ok].mean()))} | {fmt(float(k[ok].std()))} | "
+        f"{fmt(float(k[ok].min()))} | {fmt(float(q1))} | {fmt(float(median))} | "
+        f"{fmt(float(q3))} | {fmt(float(k[ok].max()))} |",
+    ]
+    if generator == "squares":
+        lines.append(
+            "| paper [A25] k_z (100 x 100 images) | 0.981 | 0.385 | 0.343 | 0.647 | 0.963 | "
+            "1.292 | 2.029 |"
+        )
+    lines.append("")
+    surrogate = group.attrs.get("surrogate_test")
+    if surrogate:
+        lines += [
+            f"The CNN that labelled the rest, on {surrogate.get('n', '?')} held-out solver labels: "
+            f"R^2 {fmt(surrogate.get('r2'), 4)}, MAPE {fmt(surrogate.get('mape'), 3)} %.",
+            "",
+        ]
+    return lines
+
+
+def _squares_model_lines(
+    permeability: Mapping | None, pvae: Mapping | None, generator: str = "squares"
+) -> list[str]:
+    paper = generator == "squares"  # the paper's figures below are of its square-pore set
+    lines = []
+    if permeability is not None:
+        test = permeability.get("test", {})
+        lines += [
+            f"## Permeability CNN ({permeability.get('parameters', '?')} weights, "
+            f"{permeability.get('epochs', '?')} epochs)",
+            "",
+            "| test split | n | R^2 | MAPE (%) |",
+            "|---|---|---|---|",
+        ]
+        for name in ("k", "porosity"):
+            lines.append(
+                f"| {name} | {test.get('n', '?')} | {fmt(test.get(f'r2_{name}'), 4)} | "
+                f"{fmt(test.get(f'mape_{name}'), 3)} |"
+            )
+        lines += ["", "Paper: R^2 about 0.99 on unseen data.", ""] if paper else [""]
+    if pvae is not None:
+        test = pvae.get("test", {})
+        search = pvae.get("latent_search")
+        chosen = f", latent size {search['best_latent_dim']} by Optuna" if search else ""
+        lines += [
+            f"## Property VAE ({pvae.get('parameters', '?')} weights, "
+            f"{pvae.get('epochs', '?')} epochs over the three phases{chosen})",
+            "",
+            f"Test split ({test.get('n', '?')} structures): voxel accuracy of the decoded, "
+            f"binarised image {fmt(test.get('voxel_accuracy'), 4)}; its porosity against the "
+            f"input's MAPE {fmt(test.get('mape_porosity_reconstruction'), 3)} %, R^2 "
+            f"{fmt(test.get('r2_porosity_reconstruction'), 4)}.",
+            "",
+            "| regressor (test) | R^2 | MAPE (%) |",
+            "|---|---|---|",
+        ]
+        for name in ("porosity", "k"):
+            r2, error = test.get(f"r2_{name}"), test.get(f"mape_{name}")
+            lines.append(f"| {name} | {fmt(r2, 4)} | {fmt(error, 3)} |")
+        lines += ["", "Paper: regressor R^2 about 0.998.", ""] if paper else [""]
+    return lines
+
+
+def _design_lines(design: Mapping[str, Any], generator: str = "squares") -> list[str]:
+    lines = [
+        "## Latent gradient design",
+        "",
+        f"{design['targets']['count']} targets (porosity {fmt(design['targets']['porosity'])}, "
+        f"k {fmt(design['targets']['k'])} voxel^2), {design['feasible']} feasible and "
+        f"{design['infeasible']} outside the dataset's porosity-k band; {design['starts']} starts "
+        f"per target; {design['descent']['steps']} steps, "
+        f"{fmt(design['descent']['candidate_steps_per_second'], 4)} candidate-steps/s.",
+        "",
+        "| evaluator | targets | R^2 porosity | R^2 k | MAPE porosity (%) | MAPE k (%) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for who, key in (("design", "design"), ("baseline (nearest training)", "baseline")):
+        for evaluator, entry in design[key].items():
+            for subset in ("feasible", "all"):
+                s = entry[subset]
+                lines.append(
+                    f"| {who}: {evaluator} | {subset} ({s['n']['k']}) | "
+                    f"{fmt(s['r2']['porosity'], 3)} | {fmt(s['r2']['k'], 3)} | "
+                    f"{fmt(s['mape']['porosity'], 3)} | {fmt(s['mape']['k'], 3)} |"
+                )
+    beats = design.get("latent_design_beats_baseline", {}).get("solver", {})
+    verdict = {True: "beats", False: "does not beat", None: "cannot be compared with"}
+    lines += [
+        "",
+        f"By the solver on feasible targets, latent design {verdict[beats.get('k')]} the nearest "
+        f"training structure in k and {verdict[beats.get('porosity')]} it in porosity (MAPE). "
+        f"{design.get('designs_without_pore_path', 0)} designs have no pore path along z (k = 0), "
+        f"{design.get('designs_without_solid', 0)} no solid voxel (k unbounded, not scored)."
+        + (
+            " Paper (CNN only): R^2 0.999 for k, 0.71 for porosity."
+            if generator == "squares"
+            else ""
+        ),
+        "",
+    ]
+    return lines
+
+
+def _slerp_lines(slerp: Mapping[str, Any]) -> list[str]:
+    path = slerp["path"]
+    picks = sorted({round(i * (len(path) - 1) / 4) for i in range(5)})
+    lines = [
+        "## Slerp",
+        "",
+        f"Between structures {slerp['endpoints'][0]} and {slerp['endpoints'][1]} (angle "
+        f"{fmt(slerp['angle'], 3)} rad), {slerp['steps']} steps:",
+        "",
+        "| t | porosity (image) | porosity (regressor) | k solver | k regressor |",
+        "|---|---|---|---|---|",
+    ]
+    for i in picks:
+        r = path[i]
+        lines.append(
+            f"| {fmt(r['t'], 2)} | {fmt(r['porosity'])} | {fmt(r['porosity_regressor'])} | "
+            f"{fmt(r['k_solver'])} | {fmt(r['k_regressor'])} |"
+        )
+    return [*lines, ""]
+
+
+def write_squares_summary(
+    path: str | os.PathLike,
+    study: str,
+    labels: str | os.PathLike,
+    permeability: str | os.PathLike | None = None,
+    pvae: str | os.PathLike | None = None,
+    design: str | os.PathLike | None = None,
+    slerp: str | os.PathLike | None = None,
+    generator: str = "squares",
+) -> None:
+    """Write ``summary.md`` of an [A25] study (square pores, or crops of a scan with
+    ``generator="imported"``): label cost and dataset statistics, the CNN's and the pVAE's test
+    errors, the design table (three evaluators and the baseline) and the slerp path (each
+    section only when its stage ran)."""
+    lines = [f"# Study `{study}`: summary", "", *_label_lines(labels, generator)]
+    lines += _squares_model_lines(read_json(permeability), read_json(pvae), generator)
+    if design is not None:
+        lines += _design_lines(read_json(design), generator)
+    if slerp is not None:
+        lines += _slerp_lines(read_json(slerp))
+    Path(path).write_text("\n".join(lines))
