@@ -64,7 +64,7 @@ def design_rate(hparams: dict, targets: int, starts: int, steps: int, device) ->
         chunk=targets * starts,
         log_every=0,
     )
-    return result.candidate_steps_total / result.seconds
+    return result.candidate_steps_per_second
 
 
 def main() -> None:

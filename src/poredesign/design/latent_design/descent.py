@@ -49,6 +49,11 @@ class DescentResult:
         """Candidate-steps computed (T x S x steps for a run where nothing stops early)."""
         return int(self.candidate_steps.sum())
 
+    @property
+    def candidate_steps_per_second(self) -> float:
+        """The descent's speed: candidate-steps per second of wall time."""
+        return self.candidate_steps_total / max(self.seconds, 1e-9)
+
 
 def reencoded_objective(
     model: torch.nn.Module, weights: Sequence[float], straight_through: bool = False

@@ -150,7 +150,7 @@ def latent_design(
         result.steps,
         result.candidate_steps_total,
         result.seconds,
-        result.candidate_steps_total / max(result.seconds, 1e-9),
+        result.candidate_steps_per_second,
     )
     depth = int(structures.size[2])
     batch = int(settings["batch_size"])
@@ -186,7 +186,7 @@ def latent_design(
             "steps": result.steps,
             "candidate_steps": result.candidate_steps_total,
             "seconds": result.seconds,
-            "candidate_steps_per_second": result.candidate_steps_total / max(result.seconds, 1e-9),
+            "candidate_steps_per_second": result.candidate_steps_per_second,
             "loss_median": float(np.median(result.loss)),
             "reached_bound": int(np.sum(result.loss <= float(settings["loss_bound"]))),
         },
