@@ -96,6 +96,28 @@ def test_straight_through_reencodes_the_binarised_design_with_the_soft_gradient(
     assert torch.isfinite(z.grad).all() and z.grad.abs().sum() > 0
 
 
+def test_exact_porosity_scores_the_decoded_images_own_pore_fraction():
+    """With exact_porosity the porosity term is the binarised decoding's pore fraction on the
+    regressor's scale; the k term stays the regressor's."""
+    torch.manual_seed(1)
+    model = PropertyVAE(16, channels=(4, 8), hidden=16, latent_dim=3, dims=2)
+    model.set_target_range([0.2, 0.0], [0.6, 2.0])  # porosity 0.2-0.6, k 0-2
+    model.requires_grad_(False).eval()
+    z = torch.randn(2, 3, requires_grad=True)
+    y = torch.full((2, 2), 0.5)
+    loss = reencoded_objective(model, [1.0, 0.0], straight_through=True, exact_porosity=True)
+    with torch.no_grad():
+        binary = (torch.sigmoid(model.voxel_logits(z)) > 0.5).float()
+        porosity = 1.0 - binary.flatten(1).mean(dim=1)
+    assert torch.allclose(loss(z, y), ((porosity - 0.2) / 0.4 - 0.5) ** 2, atol=1e-6)
+    k_only = reencoded_objective(model, [0.0, 1.0], straight_through=True, exact_porosity=True)
+    k_regressor = reencoded_objective(model, [0.0, 1.0], straight_through=True)
+    assert torch.allclose(k_only(z, y), k_regressor(z, y))
+    model.targets = ["k"]
+    with pytest.raises(ValueError, match="porosity output"):
+        reencoded_objective(model, [1.0], exact_porosity=True)
+
+
 def test_stopped_candidates_hold_their_best_code_and_patience_stops_the_run():
     # a flat objective never improves after the first step: patience ends the run
     flat = lambda z, y: (z * 0.0).sum(dim=1) + 1.0  # noqa: E731

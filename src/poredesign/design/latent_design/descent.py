@@ -56,7 +56,10 @@ class DescentResult:
 
 
 def reencoded_objective(
-    model: torch.nn.Module, weights: Sequence[float], straight_through: bool = False
+    model: torch.nn.Module,
+    weights: Sequence[float],
+    straight_through: bool = False,
+    exact_porosity: bool = False,
 ) -> Objective:
     """The pVAE objective: weighted mean over properties of (r(E(D(z))) - y)^2 on the regressor's
     min-max scale, with D the steep-sigmoid decoder, E the encoder's mean and r the regressor.
@@ -66,9 +69,19 @@ def reencoded_objective(
     becomes and the solver checks, while the gradient passes through the probabilities as if
     the threshold were the identity (the straight-through estimator). Without it E reads the
     probabilities, and a blurred decoding can satisfy the regressor while its binarised image
-    does not."""
+    does not.
+
+    ``exact_porosity``: the porosity term is the decoded image's own pore fraction (of the
+    binarised image with ``straight_through``, else of the probabilities), on the regressor's
+    min-max scale, instead of the regressor's prediction: porosity needs no surrogate, and the
+    regressor misjudges it on decodings unlike its training images."""
     w = torch.as_tensor(np.asarray(weights, dtype=np.float32))
     w = w / w.sum()
+    if exact_porosity and "porosity" not in model.targets:
+        raise ValueError(
+            f"exact_porosity needs a model with a porosity output; its targets: {model.targets}"
+        )
+    column = model.targets.index("porosity") if exact_porosity else None
 
     def objective(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         probabilities = torch.sigmoid(model.voxel_logits(z))
@@ -77,6 +90,11 @@ def reencoded_objective(
             probabilities = probabilities + (binary - probabilities).detach()
         mu = model.encoder(probabilities)[0]
         predicted = model.regressor(mu).float()
+        if column is not None:
+            porosity = 1.0 - probabilities.flatten(1).float().mean(dim=1)
+            lo, hi = model.scaler.lo[column], model.scaler.hi[column]
+            scaled = ((porosity - lo) / (hi - lo))[:, None]
+            predicted = torch.cat([predicted[:, :column], scaled, predicted[:, column + 1 :]], 1)
         return ((predicted - y) ** 2 * w.to(predicted.device)).sum(dim=1)
 
     return objective

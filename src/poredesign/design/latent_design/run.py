@@ -138,7 +138,12 @@ def latent_design(
     result = latent_descent(
         torch.as_tensor(mu[starts], dtype=torch.float32, device=device_),
         scaled.to(device_),
-        reencoded_objective(pvae, weights, bool(settings["straight_through"])),
+        reencoded_objective(
+            pvae,
+            weights,
+            straight_through=bool(settings["straight_through"]),
+            exact_porosity=bool(settings["exact_porosity"]),
+        ),
         lr=float(settings["lr"]),
         max_steps=int(settings["max_steps"]),
         patience=int(settings["patience"]),
