@@ -19,10 +19,11 @@ SOLVED_AS = {
 }
 
 
-def _label_lines(labels: str | os.PathLike, generator: str = "squares") -> list[str]:
+def _label_lines(
+    labels: str | os.PathLike, generator: str = "squares", paper: bool = True
+) -> list[str]:
     """Where the labels came from, what the solver cost, and the dataset's statistics (SPEC 1.3;
-    the paper's square-pore statistics beside them for square pores)."""
-
+    with ``paper``, the paper's square-pore statistics beside them)."""
     from poredesign.store import open_group
 
     group = open_group(labels)
@@ -50,7 +51,7 @@ def _label_lines(labels: str | os.PathLike, generator: str = "squares") -> list[
         f"{fmt(float(k[ok].min()))} | {fmt(float(q1))} | {fmt(float(median))} | "
         f"{fmt(float(q3))} | {fmt(float(k[ok].max()))} |",
     ]
-    if generator == "squares":
+    if paper:
         lines.append(
             "| paper [A25] k_z (100 x 100 images) | 0.981 | 0.385 | 0.343 | 0.647 | 0.963 | "
             "1.292 | 2.029 |"
@@ -67,9 +68,9 @@ def _label_lines(labels: str | os.PathLike, generator: str = "squares") -> list[
 
 
 def _squares_model_lines(
-    permeability: Mapping | None, pvae: Mapping | None, generator: str = "squares"
+    permeability: Mapping | None, pvae: Mapping | None, paper: bool = True
 ) -> list[str]:
-    paper = generator == "squares"  # the paper's figures below are of its square-pore set
+    """The CNN's and the pVAE's test errors (``paper``: with the paper's figures beside them)."""
     lines = []
     if permeability is not None:
         test = permeability.get("test", {})
@@ -109,7 +110,7 @@ def _squares_model_lines(
     return lines
 
 
-def _design_lines(design: Mapping[str, Any], generator: str = "squares") -> list[str]:
+def _design_lines(design: Mapping[str, Any], paper: bool = True) -> list[str]:
     lines = [
         "## Latent gradient design",
         "",
@@ -139,11 +140,7 @@ def _design_lines(design: Mapping[str, Any], generator: str = "squares") -> list
         f"training structure in k and {verdict[beats.get('porosity')]} it in porosity (MAPE). "
         f"{design.get('designs_without_pore_path', 0)} designs have no pore path along z (k = 0), "
         f"{design.get('designs_without_solid', 0)} no solid voxel (k unbounded, not scored)."
-        + (
-            " Paper (CNN only): R^2 0.999 for k, 0.71 for porosity."
-            if generator == "squares"
-            else ""
-        ),
+        + (" Paper (CNN only): R^2 0.999 for k, 0.71 for porosity." if paper else ""),
         "",
     ]
     return lines
@@ -184,10 +181,11 @@ def write_squares_summary(
     ``generator="imported"``): label cost and dataset statistics, the CNN's and the pVAE's test
     errors, the design table (three evaluators and the baseline) and the slerp path (each
     section only when its stage ran)."""
-    lines = [f"# Study `{study}`: summary", "", *_label_lines(labels, generator)]
-    lines += _squares_model_lines(read_json(permeability), read_json(pvae), generator)
+    paper = generator == "squares"  # the paper's figures are of its square-pore set
+    lines = [f"# Study `{study}`: summary", "", *_label_lines(labels, generator, paper)]
+    lines += _squares_model_lines(read_json(permeability), read_json(pvae), paper)
     if design is not None:
-        lines += _design_lines(read_json(design), generator)
+        lines += _design_lines(read_json(design), paper)
     if slerp is not None:
         lines += _slerp_lines(read_json(slerp))
     Path(path).write_text("\n".join(lines))

@@ -91,9 +91,9 @@ def reencoded_objective(
         mu = model.encoder(probabilities)[0]
         predicted = model.regressor(mu).float()
         if column is not None:
-            porosity = 1.0 - probabilities.flatten(1).float().mean(dim=1)
-            lo, hi = model.scaler.lo[column], model.scaler.hi[column]
-            scaled = ((porosity - lo) / (hi - lo))[:, None]
+            porosity = 1.0 - probabilities.flatten(1).float().mean(dim=1, keepdim=True)
+            # the regressor's own scaler puts it on the training scale (every column, keep one)
+            scaled = model.scaler.encode(porosity.expand_as(predicted))[:, column : column + 1]
             predicted = torch.cat([predicted[:, :column], scaled, predicted[:, column + 1 :]], 1)
         return ((predicted - y) ** 2 * w.to(predicted.device)).sum(dim=1)
 
