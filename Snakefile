@@ -23,13 +23,13 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/train.smk"
-include: "workflow/rules/latent.smk"
+include: "workflow/rules/characterise.smk"
 include: "workflow/rules/bo.smk"
 include: "workflow/rules/transfer.smk"
 include: "workflow/rules/imports.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/design.smk"
-include: "workflow/rules/latent_design.smk"
+include: "workflow/rules/gradient.smk"
 
 
 rule all:

@@ -7,7 +7,7 @@
   set) by the D3Q19 TRT solver, which solves an extrusion on two slices (first solve, which
   compiles the kernels, left out), with 1 and 2 Taichi threads;
 - designs/s: candidate-steps per second (targets x starts x steps / s) of the batched latent
-  descent through decode and re-encode (:func:`poredesign.design.latent_design.latent_descent`),
+  descent through decode and re-encode (:func:`poredesign.design.gradient.latent_descent`),
   for the small study's narrow 2D pVAE and the default-width 2D pVAE with the paper's latent size
   250 (untrained weights: only the speed means anything). The descent never stops early here
   (loss bound 0, patience above the step count).
@@ -24,7 +24,7 @@ import time
 import numpy as np
 import torch
 
-from poredesign.design.latent_design import latent_descent, reencoded_objective
+from poredesign.design.gradient import latent_descent, reencoded_objective
 from poredesign.devices import torch_device
 from poredesign.learn import PropertyVAE
 from poredesign.structures.sampling import draw_structure, make_sampler

@@ -32,9 +32,9 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from poredesign.design.latent.estimate import nearest
-from poredesign.design.latent.pca import fit_pca
-from poredesign.design.latent.stretch import majority_share, stretch_direction
+from poredesign.characterise.estimate import nearest
+from poredesign.characterise.pca import fit_pca
+from poredesign.characterise.stretch import majority_share, stretch_direction
 from poredesign.learn.vae import VAE3D
 from poredesign.structures.sampling import draw_structure
 from poredesign.structures.scans import mean_chord_lengths

@@ -32,6 +32,10 @@ RENAMED_KEYS: dict[str, tuple[str, str]] = {
         "learn.pvae.search.phase_epochs",
         "the pVAE trains in phases; a stage is a workflow stage",
     ),
+    "latent": (
+        "characterise",
+        "the latent-space characterisation has its own section; design.latent is the latent design",
+    ),
 }
 
 

@@ -61,7 +61,7 @@ IMPORTED = config["generator"] == "imported"
 DATASET_SCAN = config["dataset"]["scan"]
 # the [A25] latent design and slerp stages (square pores, crops of a scan)
 LATENT_DESIGN_ON = config["generator"] in LATENT_DESIGN_GENERATORS
-REFERENCE_STUDY = config["latent"]["reference_study"]
+REFERENCE_STUDY = config["characterise"]["reference_study"]
 # another study's VAE and latent store (its latent stage must have run): read by the latent
 # stage, not declared as inputs, so that this study's dry run does not need them
 REFERENCE_MODEL = REFERENCE_STUDY and f"results/{REFERENCE_STUDY}/models/vae/model.pt"

@@ -1,6 +1,6 @@
 # The study's summary.md, from the files the stages wrote: the [R22] chain (surrogate, ABC,
 # validation) for spinodoids, the [Z23] chain (VAE, latent space, BO, transfer, scans) for
-# membranes; the [A25] square-pore summary is in latent_design.smk.
+# membranes; the [A25] square-pore summary is in gradient.smk.
 
 STAGE_TARGETS["report"] = [SUMMARY]
 

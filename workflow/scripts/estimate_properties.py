@@ -4,7 +4,7 @@ from its nearest training neighbours in the latent PCA (test.csv, summary.json).
 import json
 import logging
 
-from poredesign.design.latent import estimate_test, write_table
+from poredesign.characterise import estimate_test, write_table
 from poredesign.jsonable import jsonable
 from poredesign.runlog import setup_logging
 

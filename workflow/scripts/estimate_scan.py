@@ -5,7 +5,7 @@ import logging
 
 import torch
 
-from poredesign.design.latent import estimate_scan, write_table
+from poredesign.characterise import estimate_scan, write_table
 from poredesign.runlog import setup_logging
 
 stream = setup_logging(snakemake.log[0])

@@ -1,6 +1,6 @@
 """The transfer stage's second Voronoi dataset [Z23] (SPEC 3.5) into a structure store."""
 
-from poredesign.design.transfer import generate_transfer_dataset
+from poredesign.learn.transfer_experiment import generate_transfer_dataset
 from poredesign.runlog import setup_logging
 
 log_stream = setup_logging(snakemake.log[0])

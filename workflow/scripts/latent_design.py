@@ -2,8 +2,8 @@
 
 import torch
 
-from poredesign.design.latent_design import latent_design
-from poredesign.design.latent_design.figures import plot_design_parity
+from poredesign.design.gradient import latent_design
+from poredesign.design.gradient.figures import plot_design_parity
 from poredesign.runlog import setup_logging
 
 stream = setup_logging(snakemake.log[0])

@@ -2,8 +2,8 @@
 
 import torch
 
-from poredesign.design.latent import latent_space, read_latent
-from poredesign.design.latent.figures import plot_pc12, plot_porosity_pc, plot_reference
+from poredesign.characterise import latent_space, read_latent
+from poredesign.characterise.figures import plot_pc12, plot_porosity_pc, plot_reference
 from poredesign.runlog import setup_logging
 
 stream = setup_logging(snakemake.log[0])

@@ -2,8 +2,8 @@
 
 import torch
 
-from poredesign.design.latent_design import slerp_stage
-from poredesign.design.latent_design.figures import plot_slerp
+from poredesign.design.gradient import slerp_stage
+from poredesign.design.gradient.figures import plot_slerp
 from poredesign.runlog import setup_logging
 
 stream = setup_logging(snakemake.log[0])

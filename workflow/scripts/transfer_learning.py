@@ -3,7 +3,11 @@ network from scratch, repeated; transfer.json (runs, means, Welch test) and the 
 
 import torch
 
-from poredesign.design.transfer import compare_transfer, plot_transfer, write_transfer_json
+from poredesign.learn.transfer_experiment import (
+    compare_transfer,
+    plot_transfer,
+    write_transfer_json,
+)
 from poredesign.runlog import setup_logging
 from poredesign.store import verify_store
 

@@ -16,7 +16,7 @@ from poredesign.report.markdown import fmt, read_json
 def _scan_summary(table_path: str | os.PathLike) -> tuple[int, dict[str, Any], list[str]]:
     """Crop count, the estimation summary (the stage's own :func:`summarise`) and the estimated
     directions of a scan's ``estimate/<scan>.csv``."""
-    from poredesign.design.latent.estimate import read_table, summarise
+    from poredesign.characterise.estimate import read_table, summarise
 
     table = read_table(table_path)
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from poredesign import store
-from poredesign.design.latent import (
+from poredesign.characterise import (
     COLUMNS,
     build_latent_set,
     estimate_from_neighbours,
@@ -34,12 +34,12 @@ from poredesign.design.latent import (
     write_latent,
     write_pca_json,
 )
-from poredesign.design.latent.estimate import build_table, read_tau
-from poredesign.design.latent.reference import reference_summary
-from poredesign.design.latent.stretch import leave_one_out_direction_accuracy, majority_share
+from poredesign.characterise.estimate import build_table, read_tau
+from poredesign.characterise.reference import reference_summary
+from poredesign.characterise.stretch import leave_one_out_direction_accuracy, majority_share
 from poredesign.learn.data import split_indices
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 NAMES = ["n_points", "radius", "e_x", "e_y", "e_z", "porosity"]
 
 

@@ -8,7 +8,7 @@
 - :mod:`.figures`: PC1-PC2, porosity PC, reference projection.
 """
 
-from poredesign.design.latent.estimate import (
+from poredesign.characterise.estimate import (
     COLUMNS,
     estimate_from_neighbours,
     estimate_scan,
@@ -19,14 +19,14 @@ from poredesign.design.latent.estimate import (
     summarise,
     write_table,
 )
-from poredesign.design.latent.pca import (
+from poredesign.characterise.pca import (
     Pca,
     component_correlations,
     fit_pca,
     pearson,
     porosity_component,
 )
-from poredesign.design.latent.space import (
+from poredesign.characterise.space import (
     SPLITS,
     LatentSet,
     build_latent_set,
@@ -38,7 +38,7 @@ from poredesign.design.latent.space import (
     write_latent,
     write_pca_json,
 )
-from poredesign.design.latent.stretch import (
+from poredesign.characterise.stretch import (
     DIRECTIONS,
     stretch_direction,
     stretch_factors,

@@ -5,7 +5,7 @@ frozen encoder (latent mean, no sampling) predicts the tortuosity factor of a *s
 dataset (300 structures, n 180-250, r 2.8, split 250/50) better than the same network trained
 from scratch; each variant is repeated 20 times. This module holds the stage's library:
 
-- :func:`~poredesign.design.transfer_data.generate_transfer_dataset` (re-exported here): the
+- :func:`~poredesign.structures.transfer_dataset.generate_transfer_dataset` (re-exported here): the
   second dataset, drawn with the study's ``voronoi`` section overridden by
   ``transfer_data.voronoi`` (SPEC 1.2), from a seed derived from the study seed;
 - :func:`compare_transfer`: the repeated comparison of both variants, with the check that the
@@ -48,13 +48,13 @@ from typing import Any
 
 import numpy as np
 
-from poredesign.design.transfer_data import (
+from poredesign.jsonable import write_json
+from poredesign.runlog import progress
+from poredesign.structures.transfer_dataset import (
     generate_transfer_dataset,
     transfer_options,
     transfer_seed,
 )
-from poredesign.jsonable import write_json
-from poredesign.runlog import progress
 
 log = logging.getLogger(__name__)
 

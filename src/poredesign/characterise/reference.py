@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from poredesign import store
-from poredesign.design.latent.space import LatentSet, encode_store, load_vae, read_latent
-from poredesign.design.latent.stretch import (
+from poredesign.characterise.space import LatentSet, encode_store, load_vae, read_latent
+from poredesign.characterise.stretch import (
     DIRECTIONS,
     ISOTROPIC,
     stretch_factors,

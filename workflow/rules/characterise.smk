@@ -43,7 +43,7 @@ rule latent_space:
         mem_mb=16000,
         runtime=6 * 60,
     params:
-        batch_size=config["latent"]["batch_size"],
+        batch_size=config["characterise"]["batch_size"],
         device=config["device"],
         reference_study=REFERENCE_STUDY,
         reference_model=REFERENCE_MODEL,
@@ -89,7 +89,7 @@ rule estimate_scan:
         mem_mb=8000,
         runtime=60,
     params:
-        batch_size=config["latent"]["batch_size"],
+        batch_size=config["characterise"]["batch_size"],
         device=config["device"],
     script:
         "../scripts/estimate_scan.py"

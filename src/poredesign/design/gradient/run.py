@@ -36,9 +36,9 @@ import numpy as np
 import torch
 
 from poredesign import store
-from poredesign.design.latent.space import encode_store, load_vae, split_labels
-from poredesign.design.latent_design.descent import latent_descent, reencoded_objective
-from poredesign.design.latent_design.evaluate import (
+from poredesign.characterise.space import encode_store, load_vae, split_labels
+from poredesign.design.gradient.descent import latent_descent, reencoded_objective
+from poredesign.design.gradient.evaluate import (
     EVALUATORS,
     FLOW_AXIS,
     PROPERTIES,
@@ -49,8 +49,8 @@ from poredesign.design.latent_design.evaluate import (
     solver_properties,
     target_columns,
 )
-from poredesign.design.latent_design.slerp import slerp
-from poredesign.design.latent_design.targets import (
+from poredesign.design.gradient.slerp import slerp
+from poredesign.design.gradient.targets import (
     ReachableBand,
     draw_targets,
     nearest_by_k,

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import ROOT, run_reduced_study
 
-from poredesign.design.latent_design import EVALUATORS, PROPERTIES
+from poredesign.design.gradient import EVALUATORS, PROPERTIES
 from poredesign.store import open_group
 
 pytestmark = pytest.mark.slow

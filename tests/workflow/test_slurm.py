@@ -30,7 +30,7 @@ try:  # tests/ as a package or as a plain directory on sys.path (pytest's defaul
 except ImportError:
     from slurm_cluster import SlurmCluster, SlurmClusterError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = Path(__file__).parent / "data" / "tiny-slurm.yaml"
 WORKFLOW_FILES = ("Snakefile", "workflow", "config", "profiles", "envs")
 RUN_TIMEOUT_S = 600

@@ -10,9 +10,9 @@ import yaml
 from conftest import ROOT
 
 from poredesign.config import ConfigError, validate_config
-from poredesign.design.latent_design.descent import latent_descent, reencoded_objective
-from poredesign.design.latent_design.evaluate import decode_binary, solver_properties
-from poredesign.design.latent_design.figures import plot_slerp
+from poredesign.design.gradient.descent import latent_descent, reencoded_objective
+from poredesign.design.gradient.evaluate import decode_binary, solver_properties
+from poredesign.design.gradient.figures import plot_slerp
 from poredesign.learn.pvae import PropertyVAE
 from poredesign.store import StructureStore, atomic_group, gather_structures, write_array
 from poredesign.structures.foam import synthetic_foam

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from poredesign.design.latent.pca import pearson
-from poredesign.design.latent.reference import stretch_groups
-from poredesign.design.latent.space import TRAIN, LatentSet
-from poredesign.design.latent.stretch import DIRECTIONS
+from poredesign.characterise.pca import pearson
+from poredesign.characterise.reference import stretch_groups
+from poredesign.characterise.space import TRAIN, LatentSet
+from poredesign.characterise.stretch import DIRECTIONS
 
 COLOURS = {"x": "tab:blue", "y": "tab:orange", "z": "tab:green", "isotropic": "0.35", "": "0.7"}
 PAIR_COLOURS = {"xy": "tab:purple", "xz": "tab:cyan", "yz": "tab:red", "xyz": "black"}

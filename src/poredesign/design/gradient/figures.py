@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from poredesign import store
-from poredesign.design.latent_design.evaluate import EVALUATORS, PROPERTIES
+from poredesign.design.gradient.evaluate import EVALUATORS, PROPERTIES
 
 LABELS = {"porosity": "porosity", "k": "k_z (voxel^2)"}
 

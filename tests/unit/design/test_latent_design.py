@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from poredesign.design.latent_design import (
+from poredesign.design.gradient import (
     ReachableBand,
     draw_targets,
     latent_descent,

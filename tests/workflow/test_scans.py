@@ -22,7 +22,7 @@ from poredesign.structures.scans import (
 )
 from poredesign.structures.voronoi import voronoi_membrane
 
-SCRIPT = Path(__file__).parents[1] / "workflow" / "scripts" / "import_scan.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "workflow" / "scripts" / "import_scan.py"
 VORONOI_NAMES = ("n_points", "radius", "e_x", "e_y", "e_z", "porosity")
 
 

@@ -1,6 +1,6 @@
 """Diffusion: D3Q7 lattice Boltzmann vs Krylov, porespy's tortuosity_fd, properties(), the CLI.
 
-The Krylov path's own analytical checks live in tests/test_diffusion.py.
+The Krylov path's own analytical checks live in tests/unit/transport/test_diffusion.py.
 """
 
 import json

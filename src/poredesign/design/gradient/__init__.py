@@ -9,15 +9,15 @@
 - :mod:`.figures`: design parity and the slerp strip.
 """
 
-from poredesign.design.latent_design.descent import (
+from poredesign.design.gradient.descent import (
     DescentResult,
     latent_descent,
     reencoded_objective,
 )
-from poredesign.design.latent_design.evaluate import EVALUATORS, PROPERTIES, score
-from poredesign.design.latent_design.run import latent_design, read_properties, slerp_stage
-from poredesign.design.latent_design.slerp import slerp
-from poredesign.design.latent_design.targets import (
+from poredesign.design.gradient.evaluate import EVALUATORS, PROPERTIES, score
+from poredesign.design.gradient.run import latent_design, read_properties, slerp_stage
+from poredesign.design.gradient.slerp import slerp
+from poredesign.design.gradient.targets import (
     ReachableBand,
     draw_targets,
     nearest_by_k,

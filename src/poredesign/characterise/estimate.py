@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from poredesign import store
-from poredesign.design.latent.space import (
+from poredesign.characterise.space import (
     SPLITS,
     TRAIN,
     LatentSet,
@@ -42,7 +42,7 @@ from poredesign.design.latent.space import (
     load_vae,
     read_latent,
 )
-from poredesign.design.latent.stretch import DIRECTIONS, UNKNOWN, direction_names, majority_share
+from poredesign.characterise.stretch import DIRECTIONS, UNKNOWN, direction_names, majority_share
 from poredesign.learn.metrics import mape
 
 COLUMNS = (

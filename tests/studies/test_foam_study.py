@@ -11,7 +11,7 @@ import pytest
 import yaml
 from conftest import ROOT, run_reduced_study
 
-from poredesign.design.latent_design import EVALUATORS, PROPERTIES
+from poredesign.design.gradient import EVALUATORS, PROPERTIES
 from poredesign.store import StructureStore, open_group
 from poredesign.transport.results import Flag
 

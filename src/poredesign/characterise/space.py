@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 
 from poredesign import store
-from poredesign.design.latent.pca import Pca, component_correlations, fit_pca, porosity_component
-from poredesign.design.latent.stretch import (
+from poredesign.characterise.pca import Pca, component_correlations, fit_pca, porosity_component
+from poredesign.characterise.stretch import (
     DIRECTIONS,
     UNKNOWN,
     leave_one_out_direction_accuracy,
@@ -318,7 +318,7 @@ def latent_space(
     latent = build_latent_set(mu, split, structures.params, structures.param_names, porosity, attrs)
     summary = latent.summary()
     if reference is not None:
-        from poredesign.design.latent.reference import project_into_reference, reference_summary
+        from poredesign.characterise.reference import project_into_reference, reference_summary
 
         ref_scores, ref = project_into_reference(
             structures,

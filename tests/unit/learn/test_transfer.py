@@ -13,7 +13,10 @@ import pytest
 import scipy.stats
 import torch
 
-from poredesign.design.transfer import (
+from poredesign.learn import load_model
+from poredesign.learn.fit import TrainSettings
+from poredesign.learn.io import save_model
+from poredesign.learn.transfer_experiment import (
     VARIANTS,
     compare_transfer,
     plot_transfer,
@@ -23,17 +26,14 @@ from poredesign.design.transfer import (
     transfer_run,
     write_transfer_json,
 )
-from poredesign.design.transfer_data import (
+from poredesign.learn.vae import VAE3D
+from poredesign.store import StructureStore, atomic_group, write_array
+from poredesign.structures.sampling import generate_dataset, make_sampler
+from poredesign.structures.transfer_dataset import (
     generate_transfer_dataset,
     transfer_options,
     transfer_seed,
 )
-from poredesign.learn import load_model
-from poredesign.learn.fit import TrainSettings
-from poredesign.learn.io import save_model
-from poredesign.learn.vae import VAE3D
-from poredesign.store import StructureStore, atomic_group, write_array
-from poredesign.structures.sampling import generate_dataset, make_sampler
 
 SEED = 5
 SIZE = 16
