@@ -40,6 +40,8 @@ import logging
 import math
 import time
 import warnings
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -116,54 +118,68 @@ class FlowSolver:
         keep_velocity: bool = False,
         reduce_extrusion: bool = True,
     ) -> PermeabilityResult:
-        t0 = time.perf_counter()
-        solid = as_solid(solid, name)
-        ax = axis_index(axis)
+        """Permeability of ``solid`` along ``axis``: k in lattice units (voxel^2), see
+        :func:`permeability` for the arguments. Four steps: :meth:`_prepare` (the domain),
+        :meth:`_parameters` (relaxation time, rates, force), :meth:`_iterate` (the time march to
+        steady state) and :meth:`_result`."""
+        run = _Run(name=name, t0=time.perf_counter(), voxel_size=voxel_size)
+        trivial = self._prepare(run, solid, axis, magic, mirror, reduce_extrusion)
+        if trivial is not None:
+            return trivial
+        params = self._parameters(run, relaxation_time, magic, force)
+        march = self._iterate(run, params, tol, max_steps, check_every, min_steps, mach_limit)
+        return self._result(run, params, march, tol, keep_velocity)
+
+    @staticmethod
+    def _prepare(
+        run: _Run, solid, axis, magic: float, mirror: bool, reduce_extrusion: bool
+    ) -> PermeabilityResult | None:
+        """Check the input and set up the domain in ``run`` (lengths in voxels): mirror along
+        the axis if asked, fill the pore clusters that cannot carry a periodic flow, and reduce an
+        extrusion along the axis to two slices. Returns the result of a trivial case (all solid,
+        no solid, no pore path: no run needed), else None."""
+        solid = as_solid(solid, run.name)
+        ax = run.ax = axis_index(axis)
         if mirror:
             solid = np.concatenate([solid, np.flip(solid, axis=ax)], axis=ax)
         shape = solid.shape
-        base = dict(axis=ax, magic=magic, mirrored=mirror, shape=tuple(shape))
-
-        def finish(k, iterations, converged, flag, message, **extra):
-            k_m2 = None if voxel_size is None else k * float(voxel_size) ** 2
-            return PermeabilityResult(
-                k=float(k),
-                iterations=int(iterations),
-                converged=bool(converged),
-                wall_time=time.perf_counter() - t0,
-                flag=flag,
-                message=message,
-                k_m2=k_m2,
-                device=backend.active_device() or "",
-                **base,
-                **extra,
-            )
-
+        run.base = dict(axis=ax, magic=magic, mirrored=mirror, shape=tuple(shape))
         if solid.all():
-            return finish(0.0, 0, True, Flag.NO_PATH, "all solid: no pore path")
+            return run.finish(0.0, 0, True, Flag.NO_PATH, "all solid: no pore path")
         if not solid.any():
-            return finish(
+            return run.finish(
                 math.inf, 0, True, Flag.NO_SOLID, "no solid voxel: permeability is unbounded"
             )
         flowing = winding_mask(~solid, ax)
         if not flowing.any():
-            return finish(
+            return run.finish(
                 0.0, 0, True, Flag.NO_PATH, f"no pore path along {AXES[ax]} (periodic): k = 0"
             )
         solid = ~flowing  # fill closed pore clusters (fluid at rest in the steady state)
-        full_length = shape[ax]
+        run.full_length = shape[ax]
         extruded = (
             reduce_extrusion
-            and full_length > 2
+            and run.full_length > 2
             and bool((solid == np.take(solid, [0], axis=ax)).all())
         )
         if extruded:
             # every slice along the flow is the same (an extrusion): the periodic steady flow is
             # uniform along the axis, so two slices give exactly the same k
             solid = np.repeat(np.take(solid, [0], axis=ax), 2, axis=ax)
-            shape = solid.shape
-        base["extruded"] = extruded
+        run.base["extruded"] = run.extruded = extruded
+        run.solid = solid
+        return None
 
+    @staticmethod
+    def _parameters(
+        run: _Run, relaxation_time: float | str, magic: float, force: float | None
+    ) -> _Parameters:
+        """Relaxation time tau_+ (dimensionless; ``"auto"``: :func:`auto_relaxation_time`), the
+        TRT rates, the viscosity nu = (tau_+ - 1/2) / 3 (lattice units, voxel^2 per step) and the
+        body force g (lattice units; by default the force that gives a slit spanning the box a
+        peak velocity of TARGET_MACH_SCALE)."""
+        solid, ax = run.solid, run.ax
+        shape = solid.shape
         if relaxation_time == "auto":
             relaxation_time = auto_relaxation_time(solid, ax)
         relaxation_time = float(relaxation_time)
@@ -171,92 +187,94 @@ class FlowSolver:
         nu = (relaxation_time - 0.5) / 3.0
         lateral = max(s for a, s in enumerate(shape) if a != ax)
         g = float(force) if force else TARGET_MACH_SCALE * 8.0 * nu / lateral**2
-        base.update(relaxation_time=relaxation_time, force=g)
+        run.base.update(relaxation_time=relaxation_time, force=g)
+        return _Parameters(relaxation_time=relaxation_time, lp=lp, lm=lm, nu=nu, force=g)
 
-        device = backend.ensure_backend(self.device_request, self.threads)
-        from poredesign.transport import flow_kernels as fk
-
-        step = fk.step_kernel(device)
-        cell_major = fk.cell_major(device)
-
+    def _iterate(
+        self,
+        run: _Run,
+        params: _Parameters,
+        tol: float,
+        max_steps: int | None,
+        check_every: int | None,
+        min_steps: int,
+        mach_limit: float,
+    ) -> _March:
+        """March the D3Q19 populations in time (lattice units: one step = one time unit) until
+        the mean velocity passes :func:`_converged`, diverges (NaN, lattice Mach number above
+        ``mach_limit``) or the step budget is spent. The mean velocity is measured every
+        ``check_every`` steps as the average of two consecutive states (module docstring)."""
+        shape = run.solid.shape
+        lattice = _Lattice(self, run, params.force)
         n_check = check_every or max(10, min(200, int(round(max(shape) / 2))))
         budget = max_steps or default_max_steps(shape)
-        buf = self._buffers_for(shape)
-        nx, ny, nz = shape
-        gvec = [0.0, 0.0, 0.0]
-        gvec[ax] = g
-        buf.mask.from_numpy(fk.neighbour_mask(solid))
-        fk.fill_zero(buf.src)
-        fk.fill_zero(buf.dst)
-        nv = solid.size
-        cs = 1.0 / math.sqrt(3.0)
-
-        def measure(arr) -> tuple[float, float, bool]:
-            fk.flow_measure(arr, buf.mask, nx, ny, nz, *gvec, buf.partial, cell_major)
-            part = buf.partial.to_numpy().reshape(-1, 5)
-            bad = part[:, 4].sum() > 0
-            mean = part[:, ax].sum() / nv
-            mach = math.sqrt(part[:, 3].max()) / cs
-            return mean, mach, bool(bad or not math.isfinite(mean))
-
-        history: list[tuple[int, float]] = []
-        steps = 0
-        a, b = buf.src, buf.dst
-        converged = False
-        reason = ""
-        mean = math.nan
-        mach = math.nan
-        while steps < budget:
-            todo = max(2, min(n_check, budget - steps))
+        march = _March(lattice=lattice, populations=lattice.buf.src)
+        a, b = lattice.buf.src, lattice.buf.dst
+        lp, lm = params.lp, params.lm
+        while march.steps < budget:
+            todo = max(2, min(n_check, budget - march.steps))
             for _ in range(todo - 1):
-                step(a, b, buf.mask, nx, ny, nz, *gvec, lp, lm)
+                lattice.step(a, b, lp, lm)
                 a, b = b, a
             # average two consecutive states: voxels whose populations along the axis all
             # bounce back hold an undamped period-2 oscillation of that momentum (0, -g, 0, ...)
-            mean_1, mach_1, bad_1 = measure(a)
-            step(a, b, buf.mask, nx, ny, nz, *gvec, lp, lm)
+            mean_1, mach_1, bad_1 = lattice.measure(a)
+            lattice.step(a, b, lp, lm)
             a, b = b, a
-            steps += todo
-            mean_2, mach_2, bad_2 = measure(a)
+            march.steps += todo
+            mean_2, mach_2, bad_2 = lattice.measure(a)
             mean, mach, bad = 0.5 * (mean_1 + mean_2), max(mach_1, mach_2), bad_1 or bad_2
-            history.append((steps, mean))
+            march.mean, march.mach = mean, mach
+            march.history.append((march.steps, mean))
             if bad:
-                reason = f"NaN in the velocity after {steps} steps"
+                march.reason = f"NaN in the velocity after {march.steps} steps"
                 break
             if mach > mach_limit:
-                reason = f"lattice Mach number {mach:.3g} above {mach_limit} after {steps} steps"
+                march.reason = (
+                    f"lattice Mach number {mach:.3g} above {mach_limit} after {march.steps} steps"
+                )
                 break
-            if steps >= min_steps and _converged(history, tol):
-                converged = True
+            if march.steps >= min_steps and _converged(march.history, tol):
+                march.converged = True
                 break
+        march.populations = a
+        return march
+
+    @staticmethod
+    def _result(
+        run: _Run, params: _Parameters, march: _March, tol: float, keep_velocity: bool
+    ) -> PermeabilityResult:
+        """The result of the run: k = nu <u> / g (lattice units, voxel^2; ``k_m2`` in m^2 with a
+        voxel size), or NaN with the DIVERGED or NOT_CONVERGED flag and a warning naming the
+        structure; the velocity field (3, x, y, z; lattice units) when ``keep_velocity``."""
+        ax, name, steps, mean = run.ax, run.name, march.steps, march.mean
         velocity = None
         if keep_velocity:
-            import taichi as ti
-
-            out = ti.ndarray(ti.f32, 3 * nv)
-            fk.velocity_field(a, buf.mask, nx, ny, nz, *gvec, out, cell_major)
-            velocity = out.to_numpy().reshape(3, *shape)
-            if extruded:
-                velocity = np.repeat(np.take(velocity, [0], axis=ax + 1), full_length, axis=ax + 1)
-        extra = dict(mean_velocity=mean, max_mach=mach, history=history)
-        if reason:
+            velocity = march.lattice.velocity(march.populations)
+            if run.extruded:
+                velocity = np.repeat(
+                    np.take(velocity, [0], axis=ax + 1), run.full_length, axis=ax + 1
+                )
+        extra = dict(mean_velocity=mean, max_mach=march.mach, history=march.history)
+        if march.reason:
+            reason = march.reason
             log.warning("%s: permeability along %s diverged: %s", name, AXES[ax], reason)
             warnings.warn(
                 f"{name}: permeability along {AXES[ax]} diverged ({reason})",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
-            result = finish(math.nan, steps, False, Flag.DIVERGED, reason, **extra)
-        elif not converged:
+            result = run.finish(math.nan, steps, False, Flag.DIVERGED, reason, **extra)
+        elif not march.converged:
             msg = f"not converged after {steps} steps (tol {tol:g}); last mean velocity {mean:.6g}"
             warnings.warn(
-                f"{name}: permeability along {AXES[ax]} {msg}", RuntimeWarning, stacklevel=3
+                f"{name}: permeability along {AXES[ax]} {msg}", RuntimeWarning, stacklevel=4
             )
-            result = finish(math.nan, steps, False, Flag.NOT_CONVERGED, msg, **extra)
+            result = run.finish(math.nan, steps, False, Flag.NOT_CONVERGED, msg, **extra)
         else:
-            k = nu * mean / g
-            note = " (extruded along the axis: solved on 2 slices)" if extruded else ""
-            result = finish(
+            k = params.nu * mean / params.force
+            note = " (extruded along the axis: solved on 2 slices)" if run.extruded else ""
+            result = run.finish(
                 k, steps, True, Flag.OK, f"converged after {steps} steps{note}", **extra
             )
         result.velocity = velocity
@@ -267,9 +285,115 @@ class FlowSolver:
             result.k,
             result.iterations,
             result.wall_time,
-            device,
+            march.lattice.device,
         )
         return result
+
+
+@dataclass
+class _Run:
+    """The domain of one solve (lengths in voxels) and what every result of it carries."""
+
+    name: str
+    t0: float  # perf_counter at the start, for the wall time
+    voxel_size: float | None  # metres, for k_m2
+    ax: int = 0
+    base: dict = field(default_factory=dict)  # result fields set before the run
+    solid: np.ndarray | None = None  # the domain solved: closed pores filled, extrusion reduced
+    full_length: int = 0  # voxels along the axis before the extrusion was reduced
+    extruded: bool = False
+
+    def finish(self, k, iterations, converged, flag, message, **extra) -> PermeabilityResult:
+        """A :class:`PermeabilityResult` with k in voxel^2 (and m^2 when a voxel size is set)."""
+        k_m2 = None if self.voxel_size is None else k * float(self.voxel_size) ** 2
+        return PermeabilityResult(
+            k=float(k),
+            iterations=int(iterations),
+            converged=bool(converged),
+            wall_time=time.perf_counter() - self.t0,
+            flag=flag,
+            message=message,
+            k_m2=k_m2,
+            device=backend.active_device() or "",
+            **self.base,
+            **extra,
+        )
+
+
+@dataclass
+class _Parameters:
+    """Lattice parameters of one run (lattice units)."""
+
+    relaxation_time: float  # tau_+, dimensionless
+    lp: float  # TRT rate lambda+ = 1 / tau_+
+    lm: float  # TRT rate lambda- (from the magic parameter)
+    nu: float  # kinematic viscosity, voxel^2 per step
+    force: float  # body force g along the axis, voxel per step^2
+
+
+class _Lattice:
+    """The Taichi arrays and kernels of one run: D3Q19 populations (float32, lattice units), the
+    neighbour mask and the body force vector."""
+
+    def __init__(self, solver: FlowSolver, run: _Run, g: float):
+        self.device = backend.ensure_backend(solver.device_request, solver.threads)
+        from poredesign.transport import flow_kernels as fk
+
+        self.fk = fk
+        self._step = fk.step_kernel(self.device)
+        self.cell_major = fk.cell_major(self.device)
+        solid = run.solid
+        self.shape = solid.shape
+        self.ax = run.ax
+        self.buf = buf = solver._buffers_for(self.shape)
+        self.dims = tuple(self.shape)
+        gvec = [0.0, 0.0, 0.0]
+        gvec[run.ax] = g
+        self.gvec = gvec
+        buf.mask.from_numpy(fk.neighbour_mask(solid))
+        fk.fill_zero(buf.src)
+        fk.fill_zero(buf.dst)
+        self.nv = solid.size
+
+    def step(self, a, b, lp: float, lm: float) -> None:
+        """One fused stream + collide + force step, populations ``a`` -> ``b``."""
+        self._step(a, b, self.buf.mask, *self.dims, *self.gvec, lp, lm)
+
+    def measure(self, arr) -> tuple[float, float, bool]:
+        """Mean velocity along the axis over the whole domain (superficial, lattice units), the
+        largest lattice Mach number |u| / c_s, and whether any velocity is not finite."""
+        buf = self.buf
+        self.fk.flow_measure(arr, buf.mask, *self.dims, *self.gvec, buf.partial, self.cell_major)
+        part = buf.partial.to_numpy().reshape(-1, 5)
+        bad = part[:, 4].sum() > 0
+        mean = part[:, self.ax].sum() / self.nv
+        mach = math.sqrt(part[:, 3].max()) / _CS
+        return mean, mach, bool(bad or not math.isfinite(mean))
+
+    def velocity(self, arr) -> np.ndarray:
+        """Velocity field (3, x, y, z) of the populations ``arr`` (lattice units; 0 in solid)."""
+        import taichi as ti
+
+        out = ti.ndarray(ti.f32, 3 * self.nv)
+        self.fk.velocity_field(arr, self.buf.mask, *self.dims, *self.gvec, out, self.cell_major)
+        return out.to_numpy().reshape(3, *self.shape)
+
+
+@dataclass
+class _March:
+    """State of the time march: steps taken, the last measurement, how it ended."""
+
+    lattice: _Lattice
+    populations: Any  # the Taichi array holding the latest state
+    steps: int = 0
+    mean: float = math.nan  # mean velocity along the axis, lattice units
+    mach: float = math.nan
+    history: list[tuple[int, float]] = field(default_factory=list)
+    converged: bool = False
+    reason: str = ""  # why it diverged; empty otherwise
+
+
+_CS = 1.0 / math.sqrt(3.0)  # lattice speed of sound
 
 
 def auto_relaxation_time(solid: np.ndarray, axis: int) -> float:
