@@ -11,7 +11,9 @@
 Modules: :mod:`.inputs` (input check), :mod:`.connectivity` (spanning and winding pore space),
 :mod:`.backend` (Taichi initialisation), :mod:`.lattice`, :mod:`.streaming` (periodic offsets,
 pull streaming with halfway bounce-back), :mod:`.flow_kernels`, :mod:`.flow`,
-:mod:`.diffusion_kernels`, :mod:`.diffusion`, :mod:`.results`, :mod:`.properties`, :mod:`.labels`.
+:mod:`.diffusion_kernels`, :mod:`.diffusion` (the shared front end),
+:mod:`.diffusion_krylov` and :mod:`.diffusion_lbm` (one solver each), :mod:`.results`,
+:mod:`.properties`, :mod:`.labels`.
 
 Taichi is imported and initialised lazily, on the first lattice Boltzmann solve
 (see :mod:`.backend`); importing this package does not import it.

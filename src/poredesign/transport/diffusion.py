@@ -13,22 +13,17 @@ eta = D_eff / D = <J> (N - 1) / (c_in - c_out), with <J> the total flux through 
 divided by the full cross-section N_lat1 * N_lat2 (so eta <= porosity); tau = porosity / eta.
 Straight channels give eta = porosity exactly.
 
-Two solvers of this same discrete problem:
+Two solvers of this same discrete problem, one module each:
 
-``method="krylov"`` (default, CPU): conjugate gradients preconditioned by algebraic multigrid
-with geometric aggregates (2 x 2 x 2 blocks of unknowns, piecewise-constant prolongation, Galerkin
-coarse operators, W-cycle, symmetric Gauss-Seidel smoothing; pyamg's cycle and smoothers). Its
-set-up is a few sparse sums, about 20x cheaper than classical (Ruge-Stuben) AMG here, and the
-solve converges in 10-25 iterations on spinodoids. BLAS is held to one thread during the solve:
-the vectors are too small to gain from threads, and idle-spinning BLAS threads slowed the solve
-10-30x on a busy 2-core machine. The flux is measured on every layer pair; since it is
-conserved, its spread across layers checks the solve.
+``method="krylov"`` (default, CPU; :mod:`.diffusion_krylov`): conjugate gradients preconditioned
+by algebraic multigrid with geometric aggregates; converges in 10-25 iterations on spinodoids.
 
-``method="lbm"``: a D3Q7 two-relaxation-time lattice Boltzmann scheme in Taichi, float64
-(:mod:`.diffusion_kernels`), with the magic parameter 1/4, whose steady state is exactly this
-finite-volume scheme whatever the relaxation time; it marches in time from a linear profile
-until the flux through every layer pair agrees (spread below ``tol``) and stops changing. Slower
-on the CPU (O(N^2 / D) steps) but runs on CUDA; the two methods agree to about 1e-7.
+``method="lbm"`` (:mod:`.diffusion_lbm`, kernels in :mod:`.diffusion_kernels`): a D3Q7
+two-relaxation-time lattice Boltzmann scheme in Taichi, float64, whose steady state is exactly this
+finite-volume scheme; slower on the CPU but runs on CUDA; the two methods agree to about 1e-7.
+
+This module holds what both share: the input checks, the trivial cases (no solid, no pore path),
+the spanning pore cluster, eta from the layer fluxes, and the result with its fault flags.
 """
 
 from __future__ import annotations
@@ -39,11 +34,11 @@ import time
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
 
 from poredesign.transport.connectivity import spanning_mask
+from poredesign.transport.diffusion_krylov import FLUX_TOL, layer_fluxes, solve_krylov
+from poredesign.transport.diffusion_lbm import LBM_RELAXATION_TIME_MINUS, solve_lbm
 from poredesign.transport.inputs import as_solid
-from poredesign.transport.lattice import D3Q7_CS2, MAGIC_DIFFUSION
 from poredesign.transport.results import AXES, DiffusivityResult, Flag, axis_index
 
 log = logging.getLogger(__name__)
@@ -51,252 +46,6 @@ log = logging.getLogger(__name__)
 METHODS = ("krylov", "lbm")
 LATERAL = ("periodic", "closed")
 DEFAULT_TOL = {"krylov": 1e-5, "lbm": 1e-5}
-# krylov: largest accepted spread of the flux across layer pairs, (max - min) / mean; eta, the
-# mean, is far more accurate than the spread (about 1e-6 at a spread of 1e-4 on spinodoids)
-FLUX_TOL = 1e-4
-# relaxation time tau_- of the flux: D = c_s^2 (tau_- - 1/2) = 4.875; tau_+ = 0.5128 from the magic
-# parameter
-LBM_RELAXATION_TIME_MINUS = 20.0
-
-
-def _laplacian_system(
-    pore: np.ndarray, lateral_periodic: bool = True
-) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
-    """System A c = b over the interior connected pore voxels (axis 0 = transport axis).
-
-    Returns (A, b, index) with ``index`` the unknown number of each voxel (-1: none, -2: inlet,
-    -3: outlet).
-    """
-    index = np.full(pore.shape, -1, dtype=np.int64)
-    interior = pore.copy()
-    interior[0] = interior[-1] = False
-    n_unknowns = int(interior.sum())
-    index[interior] = np.arange(n_unknowns)
-    index[0][pore[0]] = -2
-    index[-1][pore[-1]] = -3
-
-    rows, cols = [], []
-    diag = np.zeros(n_unknowns)
-    b = np.zeros(n_unknowns)
-    for axis in range(3):
-        if axis == 0 or not lateral_periodic:
-            lo = [slice(None)] * 3
-            hi = [slice(None)] * 3
-            lo[axis] = slice(None, -1)
-            hi[axis] = slice(1, None)
-            a, c = index[tuple(lo)], index[tuple(hi)]
-        else:
-            a, c = index, np.roll(index, -1, axis=axis)
-        both = (a != -1) & (c != -1)
-        ia, ic = a[both], c[both]
-        for p, q in ((ia, ic), (ic, ia)):
-            unknown = p >= 0
-            diag += np.bincount(p[unknown], minlength=n_unknowns)
-            coupled = unknown & (q >= 0)
-            rows.append(p[coupled])
-            cols.append(q[coupled])
-            inlet = unknown & (q == -2)  # neighbour fixed at c = 1
-            b += np.bincount(p[inlet], minlength=n_unknowns)
-    rows = np.concatenate(rows)
-    cols = np.concatenate(cols)
-    off = sp.csr_matrix((-np.ones(len(rows)), (rows, cols)), shape=(n_unknowns, n_unknowns))
-    matrix = (off + sp.diags(diag)).tocsr()
-    return matrix, b, index
-
-
-def _layer_fluxes(pore: np.ndarray, concentration: np.ndarray) -> np.ndarray:
-    """Total flux from layer k to k + 1 along axis 0, for k = 0..N-2."""
-    both = pore[:-1] & pore[1:]
-    drop = np.where(both, concentration[:-1] - concentration[1:], 0.0)
-    return drop.sum(axis=(1, 2))
-
-
-def aggregation_amg(matrix: sp.csr_matrix, coords: np.ndarray, max_coarse: int = 500):
-    """pyamg multilevel solver with geometric aggregates (2 x 2 x 2 blocks of unknowns).
-
-    ``coords``: int (n, 3) voxel coordinates of the unknowns. Piecewise-constant prolongation,
-    Galerkin coarse operators (the coarse matrix of a graph Laplacian is again one, with the
-    number of fine links between two aggregates as weight), symmetric Gauss-Seidel smoothing.
-    Use with ``cycle="W"`` (V-cycles of unsmoothed aggregation lose efficiency with depth).
-    """
-    from pyamg.multilevel import MultilevelSolver
-    from pyamg.relaxation.smoothing import change_smoothers
-
-    levels = []
-    a = matrix.tocsr()
-    coords = np.asarray(coords, dtype=np.int64)
-    while a.shape[0] > max_coarse:
-        coarse = coords // 2
-        span = coarse.max(axis=0) + 1
-        key = (coarse[:, 0] * span[1] + coarse[:, 1]) * span[2] + coarse[:, 2]
-        unique, aggregate = np.unique(key, return_inverse=True)
-        n_coarse = len(unique)
-        if n_coarse > 0.9 * a.shape[0]:
-            break
-        prolong = sp.csr_matrix(
-            (np.ones(a.shape[0]), (np.arange(a.shape[0]), aggregate)), shape=(a.shape[0], n_coarse)
-        )
-        level = MultilevelSolver.Level()
-        level.A, level.P, level.R = a, prolong, prolong.T.tocsr()
-        levels.append(level)
-        a = (level.R @ a @ prolong).tocsr()
-        coords = np.empty((n_coarse, 3), dtype=np.int64)
-        coords[aggregate] = coarse
-    level = MultilevelSolver.Level()
-    level.A = a
-    levels.append(level)
-    solver = MultilevelSolver(levels, coarse_solver="pinv")
-    smoother = ("gauss_seidel", {"sweep": "symmetric", "iterations": 1})
-    change_smoothers(solver, smoother, smoother)
-    return solver
-
-
-def _krylov(
-    connected: np.ndarray,
-    lateral_periodic: bool,
-    tol: float,
-    max_iterations: int,
-    flux_tol: float = FLUX_TOL,
-):
-    """Concentration (N, ny, nz), CG iterations, relative residual, flux spread.
-
-    The residual tolerance is tightened (x 0.01, at most twice) while the flux spread across
-    layer pairs exceeds ``flux_tol``, so the flux, hence eta, is accurate to about ``flux_tol``.
-    """
-    from threadpoolctl import threadpool_limits
-
-    matrix, b, index = _laplacian_system(connected, lateral_periodic)
-    n_layers = connected.shape[0]
-    concentration = np.zeros(connected.shape)
-    concentration[0][connected[0]] = 1.0
-    if not matrix.shape[0]:
-        return concentration, 0, 0.0, 0.0
-    unknown = index >= 0
-    coords = np.empty((matrix.shape[0], 3), dtype=np.int64)
-    coords[index[unknown]] = np.argwhere(unknown)
-    # start from the linear profile of a straight channel
-    x = 1.0 - coords[:, 0] / (n_layers - 1.0)
-    iterations = 0
-    spread = math.inf
-    residual = math.inf
-    with threadpool_limits(limits=1, user_api="blas"):
-        solver = aggregation_amg(matrix, coords)
-        for attempt in range(3):
-            residuals: list[float] = []
-            x = solver.solve(
-                b,
-                x0=x,
-                tol=tol * 0.01**attempt,
-                maxiter=max(1, max_iterations - iterations),
-                accel="cg",
-                cycle="W",
-                residuals=residuals,
-            )
-            iterations += max(len(residuals) - 1, 0)
-            residual = float(np.linalg.norm(b - matrix @ x) / max(np.linalg.norm(b), 1e-300))
-            concentration[unknown] = x[index[unknown]]
-            fluxes = _layer_fluxes(connected, concentration)
-            mean = float(fluxes.mean())
-            spread = float((fluxes.max() - fluxes.min()) / abs(mean)) if mean else 0.0
-            if spread <= flux_tol or iterations >= max_iterations:
-                break
-    return concentration, iterations, residual, spread
-
-
-class _LbmBuffers:
-    def __init__(self, shape):
-        import taichi as ti
-
-        from poredesign.transport import backend
-
-        self.shape = tuple(shape)
-        self.generation = backend.generation()
-        nv = int(np.prod(shape))
-        self.src = ti.ndarray(ti.f64, 7 * nv)
-        self.dst = ti.ndarray(ti.f64, 7 * nv)
-        self.mask = ti.ndarray(ti.u8, nv)
-        self.partial = ti.ndarray(ti.f64, max(1, (shape[0] - 1) * shape[1]))
-
-
-_lbm_cache: dict[str, _LbmBuffers] = {}
-
-
-def _lbm_buffers(shape) -> _LbmBuffers:
-    from poredesign.transport import backend
-
-    buf = _lbm_cache.get("last")
-    if buf is None or buf.shape != tuple(shape) or buf.generation != backend.generation():
-        _lbm_cache.clear()  # free the previous size first
-        buf = _LbmBuffers(shape)
-        _lbm_cache["last"] = buf
-    return buf
-
-
-def lbm_default_steps(
-    shape: tuple[int, ...], relaxation_time_minus: float = LBM_RELAXATION_TIME_MINUS
-) -> int:
-    """Step budget of the D3Q7 run: a multiple of the diffusive time N^2 / D of the box."""
-    n = max(shape)
-    d = D3Q7_CS2 * (relaxation_time_minus - 0.5)
-    return int(max(2000, 40 * n * n / d))
-
-
-def _lbm(
-    connected: np.ndarray,
-    lateral_periodic: bool,
-    tol: float,
-    max_steps: int | None,
-    device: str,
-    threads: int | None,
-    relaxation_time_minus: float,
-    check_every: int | None,
-):
-    """Flux per layer pair (in units of D), steps, converged flag, spread."""
-    from poredesign.transport import backend
-
-    active = backend.ensure_backend(device, threads)
-    from poredesign.transport import diffusion_kernels as dk
-
-    step = dk.step_kernel(active)
-
-    shape = connected.shape
-    nx, ny, nz = shape
-    relaxation_time_plus = 0.5 + MAGIC_DIFFUSION / (relaxation_time_minus - 0.5)
-    lp, lm = 1.0 / relaxation_time_plus, 1.0 / relaxation_time_minus
-    d_lbm = D3Q7_CS2 * (relaxation_time_minus - 0.5)
-    buf = _lbm_buffers(shape)
-    buf.mask.from_numpy(dk.node_mask(connected, lateral_periodic))
-    profile = np.broadcast_to(1.0 - np.arange(nx)[:, None, None] / (nx - 1.0), shape)
-    conc0 = np.where(connected, profile, 0.0).ravel()
-    init = np.outer(np.asarray(dk.W), conc0).ravel()
-    buf.src.from_numpy(init)
-    buf.dst.from_numpy(init)
-    budget = max_steps or lbm_default_steps(shape, relaxation_time_minus)
-    n_check = check_every or max(20, min(500, nx * nx // 8))
-    a, b = buf.src, buf.dst
-    steps = 0
-    history: list[float] = []
-    converged = False
-    fluxes = np.zeros(nx - 1)
-    spread = math.inf
-    while steps < budget:
-        todo = min(n_check, budget - steps)
-        for _ in range(todo):
-            step(a, b, buf.mask, nx, ny, nz, lp, lm, 1.0, 0.0)
-            a, b = b, a
-        steps += todo
-        dk.diffusion_layer_flux(a, buf.mask, nx, ny, nz, buf.partial)
-        fluxes = buf.partial.to_numpy().reshape(nx - 1, ny).sum(axis=1) / d_lbm
-        mean = float(fluxes.mean())
-        if not np.isfinite(fluxes).all():
-            break
-        spread = float((fluxes.max() - fluxes.min()) / abs(mean)) if mean else math.inf
-        change = abs(mean - history[-1]) / abs(mean) if history and mean else math.inf
-        history.append(mean)
-        if spread < tol and change < tol:
-            converged = True
-            break
-    return fluxes, steps, converged, spread
 
 
 def diffusivity(
@@ -388,7 +137,7 @@ def diffusivity(
     area = connected.shape[1] * connected.shape[2]
     if method == "krylov":
         budget = 2000 if max_iterations is None else int(max_iterations)
-        concentration, iterations, residual, spread = _krylov(connected, periodic, tol, budget)
+        concentration, iterations, residual, spread = solve_krylov(connected, periodic, tol, budget)
         if not (residual <= 10 * tol or spread <= FLUX_TOL):
             message = (
                 f"{name}: diffusion along {'xyz'[ax]} not converged after {iterations} "
@@ -404,9 +153,9 @@ def diffusivity(
                 residual=residual,
                 porosity_eff=porosity_eff,
             )
-        fluxes = _layer_fluxes(connected, concentration)
+        fluxes = layer_fluxes(connected, concentration)
     else:
-        fluxes, iterations, converged, residual = _lbm(
+        fluxes, iterations, converged, residual = solve_lbm(
             connected,
             periodic,
             tol,
