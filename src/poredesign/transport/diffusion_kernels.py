@@ -15,17 +15,20 @@ Dirichlet layers (x = 0 and x = N - 1)
     replaced by the imposed value (c_in, c_out); their outer side is a wall, so inlet and outlet
     never talk through the periodic wrap.
 
-The physics, one ``ti.func`` each (inlined into the one fused kernel per step): :func:`stream`
-(pull with halfway bounce-back, shared with the flow kernels: :mod:`.streaming`),
-:func:`concentration` (C = sum_q h_q) and :func:`collide` (TRT: symmetric part relaxed with
-lambda+ towards ``w_q C``, antisymmetric part with lambda- towards 0; D = c_s^2 (1/lambda- - 1/2)).
-Steps: :func:`diffusion_step_row_parallel` (CPU) and :func:`diffusion_step_voxel_parallel` (CUDA,
-coalesced); both keep the direction-major layout. With the magic parameter
-Lambda = (1/lambda+ - 1/2)(1/lambda- - 1/2) = 1/4 the steady state is that of BGK with tau_+ = 1,
-which is exactly the 7-point finite-volume scheme with zero flux through solid faces and the
-concentration imposed at the inlet and outlet voxel centres: the discrete problem the Krylov
-path solves (agreement to 1e-7 in the tests, for tau_- from 1 to 40). A large tau_- (fast
-diffusion) reaches the steady state in far fewer steps.
+The physics, one ``ti.func`` each (inlined into the one fused kernel per step):
+:func:`stream_with_bounce_back` (pull with halfway bounce-back, shared with the flow kernels:
+:mod:`.streaming`), :func:`concentration` (C = sum_q h_q), :func:`collide_trt` (TRT: symmetric
+part relaxed with lambda+ towards ``w_q C``, antisymmetric part with lambda- towards 0;
+D = c_s^2 (1/lambda- - 1/2)) and :func:`update_voxel` (all of it for one voxel). Steps, named
+``<physics>_step_<parallelism>`` as in :mod:`.flow_kernels`: :func:`diffusion_step_row_parallel`
+(CPU) and :func:`diffusion_step_voxel_parallel` (CUDA, coalesced); both keep the direction-major
+layout.
+
+With the magic parameter Lambda = (1/lambda+ - 1/2)(1/lambda- - 1/2) = 1/4 the steady state is
+that of BGK with tau_+ = 1, which is exactly the 7-point finite-volume scheme with zero flux
+through solid faces and the concentration imposed at the inlet and outlet voxel centres: the
+discrete problem the Krylov path solves (agreement to 1e-7 in the tests, for tau_- from 1 to 40).
+A large tau_- (fast diffusion) reaches the steady state in far fewer steps.
 """
 
 import os
@@ -88,9 +91,9 @@ def node_mask(carries: np.ndarray, lateral_periodic: bool = True) -> np.ndarray:
     return mask.ravel()
 
 
-# stream(src, i, wall_bits, nv, offsets, cell_major) -> h: the 7 populations of voxel i after pull
-# streaming with halfway bounce-back (see .streaming); always direction-major here
-stream = make_pull_bounce_back(C, OPP, ti.f64)
+# stream_with_bounce_back(src, i, wall_bits, nv, offsets, cell_major) -> h: the 7 populations of
+# voxel i after pull streaming with halfway bounce-back (see .streaming); direction-major here
+stream_with_bounce_back = make_pull_bounce_back(C, OPP, ti.f64)
 
 
 @ti.func
@@ -103,7 +106,7 @@ def concentration(h: Populations) -> ti.f64:
 
 
 @ti.func
-def collide(h: Populations, conc: ti.f64, lp: ti.f64, lm: ti.f64) -> Populations:
+def collide_trt(h: Populations, conc: ti.f64, lp: ti.f64, lm: ti.f64) -> Populations:
     """TRT collision towards the equilibrium ``w_q C`` (no advection: its odd part is zero).
 
     Per opposite pair (q, p): ``h*_q, h*_p = A +/- B`` with ``A = (1 - lp) (h_q + h_p) / 2 +
@@ -125,7 +128,7 @@ def collide(h: Populations, conc: ti.f64, lp: ti.f64, lm: ti.f64) -> Populations
 
 
 @ti.func
-def update(
+def update_voxel(
     src: ti.template(),
     dst: ti.template(),
     i: ti.i32,
@@ -140,13 +143,13 @@ def update(
     c_out: ti.f64,
 ):
     """Stream and collide voxel ``i`` (layer x) that carries flux; store it in ``dst``."""
-    h = stream(src, i, walls, nv, offsets, False)
+    h = stream_with_bounce_back(src, i, walls, nv, offsets, False)
     conc = concentration(h)
     if x == 0:  # Dirichlet layers: the concentration is imposed
         conc = c_in
     elif x == nx - 1:
         conc = c_out
-    out = collide(h, conc, lp, lm)
+    out = collide_trt(h, conc, lp, lm)
     for q in ti.static(range(Q)):
         dst[q * nv + i] = out[q]
 
@@ -175,7 +178,7 @@ def diffusion_step_row_parallel(
             i = base + z
             m = ti.cast(mask[i], ti.u32)
             if m & ti.u32(FIXED) == 0:
-                update(
+                update_voxel(
                     src,
                     dst,
                     i,
@@ -213,7 +216,7 @@ def diffusion_step_voxel_parallel(
             y = (i // nz) % ny
             x = i // (ny * nz)
             offsets = neighbour_offsets(x, y, z, nx, ny, nz)
-            update(src, dst, i, m, nv, offsets, x, nx, lp, lm, c_in, c_out)
+            update_voxel(src, dst, i, m, nv, offsets, x, nx, lp, lm, c_in, c_out)
 
 
 def step_kernel(device: str):

@@ -375,7 +375,9 @@ class _Lattice:
         import taichi as ti
 
         out = ti.ndarray(ti.f32, 3 * self.nv)
-        self.fk.velocity_field(arr, self.buf.mask, *self.dims, *self.gvec, out, self.cell_major)
+        self.fk.flow_velocity_field(
+            arr, self.buf.mask, *self.dims, *self.gvec, out, self.cell_major
+        )
         return out.to_numpy().reshape(3, *self.shape)
 
 

@@ -13,16 +13,18 @@ Neighbour mask
     is pulled from) is solid; bit 0 is set when the voxel itself is solid.
 
 The physics, one ``ti.func`` each (Taichi inlines them into the one fused kernel per step)
-    :func:`stream`: pull ``h_q(x) = src_q(x - c_q)``, or the halfway bounce-back
+    :func:`stream_with_bounce_back`: pull ``h_q(x) = src_q(x - c_q)``, or the halfway bounce-back
         ``h_q(x) = src_{opp(q)}(x)`` when ``x - c_q`` is solid. Periodic in x, y, z.
     :func:`density`, :func:`momentum`: ``rho' = sum h_q``, ``j = sum c_q h_q + g / 2`` (Guo's
         half-force shift; with rho_0 = 1, j is the velocity).
     :func:`equilibrium`: ``e_q = w_q (rho' + 3 c_q . j)``.
-    :func:`collide`: TRT collision with Guo's force term ``(1 - lambda-/2) 3 w_q c_q . g``,
+    :func:`collide_trt`: TRT collision with Guo's force term ``(1 - lambda-/2) 3 w_q c_q . g``,
         ``h*_q = h_q - lambda+ (h+_q - e+_q) - lambda- (h-_q - e-_q) + F_q``, written per
         opposite pair as ``A +/- B`` to halve the arithmetic.
-    Steps: :func:`flow_step_cell_major` (CPU: row-parallel, cell-major) and
-    :func:`flow_step_direction_major` (CUDA: voxel-parallel, direction-major). Solid voxels are
+    :func:`update_voxel`: all of it for one fluid voxel, stored as each pair is collided.
+    Steps, named ``<physics>_step_<parallelism>`` (as in :mod:`.diffusion_kernels`):
+    :func:`flow_step_row_parallel` (CPU: row-parallel, cell-major) and
+    :func:`flow_step_voxel_parallel` (CUDA: voxel-parallel, direction-major). Solid voxels are
     skipped; their slots are never read.
 
 With the magic parameter Lambda = (1/lambda+ - 1/2)(1/lambda- - 1/2) = 3/16 the steady state
@@ -75,9 +77,9 @@ def neighbour_mask(solid: np.ndarray) -> np.ndarray:
     return mask.ravel()
 
 
-# stream(src, i, mask_bits, nv, offsets, cell_major) -> h: the 19 populations of fluid voxel i
-# after pull streaming with halfway bounce-back (see .streaming)
-stream = make_pull_bounce_back(C, OPP, ti.f32)
+# stream_with_bounce_back(src, i, mask_bits, nv, offsets, cell_major) -> h: the 19 populations of
+# fluid voxel i after pull streaming with halfway bounce-back (see .streaming)
+stream_with_bounce_back = make_pull_bounce_back(C, OPP, ti.f32)
 
 
 @ti.func
@@ -126,7 +128,7 @@ def momentum(d: PairValues, g: Vec3) -> Vec3:
 def equilibrium(rho: ti.f32, j: Vec3) -> Populations:
     """Stokes equilibrium of the deviations, e_q = w_q (rho' + 3 c_q . j) (linear in j).
 
-    Its even part per opposite pair is w_q rho', its odd part 3 w_q c_q . j: :func:`collide`
+    Its even part per opposite pair is w_q rho', its odd part 3 w_q c_q . j: :func:`collide_trt`
     uses those two directly.
     """
     e = Populations(0.0)
@@ -140,13 +142,13 @@ def equilibrium(rho: ti.f32, j: Vec3) -> Populations:
 
 
 @ti.func
-def collide_rest(h0: ti.f32, rho: ti.f32, lp: ti.f32) -> ti.f32:
+def collide_trt_rest(h0: ti.f32, rho: ti.f32, lp: ti.f32) -> ti.f32:
     """TRT collision of the rest population: relaxed at rate lambda+ towards w_0 rho'."""
     return (1.0 - lp) * h0 + lp * W[0] * rho
 
 
 @ti.func
-def collide_pair(
+def collide_trt_pair(
     k: ti.template(), s: ti.f32, d: ti.f32, rho: ti.f32, j: Vec3, g: Vec3, lp: ti.f32, lm: ti.f32
 ) -> Pair:
     """TRT collision with Guo forcing of the opposite pair k = (q, p): (h*_q, h*_p).
@@ -168,8 +170,11 @@ def collide_pair(
 
 
 @ti.func
-def collide(h: Populations, rho: ti.f32, j: Vec3, g: Vec3, lp: ti.f32, lm: ti.f32) -> Populations:
-    """TRT collision with Guo forcing of one voxel (:func:`collide_rest`, :func:`collide_pair`).
+def collide_trt(
+    h: Populations, rho: ti.f32, j: Vec3, g: Vec3, lp: ti.f32, lm: ti.f32
+) -> Populations:
+    """TRT collision with Guo forcing of one voxel (:func:`collide_trt_rest`,
+    :func:`collide_trt_pair`).
 
     ``h*_q = h_q - lambda+ (h+_q - e+_q) - lambda- (h-_q - e-_q) + F_q`` with e the
     :func:`equilibrium` and ``F_q = (1 - lambda-/2) 3 w_q c_q . g``. Conserves rho'; adds g to
@@ -178,24 +183,26 @@ def collide(h: Populations, rho: ti.f32, j: Vec3, g: Vec3, lp: ti.f32, lm: ti.f3
     s = pair_sums(h)
     d = pair_differences(h)
     out = Populations(0.0)
-    out[0] = collide_rest(h[0], rho, lp)
+    out[0] = collide_trt_rest(h[0], rho, lp)
     for k in ti.static(range(NPAIRS)):
         q, p = ti.static(PAIRS[k])
-        pair = collide_pair(k, s[k], d[k], rho, j, g, lp, lm)
+        pair = collide_trt_pair(k, s[k], d[k], rho, j, g, lp, lm)
         out[q] = pair[0]
         out[p] = pair[1]
     return out
 
 
 @ti.func
-def store(dst: ti.template(), i: ti.i32, nv: ti.i32, h: Populations, cell_major: ti.template()):
+def store_populations(
+    dst: ti.template(), i: ti.i32, nv: ti.i32, h: Populations, cell_major: ti.template()
+):
     """Write the 19 populations ``h`` of voxel ``i`` to ``dst``."""
     for q in ti.static(range(Q)):
         dst[population_index(q, i, nv, Q, cell_major)] = h[q]
 
 
 @ti.func
-def update(
+def update_voxel(
     src: ti.template(),
     dst: ti.template(),
     i: ti.i32,
@@ -209,24 +216,24 @@ def update(
 ):
     """Stream, take moments, collide and store fluid voxel ``i``: the whole update of a voxel.
 
-    Each pair is stored as soon as it is collided (rather than through :func:`collide`'s
+    Each pair is stored as soon as it is collided (rather than through :func:`collide_trt`'s
     19-vector): 19 live values do not fit in x86-64's 16 vector registers and spill.
     """
-    h = stream(src, i, mask_bits, nv, offsets, cell_major)
+    h = stream_with_bounce_back(src, i, mask_bits, nv, offsets, cell_major)
     s = pair_sums(h)
     d = pair_differences(h)
     rho = density(h[0], s)
     j = momentum(d, g)
-    dst[population_index(0, i, nv, Q, cell_major)] = collide_rest(h[0], rho, lp)
+    dst[population_index(0, i, nv, Q, cell_major)] = collide_trt_rest(h[0], rho, lp)
     for k in ti.static(range(NPAIRS)):
         q, p = ti.static(PAIRS[k])
-        pair = collide_pair(k, s[k], d[k], rho, j, g, lp, lm)
+        pair = collide_trt_pair(k, s[k], d[k], rho, j, g, lp, lm)
         dst[population_index(q, i, nv, Q, cell_major)] = pair[0]
         dst[population_index(p, i, nv, Q, cell_major)] = pair[1]
 
 
 @ti.kernel
-def flow_step_cell_major(
+def flow_step_row_parallel(
     src: F32,
     dst: F32,
     mask: U32,
@@ -257,11 +264,11 @@ def flow_step_cell_major(
             m = mask[i]
             if m & ti.u32(1) == 0:
                 offsets = row_voxel_offsets(xm, xp, ym, yp, z, nz)
-                update(src, dst, i, m, nv, offsets, g, lp, lm, True)
+                update_voxel(src, dst, i, m, nv, offsets, g, lp, lm, True)
 
 
 @ti.kernel
-def flow_step_direction_major(
+def flow_step_voxel_parallel(
     src: F32,
     dst: F32,
     mask: U32,
@@ -284,13 +291,15 @@ def flow_step_direction_major(
             z = i % nz
             y = (i // nz) % ny
             x = i // (ny * nz)
-            update(src, dst, i, m, nv, neighbour_offsets(x, y, z, nx, ny, nz), g, lp, lm, False)
+            update_voxel(
+                src, dst, i, m, nv, neighbour_offsets(x, y, z, nx, ny, nz), g, lp, lm, False
+            )
 
 
 def step_kernel(device: str):
     """The step kernel for a device: row-parallel, cell-major on the CPU; voxel-parallel,
     direction-major on CUDA."""
-    return flow_step_direction_major if device == "cuda" else flow_step_cell_major
+    return flow_step_voxel_parallel if device == "cuda" else flow_step_row_parallel
 
 
 def cell_major(device: str) -> bool:
@@ -333,7 +342,9 @@ def flow_measure(
             if m & ti.u32(1) == 0:
                 j = momentum(
                     pair_differences(
-                        stream(src, i, m, nv, row_voxel_offsets(xm, xp, ym, yp, z, nz), cell_major)
+                        stream_with_bounce_back(
+                            src, i, m, nv, row_voxel_offsets(xm, xp, ym, yp, z, nz), cell_major
+                        )
                     ),
                     g,
                 )
@@ -354,7 +365,7 @@ def flow_measure(
 
 
 @ti.kernel
-def velocity_field(
+def flow_velocity_field(
     src: F32,
     mask: U32,
     nx: ti.i32,
@@ -380,7 +391,9 @@ def velocity_field(
             if m & ti.u32(1) == 0:
                 j = momentum(
                     pair_differences(
-                        stream(src, i, m, nv, row_voxel_offsets(xm, xp, ym, yp, z, nz), cell_major)
+                        stream_with_bounce_back(
+                            src, i, m, nv, row_voxel_offsets(xm, xp, ym, yp, z, nz), cell_major
+                        )
                     ),
                     g,
                 )

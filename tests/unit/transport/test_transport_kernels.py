@@ -47,7 +47,7 @@ def _collide(h: F32, gx: ti.f32, gy: ti.f32, gz: ti.f32, lp: ti.f32, lm: ti.f32,
     g = fk.Vec3(gx, gy, gz)
     rho = fk.density(v[0], fk.pair_sums(v))
     j = fk.momentum(fk.pair_differences(v), g)
-    post = fk.collide(v, rho, j, g, lp, lm)
+    post = fk.collide_trt(v, rho, j, g, lp, lm)
     for q in ti.static(range(fk.Q)):
         out[q] = post[q]
     out[fk.Q] = rho
@@ -62,8 +62,10 @@ def _stream_only(src: F32, dst: F32, mask: U32, nx: ti.i32, ny: ti.i32, nz: ti.i
         i = (x * ny + y) * nz + z
         m = mask[i]
         if m & ti.u32(1) == 0:
-            h = fk.stream(src, i, m, nv, streaming.neighbour_offsets(x, y, z, nx, ny, nz), True)
-            fk.store(dst, i, nv, h, True)
+            h = fk.stream_with_bounce_back(
+                src, i, m, nv, streaming.neighbour_offsets(x, y, z, nx, ny, nz), True
+            )
+            fk.store_populations(dst, i, nv, h, True)
 
 
 @ti.kernel
@@ -71,7 +73,7 @@ def _diffusion_collide(h: F64, lp: ti.f64, lm: ti.f64, out: F64):
     v = dk.Populations(0.0)
     for q in ti.static(range(dk.Q)):
         v[q] = h[q]
-    post = dk.collide(v, dk.concentration(v), lp, lm)
+    post = dk.collide_trt(v, dk.concentration(v), lp, lm)
     for q in ti.static(range(dk.Q)):
         out[q] = post[q]
 
@@ -156,7 +158,7 @@ def test_a_full_step_conserves_mass_on_a_closed_box():
     src = np.where(fluid, np.random.default_rng(4).standard_normal(19 * nv), 0.0).astype(np.float32)
     dst = np.zeros_like(src)
     lp, lm = _rates(0.7)
-    fk.flow_step_cell_major(src, dst, fk.neighbour_mask(solid), *solid.shape, 1e-3, 0, 0, lp, lm)
+    fk.flow_step_row_parallel(src, dst, fk.neighbour_mask(solid), *solid.shape, 1e-3, 0, 0, lp, lm)
     assert dst[fluid].sum(dtype=np.float64) == pytest.approx(
         src[fluid].sum(dtype=np.float64), abs=1e-4
     )
@@ -184,8 +186,8 @@ def test_the_two_layouts_of_each_step_agree():
     rows, flat = np.zeros_like(src), np.zeros_like(src)
     mask = fk.neighbour_mask(solid)
     args = (*solid.shape, 1e-3, 2e-3, 3e-3, 0.9, 1.3)
-    fk.flow_step_cell_major(src_cells, rows, mask, *args)  # CPU
-    fk.flow_step_direction_major(src, flat, mask, *args)  # CUDA
+    fk.flow_step_row_parallel(src_cells, rows, mask, *args)  # CPU
+    fk.flow_step_voxel_parallel(src, flat, mask, *args)  # CUDA
     rows = rows.reshape(nv, 19).T.ravel()
     # equal up to float32 rounding (the two kernels are compiled separately)
     assert np.allclose(rows[fluid], flat[fluid], rtol=1e-6, atol=1e-6)
