@@ -10,17 +10,16 @@ the N^3 volume is representative.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from poredesign.jsonable import read_json
 from poredesign.learn.metrics import mape
 from poredesign.runlog import progress
 from poredesign.structures.spinodoid import spinodoid
@@ -166,7 +165,7 @@ def validate_design(
 
 def posterior_mean(abc_summary: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """(theta_hat, target) from an ABC summary JSON; raises if no generation completed."""
-    summary = json.loads(Path(abc_summary).read_text())
+    summary = read_json(abc_summary)
     theta = [summary["theta_hat"][name] for name in summary["param_names"]]
     if any(value is None for value in theta):
         raise RuntimeError(
