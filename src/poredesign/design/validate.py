@@ -22,12 +22,10 @@ import numpy as np
 from poredesign.jsonable import read_json
 from poredesign.learn.metrics import mape
 from poredesign.runlog import progress
+from poredesign.seeds import stream_rng
 from poredesign.structures.spinodoid import spinodoid
 
 log = logging.getLogger(__name__)
-
-# validation structures use a seed stream apart from the dataset's ([seed, i]) and the ABC model's
-VALIDATION_STREAM = 7_000_001
 
 
 @dataclass
@@ -91,7 +89,7 @@ def mape_standard_error(
     eta = np.asarray(eta, dtype=float)
     if len(eta) < 2:
         return float("nan")
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), VALIDATION_STREAM, len(eta)]))
+    rng = stream_rng(seed, "validation", len(eta))
     picks = rng.integers(0, len(eta), size=(resamples, len(eta)))
     means = np.nanmean(eta[picks], axis=1)
     return float(np.std(mape(means, np.asarray(target, float), axis=1), ddof=1))
@@ -99,7 +97,7 @@ def mape_standard_error(
 
 def validation_structure(theta: Sequence[float], size: int, seed: int, index: int) -> np.ndarray:
     """Validation structure ``index`` at ``theta`` (bool, True = solid)."""
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), VALIDATION_STREAM, int(index)]))
+    rng = stream_rng(seed, "validation", index)
     return spinodoid(size, theta[:3], float(theta[3]), seed=rng)
 
 
