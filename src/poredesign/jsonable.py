@@ -1,5 +1,5 @@
-"""The one conversion of results to JSON-ready values (JSON files, zarr attributes), and the one
-atomic writer of result JSON files."""
+"""The one conversion of results to JSON-ready values (JSON files, zarr attributes), the one
+atomic writer of result JSON files and the one reader."""
 
 from __future__ import annotations
 
@@ -35,12 +35,30 @@ def jsonable(value: Any, nan_as_none: bool = False) -> Any:
     return value
 
 
-def write_json(path: str | os.PathLike, value: Any, indent: int = 2) -> Path:
+def write_json(
+    path: str | os.PathLike,
+    value: Any,
+    indent: int = 2,
+    *,
+    nan_as_none: bool = True,
+    newline: bool = True,
+) -> Path:
     """Write ``value`` as JSON (non-finite numbers as null) through a temporary file and a rename,
-    so a killed job never leaves a half-written file; return the path."""
+    so a killed job never leaves a half-written file; return the path.
+
+    ``nan_as_none=False`` writes non-finite numbers as JSON's ``NaN``/``Infinity`` extension and
+    ``newline=False`` omits the final newline: the formats some result files have always had
+    (their bytes do not change)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(jsonable(value, nan_as_none=True), indent=indent) + "\n")
+    text = json.dumps(jsonable(value, nan_as_none=nan_as_none), indent=indent)
+    tmp.write_text(text + "\n" if newline else text)
     os.replace(tmp, path)
     return path
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """The value of the JSON file ``path``."""
+    with open(path) as fh:
+        return json.load(fh)

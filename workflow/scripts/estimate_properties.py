@@ -1,11 +1,10 @@
 """The estimate stage [Z23], test split: direction, intensity and porosity of each test structure
 from its nearest training neighbours in the latent PCA (test.csv, summary.json)."""
 
-import json
 import logging
 
 from poredesign.characterise import estimate_test, write_table
-from poredesign.jsonable import jsonable
+from poredesign.jsonable import write_json
 from poredesign.runlog import setup_logging
 
 setup_logging(snakemake.log[0])
@@ -13,6 +12,5 @@ table, summary = estimate_test(
     snakemake.input.latent, snakemake.input.transport, pca_path=snakemake.input.pca
 )
 write_table(snakemake.output.table, table)
-with open(snakemake.output.summary, "w") as fh:
-    json.dump(jsonable(summary, nan_as_none=True), fh, indent=2)
+write_json(snakemake.output.summary, summary, newline=False)
 logging.getLogger("poredesign.estimate").info("test estimates: %s", summary)

@@ -1,8 +1,7 @@
 """Upscaling check: structures at factor * N with a / factor (same feature size), solver only."""
 
-import json
-
 from poredesign.design.validate import posterior_mean, upscaled_theta, validate_design
+from poredesign.jsonable import write_json
 from poredesign.runlog import setup_logging
 
 stream = setup_logging(snakemake.log[0])
@@ -21,5 +20,4 @@ summary = result.summary(target) | {
     "theta_base": theta.tolist(),
     "eta_solver": result.eta_solver.tolist(),
 }
-with open(snakemake.output.upscaling, "w") as fh:
-    json.dump(summary, fh, indent=2)
+write_json(snakemake.output.upscaling, summary, nan_as_none=False, newline=False)

@@ -1,12 +1,11 @@
 """Validate the posterior mean of one target: new structures, eta from the CNN and the solver."""
 
-import json
-
 import torch
 
 from poredesign.design.figures import plot_validation
 from poredesign.design.validate import posterior_mean, validate_design
 from poredesign.devices import torch_device
+from poredesign.jsonable import write_json
 from poredesign.learn import load_model, predict
 from poredesign.runlog import setup_logging
 
@@ -29,8 +28,7 @@ summary = result.summary(target) | {
     "eta_solver": result.eta_solver.tolist(),
     "eta_surrogate": result.eta_surrogate.tolist(),
 }
-with open(snakemake.output.validation, "w") as fh:
-    json.dump(summary, fh, indent=2)
+write_json(snakemake.output.validation, summary, nan_as_none=False, newline=False)
 plot_validation(
     result.eta_solver,
     result.eta_surrogate,

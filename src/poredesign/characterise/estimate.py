@@ -25,7 +25,6 @@ values (a scan has no true direction) are empty cells.
 from __future__ import annotations
 
 import csv
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -43,6 +42,7 @@ from poredesign.characterise.space import (
     read_latent,
 )
 from poredesign.characterise.stretch import DIRECTIONS, UNKNOWN, direction_names, majority_share
+from poredesign.jsonable import read_json
 from poredesign.learn.metrics import mape
 
 COLUMNS = (
@@ -127,7 +127,7 @@ def read_tau(path: str | os.PathLike, index: np.ndarray) -> np.ndarray:
 def _porosity_pc(latent: LatentSet, pca_path: str | os.PathLike | None) -> int:
     if pca_path is None:
         return latent.porosity_pc
-    recorded = json.loads(Path(pca_path).read_text()).get("porosity_pc")
+    recorded = read_json(pca_path).get("porosity_pc")
     if recorded is None or int(recorded) != latent.porosity_pc:
         raise ValueError(
             f"{pca_path} names porosity PC {recorded} but the latent store was written with "

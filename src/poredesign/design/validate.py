@@ -10,25 +10,22 @@ the N^3 volume is representative.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from poredesign.jsonable import read_json
 from poredesign.learn.metrics import mape
 from poredesign.runlog import progress
+from poredesign.seeds import stream_rng
 from poredesign.structures.spinodoid import spinodoid
 
 log = logging.getLogger(__name__)
-
-# validation structures use a seed stream apart from the dataset's ([seed, i]) and the ABC model's
-VALIDATION_STREAM = 7_000_001
 
 
 @dataclass
@@ -92,7 +89,7 @@ def mape_standard_error(
     eta = np.asarray(eta, dtype=float)
     if len(eta) < 2:
         return float("nan")
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), VALIDATION_STREAM, len(eta)]))
+    rng = stream_rng(seed, "validation", len(eta))
     picks = rng.integers(0, len(eta), size=(resamples, len(eta)))
     means = np.nanmean(eta[picks], axis=1)
     return float(np.std(mape(means, np.asarray(target, float), axis=1), ddof=1))
@@ -100,7 +97,7 @@ def mape_standard_error(
 
 def validation_structure(theta: Sequence[float], size: int, seed: int, index: int) -> np.ndarray:
     """Validation structure ``index`` at ``theta`` (bool, True = solid)."""
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), VALIDATION_STREAM, int(index)]))
+    rng = stream_rng(seed, "validation", index)
     return spinodoid(size, theta[:3], float(theta[3]), seed=rng)
 
 
@@ -166,7 +163,7 @@ def validate_design(
 
 def posterior_mean(abc_summary: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """(theta_hat, target) from an ABC summary JSON; raises if no generation completed."""
-    summary = json.loads(Path(abc_summary).read_text())
+    summary = read_json(abc_summary)
     theta = [summary["theta_hat"][name] for name in summary["param_names"]]
     if any(value is None for value in theta):
         raise RuntimeError(

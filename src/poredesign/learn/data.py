@@ -45,6 +45,7 @@ from poredesign.learn.transforms import (
     scale_counts,
     voxel_counts,
 )
+from poredesign.seeds import stream_rng
 from poredesign.store import StructureStore, open_group
 
 log = logging.getLogger(__name__)
@@ -230,7 +231,7 @@ def split_indices(n: int, fractions: Sequence[float], seed: int) -> tuple[np.nda
             f"split fractions (config learn.split) must be three non-negative "
             f"numbers summing to 1; got {list(fractions)}"
         )
-    order = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5EED])).permutation(n)
+    order = stream_rng(seed, "split").permutation(n)
     n_val = int(round(fractions[1] * n))
     n_test = int(round(fractions[2] * n))
     n_train = n - n_val - n_test

@@ -40,7 +40,7 @@ from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 
 from poredesign.devices import lightning_accelerator, lightning_precision, torch_device
-from poredesign.jsonable import jsonable
+from poredesign.jsonable import jsonable, read_json, write_json
 from poredesign.learn.base import concat_outputs
 from poredesign.learn.data import PoreDataModule
 from poredesign.runlog import error_line
@@ -200,9 +200,7 @@ def fit(
     last = ckpt_dir / "last.ckpt"
     fp_path = work_dir / "resume.json"
     fp = fingerprint_hash(fingerprint or {})
-    resume = (
-        last.exists() and fp_path.exists() and json.loads(fp_path.read_text()).get("hash") == fp
-    )
+    resume = last.exists() and fp_path.exists() and read_json(fp_path).get("hash") == fp
     resumed_from = _resume_epoch(last, model, work_dir) if resume else None
     resume = resumed_from is not None
     if resume:
@@ -216,9 +214,7 @@ def fit(
         shutil.rmtree(ckpt_dir, ignore_errors=True)
         shutil.rmtree(log_dir, ignore_errors=True)
         ckpt_dir.mkdir(parents=True)
-        fp_path.write_text(
-            json.dumps({"hash": fp, "fingerprint": jsonable(fingerprint or {})}, indent=2) + "\n"
-        )
+        write_json(fp_path, {"hash": fp, "fingerprint": fingerprint or {}}, nan_as_none=False)
     # two callbacks: Lightning's save_last only refreshes last.ckpt when the best one changes
     checkpoint = ModelCheckpoint(
         dirpath=ckpt_dir,

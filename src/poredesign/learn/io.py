@@ -15,7 +15,6 @@ for resuming an interrupted training only, and are also read with ``weights_only
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any
 import torch
 
 from poredesign import __version__
-from poredesign.jsonable import jsonable
+from poredesign.jsonable import jsonable, read_json, write_json
 from poredesign.learn.diffusivity import DiffusivityCNN
 from poredesign.learn.permeability import PermeabilityCNN
 from poredesign.learn.pvae import PropertyVAE
@@ -66,7 +65,7 @@ def save_model(
         **jsonable(extra),
     }
     meta_path = hparams_path(weights)
-    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    write_json(meta_path, meta, nan_as_none=False)
     return weights, meta_path
 
 
@@ -74,7 +73,7 @@ def read_meta(weights: str | os.PathLike) -> dict[str, Any]:
     path = hparams_path(weights)
     if not path.exists():
         raise FileNotFoundError(f"no hyperparameter file {path} beside the weights {weights}")
-    return json.loads(path.read_text())
+    return read_json(path)
 
 
 def load_state_dict(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, torch.Tensor]:

@@ -17,7 +17,6 @@ the pVAE and the design stages read:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -28,6 +27,7 @@ import torch
 
 from poredesign import store
 from poredesign.devices import torch_device
+from poredesign.jsonable import read_json
 from poredesign.learn.io import load_model
 from poredesign.learn.transforms import model_inputs
 from poredesign.runlog import progress
@@ -81,7 +81,7 @@ def label_with_surrogate(
         k[start:stop, axis] = pred
         flags[start:stop, axis] = int(Flag.OK)
     metrics_path = Path(model_path).with_name("metrics.json")
-    test = json.loads(metrics_path.read_text()).get("test", {}) if metrics_path.exists() else {}
+    test = read_json(metrics_path).get("test", {}) if metrics_path.exists() else {}
     surrogate_test = {key: test.get(f"{key}_k") for key in ("r2", "mape", "mse")} | {
         "n": test.get("n")
     }

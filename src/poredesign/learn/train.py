@@ -17,7 +17,6 @@ Names used before the split into modules are re-exported here.
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 
-from poredesign.jsonable import jsonable
+from poredesign.jsonable import jsonable, write_json
 from poredesign.learn.base import n_parameters
 from poredesign.learn.data import PoreDataModule
 from poredesign.learn.experiments import fit_phases, repeated_runs, search_latent_size
@@ -183,8 +182,7 @@ def train(
         else None,
         spread=None if spread is None else spread.as_dict(),
     )
-    outs.metrics.parent.mkdir(parents=True, exist_ok=True)
-    outs.metrics.write_text(json.dumps(jsonable(metrics), indent=2) + "\n")
+    write_json(outs.metrics, metrics, nan_as_none=False)
     _figures(name, model, dm, arrays["test"], result.history, outs, out_dir, spread)
     log.info(
         "%s: test %s", name, {k: v for k, v in metrics["test"].items() if isinstance(v, float)}

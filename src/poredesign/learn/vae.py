@@ -49,6 +49,7 @@ from poredesign.learn.base import (
 )
 from poredesign.learn.metrics import regression_report
 from poredesign.learn.shapes import DEFAULT_CHANNELS, halving_edge
+from poredesign.structures.resize import binarise
 
 
 class Encoder3D(nn.Module):
@@ -206,7 +207,7 @@ class VariationalModule(StagedModule):
         mu, logvar = self.encoder(x)
         logits = self.voxel_logits(mu)
         solid = logits > 0
-        target = x > 0.5
+        target = binarise(x)
         out = {
             "bce": bce_per_sample(logits, x) / self.n_voxels,
             "kl": kl_divergence(mu.float(), logvar.float()) / self.n_voxels,

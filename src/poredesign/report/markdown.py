@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 from typing import Any
+
+from poredesign.jsonable import read_json
 
 
 def fmt(values: Any, digits: int = 3) -> str:
@@ -24,6 +24,7 @@ def fmt(values: Any, digits: int = 3) -> str:
     return str(values)
 
 
-def read_json(path: str | os.PathLike | None) -> dict[str, Any] | None:
-    """The JSON at ``path``, or None when no path is given (an optional input)."""
-    return None if path is None else json.loads(Path(path).read_text())
+def read_optional_json(path: str | os.PathLike | None) -> dict[str, Any] | None:
+    """The JSON at ``path`` (:func:`poredesign.jsonable.read_json`), or None when no path is
+    given (an optional input)."""
+    return None if path is None else read_json(path)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from poredesign.report.markdown import fmt, read_json
+from poredesign.report.markdown import fmt, read_optional_json
 
 
 def _scan_summary(table_path: str | os.PathLike) -> tuple[int, dict[str, Any], list[str]]:
@@ -66,7 +66,7 @@ def write_membrane_summary(
     stage ran). ``scan_crops`` (the imports' crop stores) add the direction the crops' mean pore
     chords show, a check of the VAE's estimate that needs no model."""
     lines = [f"# Study `{study}`: summary", ""]
-    m = read_json(vae_metrics)
+    m = read_optional_json(vae_metrics)
     if m is not None:
         test = m.get("test", {})
         lines += [
@@ -83,7 +83,7 @@ def write_membrane_summary(
                 f"{fmt(s.get('r2_porosity_reconstruction'), 4)} |"
             )
         lines += ["", f"Test loss (BCE + beta KL per voxel): {fmt(test.get('loss'), 4)}.", ""]
-    p = read_json(pca)
+    p = read_optional_json(pca)
     if p is not None:
         ratio = p.get("explained_variance_ratio", [])
         lines += [
@@ -109,7 +109,7 @@ def write_membrane_summary(
                 f"latent/reference.png and pca.json (reference)"
             )
         lines.append("")
-    e = read_json(estimate)
+    e = read_optional_json(estimate)
     if e is not None:
         lines += [
             "## Nearest-neighbour estimation (test split)",
@@ -129,7 +129,7 @@ def write_membrane_summary(
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for name, bo_path in bo.items():
-            res = read_json(bo_path)
+            res = read_optional_json(bo_path)
             rows = [("true", res["true_params"], res.get("target_porosity"), 0.0)]
             for which in ("median", "best"):
                 pick = res[which]
@@ -148,7 +148,7 @@ def write_membrane_summary(
                     f"{fmt(float(params['e_y']))} | {fmt(float(params['e_z']))} | "
                     f"{fmt(porosity)} | {fmt(distance, 4)} |"
                 )
-        first = read_json(next(iter(bo.values())))
+        first = read_optional_json(next(iter(bo.values())))
         lines += [
             "",
             f"Optuna GPSampler (Matern 5/2, log expected improvement), "
@@ -156,7 +156,7 @@ def write_membrane_summary(
             f"`{first.get('candidate_seed', '?')}` seed.",
             "",
         ]
-    t = read_json(transfer)
+    t = read_optional_json(transfer)
     if t is not None:
         lines += [
             "## Transfer learning (tortuosity on the second dataset)",

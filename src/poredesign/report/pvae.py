@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from poredesign.report.markdown import fmt, read_json
+from poredesign.report.markdown import fmt, read_optional_json
 
 #: how the solver treated each dataset's structures, for the label section
 SOLVED_AS = {
@@ -183,9 +183,9 @@ def write_squares_summary(
     section only when its stage ran)."""
     paper = generator == "squares"  # the paper's figures are of its square-pore set
     lines = [f"# Study `{study}`: summary", "", *_label_lines(labels, generator, paper)]
-    lines += _squares_model_lines(read_json(permeability), read_json(pvae), paper)
+    lines += _squares_model_lines(read_optional_json(permeability), read_optional_json(pvae), paper)
     if design is not None:
-        lines += _design_lines(read_json(design), paper)
+        lines += _design_lines(read_optional_json(design), paper)
     if slerp is not None:
-        lines += _slerp_lines(read_json(slerp))
+        lines += _slerp_lines(read_optional_json(slerp))
     Path(path).write_text("\n".join(lines))

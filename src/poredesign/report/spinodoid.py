@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from poredesign.report.markdown import fmt, read_json
+from poredesign.report.markdown import fmt, read_optional_json
 
 
 def surrogate_table(metrics: Mapping[str, Any], target: str = "eta") -> list[str]:
@@ -100,7 +100,7 @@ def write_study_summary(
     """Write ``summary.md``. ``targets`` maps a target name to the paths of its ``abc`` summary,
     ``validation`` and (optional) ``upscaling`` and ``refine`` JSON files."""
     lines = [f"# Study `{study}`: summary", ""]
-    metrics = read_json(surrogate_metrics)
+    metrics = read_optional_json(surrogate_metrics)
     if metrics is not None:
         lines += [
             f"## Surrogate ({metrics.get('class', metrics.get('model', ''))}, "
@@ -119,8 +119,8 @@ def write_study_summary(
     ]
     notes = []
     for name, files in targets.items():
-        abc = read_json(files["abc"])
-        val = read_json(files.get("validation"))
+        abc = read_optional_json(files["abc"])
+        val = read_optional_json(files.get("validation"))
         theta = [abc["theta_hat"][p] for p in abc["param_names"]]
         lines.append(
             f"| {name} | {fmt(abc['target_vector'])} | {abc['status']} | {fmt(theta)} | "
@@ -131,7 +131,7 @@ def write_study_summary(
         )
         if not abc["converged"]:
             notes.append(f"- **{name}**: {abc['message']}")
-        up = read_json(files.get("upscaling"))
+        up = read_optional_json(files.get("upscaling"))
         if up is not None:
             notes.append(
                 f"- **{name}**, upscaling check at {up['size']}^3 with a/{up.get('factor', '?')} "
@@ -147,7 +147,7 @@ def write_study_summary(
         "last ABC generation.",
         "",
     ]
-    refined = {name: read_json(files.get("refine")) for name, files in targets.items()}
+    refined = {name: read_optional_json(files.get("refine")) for name, files in targets.items()}
     if any(refined.values()):
         lines += refinement_table({k: v for k, v in refined.items() if v})
     Path(path).write_text("\n".join(lines))

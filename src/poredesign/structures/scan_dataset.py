@@ -29,12 +29,10 @@ import numpy as np
 
 from poredesign import store
 from poredesign.runlog import progress
+from poredesign.seeds import stream_rng
 from poredesign.structures.imported import TIFF_SUFFIXES, cube_origins
 
 PathLike = str | os.PathLike
-
-#: stream of the crop subset, apart from the structures' streams SeedSequence([seed, i])
-CROP_STREAM = 0xC80B
 
 
 def _file_shape(path: Path) -> tuple[int, ...] | None:
@@ -79,7 +77,7 @@ def select_crops(n_crops: int, n: int, seed: int) -> np.ndarray:
         )
     if n == n_crops:
         return np.arange(n_crops)
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), CROP_STREAM]))
+    rng = stream_rng(seed, "scan_crops")
     return np.sort(rng.choice(n_crops, size=n, replace=False))
 
 
@@ -134,4 +132,4 @@ def write_crop_shard(
     return chosen
 
 
-__all__ = ["CROP_STREAM", "scan_crop_count", "select_crops", "write_crop_shard"]
+__all__ = ["scan_crop_count", "select_crops", "write_crop_shard"]

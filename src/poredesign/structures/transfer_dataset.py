@@ -8,8 +8,9 @@ it is the study's ``voronoi`` section with the keys of ``transfer_data.voronoi``
 Seeds (a choice; the paper is silent). Structure ``i`` of the main dataset is drawn from
 ``SeedSequence([seed, i])``. The second dataset uses the derived seed
 ``transfer_seed = SeedSequence([seed, 0x7A23]).generate_state(1, uint64)[0]`` (a 64-bit
-integer), so its structure ``i`` comes from ``SeedSequence([transfer_seed, i])``: a stream the
-study's main dataset never uses (that would take a study seed equal to the 64-bit derived one).
+integer; the stream ``transfer_data`` of :mod:`poredesign.seeds`), so its structure ``i`` comes
+from ``SeedSequence([transfer_seed, i])``: a stream the study's main dataset never uses (that
+would take a study seed equal to the 64-bit derived one).
 As in the main dataset, structure ``i`` depends only on (seed, i), not on the machine. The
 store's attrs record ``seed`` (the derived seed, the same meaning as in every structure store),
 ``study_seed``, ``seed_derivation`` and ``dataset: transfer``.
@@ -26,12 +27,11 @@ import numpy as np
 
 from poredesign import store
 from poredesign.runlog import progress
+from poredesign.seeds import stream_seed
 from poredesign.structures.sampling import draw_structure, make_sampler
 
 log = logging.getLogger(__name__)
 
-#: entropy word of the second dataset's derived seed ("Z23")
-TRANSFER_DATA_TAG = 0x7A23
 SEED_DERIVATION = (
     "structure i drawn from SeedSequence([seed, i]) with "
     "seed = SeedSequence([study_seed, 0x7A23]).generate_state(1, uint64)[0]"
@@ -40,8 +40,7 @@ SEED_DERIVATION = (
 
 def transfer_seed(seed: int) -> int:
     """The derived seed of the second dataset (64 bit; see the module docstring)."""
-    state = np.random.SeedSequence([int(seed), TRANSFER_DATA_TAG]).generate_state(1, np.uint64)
-    return int(state[0])
+    return stream_seed(seed, "transfer_data", dtype=np.uint64)
 
 
 def transfer_options(
@@ -122,7 +121,6 @@ def generate_transfer_dataset(
 
 __all__ = [
     "SEED_DERIVATION",
-    "TRANSFER_DATA_TAG",
     "generate_transfer_dataset",
     "transfer_options",
     "transfer_seed",

@@ -62,7 +62,7 @@ from scipy.spatial import Delaunay
 
 from poredesign.structures.checks import pore_percolates, solid_percolates
 from poredesign.structures.checks import porosity as _porosity
-from poredesign.structures.resize import resize_binary
+from poredesign.structures.resize import binarise, resize_binary
 from poredesign.structures.spinodoid import SeedLike, _as_rng
 
 _SHIFTS = np.array(list(itertools.product((-1, 0, 1), repeat=3)), dtype=np.float64)
@@ -355,7 +355,7 @@ def voronoi_membrane(
 
     if smooth_sigma:
         smooth = ndimage.gaussian_filter(solid.astype(np.float32), float(smooth_sigma), mode="wrap")
-        solid = smooth > 0.5
+        solid = binarise(smooth)
     return solid
 
 

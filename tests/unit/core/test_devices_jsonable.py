@@ -70,3 +70,16 @@ def test_write_json_is_atomic_and_writes_nan_as_null(tmp_path):
     path = write_json(tmp_path / "sub" / "r.json", {"x": np.float64("nan"), "y": (1, 2)})
     assert json.loads(path.read_text()) == {"x": None, "y": [1, 2]}
     assert sorted(p.name for p in path.parent.iterdir()) == ["r.json"]  # no temporary left
+
+
+def test_write_json_keeps_the_older_formats_and_read_json_reads_them(tmp_path):
+    from poredesign.jsonable import read_json, write_json
+
+    value = {"x": float("nan"), "y": [1.5, float("inf")]}
+    strict = write_json(tmp_path / "a.json", value)
+    assert strict.read_text() == json.dumps({"x": None, "y": [1.5, None]}, indent=2) + "\n"
+    legacy = write_json(tmp_path / "b.json", value, nan_as_none=False, newline=False)
+    assert legacy.read_text() == json.dumps(value, indent=2)  # NaN/Infinity, no final newline
+    back = read_json(legacy)
+    assert math.isnan(back["x"]) and back["y"] == [1.5, math.inf]
+    assert read_json(strict) == {"x": None, "y": [1.5, None]}

@@ -8,7 +8,7 @@ from scipy import ndimage
 from scipy.spatial import Voronoi, cKDTree
 
 from poredesign.structures import make_sampler, porosity
-from poredesign.structures.resize import resize_binary, resize_gray
+from poredesign.structures.resize import binarise, resize_binary, resize_gray
 from poredesign.structures.sampling import draw_structure
 from poredesign.structures.voronoi import (
     VoronoiSampler,
@@ -259,3 +259,15 @@ def test_sampler_rejects_bad_options():
         VoronoiSampler(stretched_axes=4)
     with pytest.raises(TypeError):
         VoronoiSampler(bogus=1)
+
+
+def test_binarise_is_strictly_above_one_half_for_arrays_and_tensors():
+    import torch
+
+    half = np.float32(0.5)
+    soft = np.array([0, np.nextafter(half, 0), half, np.nextafter(half, 1), 1], np.float32)
+    expected = [False, False, False, True, True]
+    assert binarise(soft).dtype == bool and binarise(soft).tolist() == expected
+    tensor = binarise(torch.from_numpy(soft))
+    assert tensor.dtype == torch.bool and tensor.tolist() == expected
+    assert binarise(soft, threshold=0.0).tolist() == [False, True, True, True, True]

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from poredesign.structures.resize import binarise
+
 log = logging.getLogger(__name__)
 
 #: objective(z (B, d), targets on the regressor's scale (B, p)) -> loss per candidate (B,)
@@ -86,7 +88,7 @@ def reencoded_objective(
     def objective(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         probabilities = torch.sigmoid(model.voxel_logits(z))
         if straight_through:
-            binary = (probabilities > 0.5).to(probabilities.dtype)
+            binary = binarise(probabilities).to(probabilities.dtype)
             probabilities = probabilities + (binary - probabilities).detach()
         mu = model.encoder(probabilities)[0]
         predicted = model.regressor(mu).float()

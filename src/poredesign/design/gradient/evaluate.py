@@ -29,6 +29,7 @@ import torch
 from poredesign.learn.metrics import regression_report
 from poredesign.learn.transforms import model_inputs
 from poredesign.runlog import progress
+from poredesign.structures.resize import binarise
 from poredesign.transport import properties
 
 EVALUATORS = ("regressor", "cnn", "solver")
@@ -58,7 +59,7 @@ def decode_binary(pvae: torch.nn.Module, z: np.ndarray, batch_size: int = 64) ->
     images = []
     for lo in range(0, len(z), batch_size):
         codes = torch.as_tensor(np.asarray(z[lo : lo + batch_size]), dtype=torch.float32)
-        images.append((pvae.decode(codes.to(device))[:, 0] > 0.5).cpu().numpy())
+        images.append(binarise(pvae.decode(codes.to(device))[:, 0]).cpu().numpy())
     if not images:
         edge = int(pvae.hparams.input_size)
         return np.zeros((0,) + (edge,) * int(pvae.hparams.get("dims", 3)), bool)

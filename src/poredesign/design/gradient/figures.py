@@ -3,7 +3,6 @@ store and JSON (PNG, matplotlib Agg)."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 
 from poredesign import store
 from poredesign.design.gradient.evaluate import EVALUATORS, PROPERTIES
+from poredesign.jsonable import read_json
 
 LABELS = {"porosity": "porosity", "k": "k_z (voxel^2)"}
 
@@ -80,7 +80,7 @@ def plot_slerp(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    result = json.loads(Path(slerp_json).read_text())
+    result = read_json(slerp_json)
     images = np.asarray(store.open_group(slerp_store)["images"][...])
     if images.ndim == 4:  # volumes of a 3D pVAE: show their middle z slice
         images = images[..., images.shape[-1] // 2]

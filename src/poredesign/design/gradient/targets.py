@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: stream of the target draw, apart from the structures' streams SeedSequence([seed, i])
-TARGET_STREAM = 0x7A46
+from poredesign.seeds import stream_rng
 
 
 def draw_targets(
@@ -34,7 +33,7 @@ def draw_targets(
     With a ``band`` only feasible targets are kept: uniform over the part of the box the dataset
     reaches (draws in rounds of ``count`` from the same stream; a ValueError when the box and the
     band hardly overlap)."""
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), TARGET_STREAM]))
+    rng = stream_rng(seed, "latent_targets")
 
     def box(m: int) -> np.ndarray:
         return np.column_stack(
@@ -142,7 +141,6 @@ def nearest_structures(properties: np.ndarray, targets: np.ndarray) -> np.ndarra
 
 
 __all__ = [
-    "TARGET_STREAM",
     "ReachableBand",
     "draw_targets",
     "nearest_by_k",
