@@ -3,7 +3,7 @@
     uv run python bench/abc.py                       # default size N = 48, CPU (or CUDA if present)
     uv run python bench/abc.py --size 192 --device cuda --batch 256 --chunk 64
 
-Measures (1) the model alone: :func:`poredesign.design.spinodoid_cnn_model` on batches of
+Measures (1) the model alone: :func:`poredesign.design.abc.spinodoid_cnn_model` on batches of
 parameters from the flat spinodoid prior, split into generation (``spinodoid_batch``, torch FFT)
 and prediction (``poredesign.learn.predict`` with an untrained ``DiffusivityCNN`` of the real
 architecture: three axis rotations per structure; at N = 192 the 2x2x2-pooled 96^3 input, below
@@ -16,7 +16,6 @@ table and writes ``--json`` if given.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -25,8 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from poredesign.design import run_abc, spinodoid_cnn_model, spinodoid_prior
+from poredesign.design.abc import run_abc, spinodoid_cnn_model, spinodoid_prior
 from poredesign.devices import resolve_device
+from poredesign.jsonable import write_json
 from poredesign.learn import DiffusivityCNN, predict
 
 
@@ -210,8 +210,7 @@ def main() -> None:
     )
     print(f"{label:44s} {overhead['evals_per_s']:10.0f}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=2) + "\n")
+        write_json(args.json, out)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ Measures (1) the objective alone, per trial: a Voronoi membrane (n = 100, e = (1
 rasterised at ``--generation-size`` and resized to ``--size`` (``VoronoiSampler.build``), and its
 latent mean through an untrained ``VAE3D`` of the paper's architecture at ``--size`` (channels
 16-32-64-128, dense 2048, latent 256; random weights: only the speed is meaningful);
-(2) a short end-to-end run of :func:`poredesign.design.bo.run_bo` (``--trials`` trials, SQLite
+(2) a short end-to-end run of :func:`poredesign.design.bo.run.run_bo` (``--trials`` trials, SQLite
 storage) with the per-trial split it records; (3) the GPSampler's own time per trial at given trial
 counts (``--at``, default 100 and 1000): a study is filled with that many completed trials (random
 parameters in the default search box, a smooth synthetic distance plus noise), then ``--asks`` GP
@@ -18,7 +18,6 @@ Prints a table and writes ``--json`` if given.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -28,8 +27,9 @@ import numpy as np
 import optuna
 import torch
 
-from poredesign.design.bo import PARAMS, _gp_sampler, build, run_bo, search_bounds
+from poredesign.design.bo import PARAMS, build, gp_sampler, run_bo, search_bounds
 from poredesign.devices import torch_device
+from poredesign.jsonable import write_json
 from poredesign.learn.vae import VAE3D
 from poredesign.structures.voronoi import VoronoiSampler
 
@@ -91,7 +91,7 @@ def bench_gp(n, asks, storage_url, seed=0):
     rng = np.random.default_rng(seed)
     trials, dists = synthetic_trials(n, bounds, rng)
     study = optuna.create_study(
-        storage=storage_url, direction="minimize", sampler=_gp_sampler(seed, 20, False)
+        storage=storage_url, direction="minimize", sampler=gp_sampler(seed, 20, False)
     )
     study.add_trials(trials)
     times = []
@@ -164,8 +164,7 @@ def main():
         )
     out["load_average_end"] = os.getloadavg()
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(out, fh, indent=1)
+        write_json(args.json, out, indent=1)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,12 @@ import logging
 
 import torch
 
-from poredesign.design import run_abc, save_outputs, spinodoid_cnn_model, spinodoid_prior
+from poredesign.design.abc import (
+    run_abc,
+    save_outputs,
+    spinodoid_cnn_model,
+    spinodoid_prior_from_config,
+)
 from poredesign.devices import torch_device
 from poredesign.learn import load_model, predict
 from poredesign.runlog import setup_logging
@@ -25,12 +30,7 @@ model = spinodoid_cnn_model(
 result = run_abc(
     model,
     params.target,
-    spinodoid_prior(
-        params.prior["m_range"],
-        params.prior["beta_range"],
-        params.prior["porosity_range"],
-        restrict=abc["restrict_prior"],
-    ),
+    spinodoid_prior_from_config(params.prior, restrict=abc["restrict_prior"]),
     population=abc["population"],
     tolerances=abc["tolerances"],
     db_path=snakemake.output.database,

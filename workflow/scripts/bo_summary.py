@@ -3,7 +3,7 @@ median and best repeats' recovered parameters and latent distances [Z23]."""
 
 import logging
 
-from poredesign.design.bo_outputs import write_summary
+from poredesign.design.bo import write_summary
 from poredesign.runlog import setup_logging
 
 setup_logging(snakemake.log[0])

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import torch
 
-from poredesign.design.bo import run_bo
-from poredesign.design.bo_outputs import plot_convergence, write_result
+from poredesign.design.bo import plot_convergence, run_bo, write_result
 from poredesign.devices import torch_device
 from poredesign.learn import load_model
 from poredesign.runlog import setup_logging

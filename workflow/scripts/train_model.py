@@ -28,5 +28,4 @@ train(
     },
     encoder=inp.encoder[0] if inp.encoder else None,
     search=section.get("search"),
-    repeats=section.get("repeats", 0),
 )

@@ -4,6 +4,7 @@
 - :mod:`.stretch`: stretch direction and intensity from Voronoi parameters;
 - :mod:`.space`: encode a structure store, the VAE's split, ``latent.zarr`` and ``pca.json``;
 - :mod:`.reference`: projection into another study's VAE and PCA (two-axes into one-axis);
+- :mod:`.run`: the ``latent`` stage (:func:`latent_space`: space, then the reference projection);
 - :mod:`.estimate`: nearest-neighbour estimation of direction, intensity and porosity;
 - :mod:`.figures`: PC1-PC2, porosity PC, reference projection.
 """
@@ -26,12 +27,12 @@ from poredesign.characterise.pca import (
     pearson,
     porosity_component,
 )
+from poredesign.characterise.run import latent_space
 from poredesign.characterise.space import (
     SPLITS,
     LatentSet,
     build_latent_set,
     encode_store,
-    latent_space,
     load_vae,
     read_latent,
     split_labels,

@@ -1,8 +1,11 @@
-"""The latent space of a trained VAE [Z23] (SPEC 4.3): the ``latent`` stage.
+"""The latent space of a trained VAE [Z23] (SPEC 4.3): what the ``latent`` stage computes.
 
-:func:`latent_space` encodes every structure of a structure store with the VAE (latent mean mu, no
-sampling), labels each with the VAE's own split, fits the PCA on the training means
-(:mod:`.pca`) and projects all of them, and writes ``latent.zarr`` and ``pca.json``.
+:func:`encode_store` encodes every structure of a structure store with the VAE (latent mean mu, no
+sampling), :func:`split_labels` labels each with the VAE's own split, :func:`build_latent_set`
+fits the PCA on the training means (:mod:`.pca`) and projects all of them;
+:func:`write_latent` and :func:`write_pca_json` write ``latent.zarr`` and ``pca.json``. The stage
+itself, with the optional reference projection (:mod:`.reference`), is
+:func:`poredesign.characterise.run.latent_space`.
 
 Split labels: the same :func:`~poredesign.learn.data.split_indices` call the VAE's data module
 made, with the fractions, seed and ``max_structures`` stored in ``model.data_config``, so "train"
@@ -26,7 +29,6 @@ VAE's data module) are labelled -1 and are neither fitted nor used as neighbours
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,8 +49,6 @@ from poredesign.characterise.stretch import (
 )
 from poredesign.jsonable import jsonable, write_json
 from poredesign.runlog import progress
-
-log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 TRAIN = 0
@@ -279,69 +279,3 @@ def read_latent(path: str | os.PathLike) -> LatentSet:
 def write_pca_json(path: str | os.PathLike, summary: Mapping[str, Any]) -> None:
     """Write ``pca.json`` (NaN as null, atomically)."""
     write_json(path, summary)
-
-
-def latent_space(
-    structures_path: str | os.PathLike,
-    model_path: str | os.PathLike,
-    latent_path: str | os.PathLike,
-    pca_path: str | os.PathLike,
-    batch_size: int = 16,
-    device: str | None = "auto",
-    reference: Mapping[str, Any] | None = None,
-    progress_file: Any = None,
-) -> LatentSet:
-    """The ``latent`` stage: encode, split, fit, project; write ``latent.zarr`` and ``pca.json``.
-
-    ``reference``: ``{"study", "model", "latent"}`` of another study whose VAE and PCA this
-    study's structures are also projected into (:func:`.reference.project_into_reference`);
-    its scores go to ``reference_scores`` and its summary under ``reference`` in ``pca.json``.
-    Returns the latent set written.
-    """
-    structures = store.StructureStore(structures_path)
-    model = load_vae(model_path, device)
-    config = dict(getattr(model, "data_config", None) or {})
-    split = split_labels(len(structures), config)
-    if not np.any(split == TRAIN):
-        raise ValueError(f"{structures_path}: the VAE's split leaves no training structure")
-    mu, porosity = encode_store(model, structures, batch_size, progress_file, "encode (VAE)")
-    attrs = {
-        "structures": str(structures_path),
-        "model": str(model_path),
-        "split_fractions": config.get("split"),
-        "split_seed": config.get("seed"),
-        "max_structures": config.get("max_structures"),
-        "splits": list(SPLITS),
-        "directions": list(DIRECTIONS),
-        "reference_study": None if reference is None else reference.get("study"),
-    }
-    latent = build_latent_set(mu, split, structures.params, structures.param_names, porosity, attrs)
-    summary = latent.summary()
-    if reference is not None:
-        from poredesign.characterise.reference import project_into_reference, reference_summary
-
-        ref_scores, ref = project_into_reference(
-            structures,
-            reference["model"],
-            reference["latent"],
-            batch_size,
-            device,
-            progress_file,
-        )
-        latent.reference_scores = ref_scores
-        summary["reference"] = reference_summary(
-            ref_scores, latent.params, latent.param_names, ref, reference.get("study")
-        )
-    write_latent(latent_path, latent)
-    write_pca_json(pca_path, summary)
-    log.info(
-        "latent: %d structures (%d train), %d components, PC1-3 explain %s, porosity PC %d "
-        "(r = %s)",
-        len(split),
-        summary["n_train"],
-        latent.pca.n_components,
-        np.round(latent.pca.explained_variance_ratio[:3], 3).tolist(),
-        latent.porosity_pc + 1,
-        summary["porosity_pc_correlation"],
-    )
-    return latent

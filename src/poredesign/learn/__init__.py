@@ -9,7 +9,8 @@ Modules: ``data`` (views, splits, the data module), ``transforms`` (input scalin
 rotation, augmentation), one module per model on ``base`` (target scaling, the Lightning bases),
 ``metrics`` (MSE, MAPE, R^2), ``factory`` (model names, sample definitions, ``build_model``),
 ``fit`` (Trainer, checkpoints, resume, evaluation), ``experiments`` (pVAE phases, latent-size
-search, transfer repeats), ``train`` (what the Snakemake rules call), ``io`` (weights-only saving
+search), ``transfer_experiment`` (the transfer stage: both variants of the transfer regressor,
+repeated, and Welch's test), ``train`` (what the Snakemake rules call), ``io`` (weights-only saving
 and loading), ``figures``.
 
 :func:`poredesign.learn.train.train` is what the Snakemake rules call; :func:`predict` is the
@@ -49,7 +50,6 @@ _EXPORTS = {
     "pool2": "poredesign.learn.transforms",
     "predict": "poredesign.learn.diffusivity",
     "r2": "poredesign.learn.metrics",
-    "repeated_runs": "poredesign.learn.experiments",
     "rotate_to_x": "poredesign.learn.transforms",
     "save_model": "poredesign.learn.io",
     "search_latent_size": "poredesign.learn.experiments",

@@ -1,12 +1,11 @@
-"""Training experiments beyond one fit: the pVAE's phases, its latent-size search, and the
-repeated transfer runs.
+"""Training experiments beyond one fit: the pVAE's phases and its latent-size search (the transfer
+experiment, repeated runs of the transfer regressor, is the transfer stage's:
+:mod:`poredesign.learn.transfer_experiment`).
 
 - :func:`fit_phases`: the pVAE's three training phases (vae, regressor, joint), each a resumable
   :func:`~poredesign.learn.fit.fit` in ``out_dir/phase-<name>``, histories joined with a
   ``phase`` column;
-- :func:`search_latent_size`: Optuna (TPE) over the pVAE latent size, resumable from SQLite;
-- :func:`repeated_runs`: the transfer regressor with the frozen VAE encoder and from scratch,
-  several seeds each, train/test MSE per run.
+- :func:`search_latent_size`: Optuna (TPE) over the pVAE latent size, resumable from SQLite.
 
 Every score comes from the model's own evaluation (:func:`~poredesign.learn.fit.evaluate`).
 """
@@ -20,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytorch_lightning as pl
 
 from poredesign.learn.data import PoreDataModule
@@ -167,55 +165,4 @@ def search_latent_size(
     }
 
 
-def repeated_runs(
-    dm: PoreDataModule,
-    model_kwargs: Mapping[str, Any],
-    settings: TrainSettings,
-    encoder: str | os.PathLike | None,
-    runs: int,
-    table_path: str | os.PathLike | None = None,
-    variants: Sequence[str] = ("pretrained", "scratch"),
-) -> dict[str, Any]:
-    """Train the transfer regressor ``runs`` times per variant (seeds seed, seed+1, ...): the
-    frozen pretrained encoder and the from-scratch network; train/test MSE per run, mean, std."""
-    rows = []
-    for variant in variants:
-        if variant == "pretrained" and encoder is None:
-            continue
-        for run in range(int(runs)):
-            seed = settings.seed + run
-            pl.seed_everything(seed, workers=True, verbose=False)
-            kwargs = {**dict(model_kwargs), "pretrained": variant == "pretrained"}
-            model = build_model("transfer", kwargs, dm, encoder)
-            quick_fit(model, dm, settings.epochs, settings)
-            row = {"variant": variant, "run": run, "seed": seed}
-            for split in ("train", "test"):
-                row[f"{split}_mse"] = evaluate(model, dm, split, settings)["loss"]
-            rows.append(row)
-            log.info(
-                "transfer %s run %d: train MSE %.4g, test MSE %.4g",
-                variant,
-                run,
-                row["train_mse"],
-                row["test_mse"],
-            )
-    if table_path is not None:
-        with open(table_path, "w", newline="") as fh:
-            writer = csv.DictWriter(
-                fh, fieldnames=["variant", "run", "seed", "train_mse", "test_mse"]
-            )
-            writer.writeheader()
-            writer.writerows(rows)
-    summary: dict[str, Any] = {"runs": rows}
-    for variant in variants:
-        sel = [r for r in rows if r["variant"] == variant]
-        if sel:
-            summary[variant] = {
-                f"{split}_mse_{stat}": float(fn([r[f"{split}_mse"] for r in sel]))
-                for split in ("train", "test")
-                for stat, fn in (("mean", np.mean), ("std", np.std))
-            }
-    return summary
-
-
-__all__ = ["fit_phases", "repeated_runs", "resolve_phase_epochs", "search_latent_size"]
+__all__ = ["fit_phases", "resolve_phase_epochs", "search_latent_size"]

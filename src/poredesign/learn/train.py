@@ -1,8 +1,8 @@
 """Training entry point used by the Snakemake ``train`` rules, and its config adapters.
 
 :func:`train` builds the data module and the model (:mod:`poredesign.learn.factory`), fits it
-(:mod:`poredesign.learn.fit`; the pVAE phase by phase, after an optional latent-size search, and
-the transfer regressor's repeated runs: :mod:`poredesign.learn.experiments`), evaluates it through
+(:mod:`poredesign.learn.fit`; the pVAE phase by phase, after an optional latent-size search:
+:mod:`poredesign.learn.experiments`), evaluates it through
 the model's own ``predict_step``/``split_report`` and writes
 
 - ``model.pt`` + ``model.json``: the best-validation weights (state_dict only) and hyperparameters;
@@ -30,7 +30,7 @@ import pytorch_lightning as pl
 from poredesign.jsonable import jsonable, write_json
 from poredesign.learn.base import n_parameters
 from poredesign.learn.data import PoreDataModule
-from poredesign.learn.experiments import fit_phases, repeated_runs, search_latent_size
+from poredesign.learn.experiments import fit_phases, search_latent_size
 from poredesign.learn.factory import DATA_DEFAULTS, MODELS, build_model, data_config
 from poredesign.learn.figures import plot_loss_curves, plot_parity
 from poredesign.learn.fit import (
@@ -83,14 +83,13 @@ def train(
     outputs: Mapping[str, str | os.PathLike | None] | None = None,
     encoder: str | os.PathLike | None = None,
     search: Mapping[str, Any] | None = None,
-    repeats: int = 0,
 ) -> dict[str, Any]:
     """Train model ``name`` (one of :data:`MODELS`) and write its outputs; return the metrics.
 
     ``search`` (pvae): ``{"trials": int, "latent_range": [lo, hi], "phase_epochs": [a, b, c]}`` runs
     an Optuna search over the latent size first (resumable: trials are stored in
-    ``out_dir/optuna.db``). ``repeats`` (transfer): repeat the frozen-encoder and the from-scratch
-    variants that many times each (``transfer_runs.csv`` and a summary in the metrics).
+    ``out_dir/optuna.db``). The transfer regressor's repeated comparison of both variants is the
+    transfer stage's (:func:`poredesign.learn.transfer_experiment.compare_transfer`).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -167,10 +166,6 @@ def train(
         spread, metrics["spread"] = spread_report(arrays["val"], arrays["test"])
     if search_result is not None:
         metrics["latent_search"] = search_result
-    if name == "transfer" and repeats > 0:
-        metrics["repeats"] = repeated_runs(
-            dm, model_kwargs, settings, encoder, repeats, out_dir / "transfer_runs.csv"
-        )
 
     save_model(
         model,
@@ -297,7 +292,6 @@ __all__ = [
     "data_from_config",
     "fit",
     "quick_fit",
-    "repeated_runs",
     "search_latent_size",
     "settings_from_config",
     "train",

@@ -6,9 +6,9 @@ head's kernels carry an L2 penalty of 1e-5 (Keras ``kernel_regularizer=l2(1e-5)`
 added to the training loss), Adam, MSE, 100 epochs.
 
 ``pretrained=False`` is the paper's baseline: the same network (encoder + head) trained from
-scratch, every layer trainable and Xavier-initialised.
-:func:`poredesign.learn.experiments.repeated_runs` repeats either variant with different seeds
-(paper: 20 each) and reports train/test MSE.
+scratch, every layer trainable and Xavier-initialised. The transfer stage
+(:func:`poredesign.learn.transfer_experiment.compare_transfer`) repeats both variants with
+different seeds (paper: 20 each) and reports train/test MSE and Welch's test.
 """
 
 from __future__ import annotations
@@ -21,6 +21,15 @@ from torch import nn
 from poredesign.learn.base import PropertyRegressor, xavier_init
 from poredesign.learn.shapes import DEFAULT_CHANNELS
 from poredesign.learn.vae import Encoder3D
+
+
+def encoder_weights(vae_state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The ``encoder.*`` tensors of a VAE3D state_dict (the same tensors, not copies), keys
+    without the prefix; raises KeyError when there are none."""
+    enc = {k[len("encoder.") :]: v for k, v in vae_state_dict.items() if k.startswith("encoder.")}
+    if not enc:
+        raise KeyError("the VAE state_dict has no 'encoder.*' weights")
+    return enc
 
 
 class TransferRegressor(PropertyRegressor):
@@ -60,12 +69,7 @@ class TransferRegressor(PropertyRegressor):
 
     def load_encoder(self, vae_state_dict: Mapping[str, torch.Tensor]) -> None:
         """Copy the ``encoder.*`` weights of a trained VAE3D state_dict (shapes must match)."""
-        enc = {
-            k[len("encoder.") :]: v for k, v in vae_state_dict.items() if k.startswith("encoder.")
-        }
-        if not enc:
-            raise KeyError("the VAE state_dict has no 'encoder.*' weights")
-        self.encoder.load_state_dict(enc)
+        self.encoder.load_state_dict(encoder_weights(vae_state_dict))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.frozen:

@@ -21,8 +21,9 @@ Choices where the paper is silent (documented here and in ``transfer.json``):
   and trains the dense head (64 ReLU, 64 ReLU, linear) only; after every run its encoder is
   compared with the VAE's weights and any difference stops the stage.
 - **Seeds of the runs.** Run ``r`` of variant ``v`` (0 = pretrained, 1 = scratch) seeds torch,
-  numpy and the data order with ``SeedSequence([seed, 0x7A24, v, r]).generate_state(1)[0]``
-  (32 bit), so all ``2 * repeats`` runs have distinct seeds and the two variants are independent
+  numpy and the data order with ``stream_seed(seed, "transfer_runs", v, r)``
+  (:mod:`poredesign.seeds`: ``SeedSequence([seed, STREAMS["transfer_runs"], v, r])``, its first
+  32-bit word), so all ``2 * repeats`` runs have distinct seeds and the two variants are independent
   samples, as Welch's test assumes. The train/test split is the same for every run
   (:func:`poredesign.learn.data.split_indices` with the study seed), as in the paper's single
   250/50 split.
@@ -50,6 +51,7 @@ import numpy as np
 
 from poredesign.jsonable import write_json
 from poredesign.runlog import progress
+from poredesign.seeds import stream_seed
 from poredesign.structures.transfer_dataset import (
     generate_transfer_dataset,
     transfer_options,
@@ -58,8 +60,6 @@ from poredesign.structures.transfer_dataset import (
 
 log = logging.getLogger(__name__)
 
-#: entropy word of the training runs' seeds
-TRANSFER_RUN_TAG = 0x7A24
 #: the two variants: frozen pretrained VAE encoder, and the same network from scratch
 VARIANTS = ("pretrained", "scratch")
 #: [Z23]'s means over 20 runs (MSE of the tortuosity factor)
@@ -76,10 +76,7 @@ PAPER_MSE = {
 def run_seeds(seed: int, repeats: int, variants: Sequence[str] = VARIANTS) -> dict[str, list[int]]:
     """The seed of every run: ``{variant: [seed of run 0, 1, ...]}``, all distinct (32 bit)."""
     seeds = {
-        v: [
-            int(np.random.SeedSequence([int(seed), TRANSFER_RUN_TAG, k, r]).generate_state(1)[0])
-            for r in range(int(repeats))
-        ]
+        v: [stream_seed(seed, "transfer_runs", k, r) for r in range(int(repeats))]
         for k, v in enumerate(variants)
     }
     flat = [s for v in seeds.values() for s in v]
@@ -104,16 +101,6 @@ def encoder_change(encoder_state: Mapping[str, Any], reference: Mapping[str, Any
         ),
         default=0.0,
     )
-
-
-def _encoder_weights(state_dict: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``encoder.*`` tensors of a VAE state_dict, keys without the prefix, cloned."""
-    enc = {
-        k[len("encoder.") :]: v.clone() for k, v in state_dict.items() if k.startswith("encoder.")
-    }
-    if not enc:
-        raise KeyError("the VAE state_dict has no 'encoder.*' weights")
-    return enc
 
 
 def _label_stats(dm) -> dict[str, Any]:
@@ -181,11 +168,12 @@ def transfer_run(
     from poredesign.learn.factory import build_model
     from poredesign.learn.fit import evaluate, quick_fit
     from poredesign.learn.io import load_state_dict
+    from poredesign.learn.transfer import encoder_weights
 
     if variant not in VARIANTS:
         raise ValueError(f"transfer variant must be one of {VARIANTS}; got {variant!r}")
     if variant == "pretrained" and vae_encoder is None:
-        vae_encoder = _encoder_weights(load_state_dict(encoder))
+        vae_encoder = encoder_weights(load_state_dict(encoder))
     pl.seed_everything(int(run_seed), workers=True, verbose=False)
     kwargs = {**dict(model_kwargs), "pretrained": variant == "pretrained"}
     model = build_model("transfer", kwargs, dm, encoder)
@@ -232,6 +220,7 @@ def compare_transfer(
     """
     from poredesign.learn.io import load_state_dict
     from poredesign.learn.train import settings_from_config
+    from poredesign.learn.transfer import encoder_weights
 
     repeats = int(section.get("repeats", 0))
     if repeats < 1:
@@ -250,7 +239,7 @@ def compare_transfer(
         structures, transport, section, split, seed, settings.batch_size, settings.num_workers
     )
     data = dm.data
-    vae_encoder = _encoder_weights(load_state_dict(encoder))
+    vae_encoder = encoder_weights(load_state_dict(encoder))
     seeds = run_seeds(seed, repeats)
     jobs = [(v, r) for v in VARIANTS for r in range(repeats)]
     rows: list[dict[str, Any]] = []

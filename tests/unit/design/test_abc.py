@@ -16,22 +16,25 @@ from pyabc.inference_util import (
 )
 from pyabc.sampler import SingleCoreSampler
 
-from poredesign.design import (
+from poredesign.design.abc import (
     ABCStoppedError,
+    BatchJob,
+    BatchModel,
     BatchSampler,
     BoxPrior,
     MAPEDistance,
     default_tolerances,
+    perturbation_transition,
     plot_marginals,
     read_posterior_store,
     run_abc,
     spinodoid_cnn_model,
     spinodoid_prior,
     spinodoid_prior_bounds,
+    spinodoid_prior_from_config,
     write_posterior_store,
     write_summary,
 )
-from poredesign.design.abc import BatchJob, BatchModel, perturbation_transition
 from poredesign.structures import SpinodoidSampler
 
 # -- toy problem with an analytic ABC posterior --------------------------------------------------
@@ -420,6 +423,16 @@ def test_spinodoid_prior_covers_the_dataset_region():
     # unrestricted: the plain box, which also holds strongly anisotropic a
     box = spinodoid_prior(restrict=False).rvs(size=500).to_numpy()[:, :3]
     assert (box.max(1) / box.min(1)).max() > 3
+
+
+def test_spinodoid_prior_from_the_config_section():
+    section = {"m_range": [0.1, 0.3], "beta_range": [1.0, 2.0], "porosity_range": [0.4, 0.7]}
+    for restrict in (True, False):
+        prior = spinodoid_prior_from_config(section, restrict=restrict)
+        expected = spinodoid_prior([0.1, 0.3], [1.0, 2.0], [0.4, 0.7], restrict=restrict)
+        assert prior.describe() == expected.describe()
+        assert prior.describe()["bounds"]["porosity"] == [0.4, 0.7]
+        assert (prior.support is None) == (not restrict)
 
 
 def pore_fraction_per_axis(solid):

@@ -15,8 +15,17 @@ import optuna
 import pytest
 import torch
 
-from poredesign.design.bo import BOSeeds, build, run_bo, search_bounds, target_params
-from poredesign.design.bo_outputs import plot_convergence, read_result, write_result, write_summary
+from poredesign.design.bo import (
+    BOSeeds,
+    build,
+    plot_convergence,
+    read_result,
+    run_bo,
+    search_bounds,
+    target_params,
+    write_result,
+    write_summary,
+)
 from poredesign.structures.voronoi import VoronoiSampler
 
 SAMPLER = VoronoiSampler(size=16, generation_size=24, n_points_range=(10, 40), radius=1.5)

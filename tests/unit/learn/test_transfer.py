@@ -178,6 +178,8 @@ def test_compare_transfer_json_and_figure(stage):
     saved = json.loads(path.read_text())
     runs = saved["runs"]
     assert len(runs) == 4
+    # every variant's runs in turn: pretrained 0, 1, then scratch 0, 1
+    assert [(r["variant"], r["run"]) for r in runs] == [(v, r) for v in VARIANTS for r in (0, 1)]
     for run in runs:
         assert {"variant", "seed", "train_mse", "test_mse", "encoder_change"} <= set(run)
         assert run["train_mse"] > 0 and run["test_mse"] > 0

@@ -6,7 +6,8 @@ module:
 
 - :mod:`.distance`: :class:`MAPEDistance`, rho = 100 * mean_i |eta'_i - eta*_i| / eta*_i (percent).
 - :mod:`.prior`: :class:`BoxPrior` (flat on a box, optionally restricted to a support set),
-  :class:`SpinodoidSupport`, :func:`spinodoid_prior`, :func:`spinodoid_prior_bounds`.
+  :class:`SpinodoidSupport`, :func:`spinodoid_prior`, :func:`spinodoid_prior_bounds`,
+  :func:`spinodoid_prior_from_config` (the one builder from the study's config).
 - :mod:`.surrogate`: the study's model, spinodoids then the CNN (:class:`SpinodoidModel`,
   :func:`spinodoid_cnn_model`).
 - :mod:`.sampler` and :mod:`.batch_job`: :class:`BatchSampler`, which proposes, simulates,
@@ -33,6 +34,7 @@ from poredesign.design.abc.prior import (
     SpinodoidSupport,
     spinodoid_prior,
     spinodoid_prior_bounds,
+    spinodoid_prior_from_config,
 )
 from poredesign.design.abc.result import (
     STATUS_BUDGET,
@@ -81,6 +83,7 @@ __all__ = [
     "spinodoid_cnn_model",
     "spinodoid_prior",
     "spinodoid_prior_bounds",
+    "spinodoid_prior_from_config",
     "unit_bandwidth",
     "write_posterior_store",
     "write_summary",

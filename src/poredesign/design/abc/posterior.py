@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,6 +10,7 @@ import numpy as np
 from poredesign import store
 from poredesign.design.abc.result import AbcResult
 from poredesign.design.figures import plot_marginals
+from poredesign.jsonable import write_json
 
 
 def write_posterior_store(result: AbcResult, path: str | os.PathLike) -> None:
@@ -56,9 +55,8 @@ def read_posterior_store(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def write_summary(result: AbcResult, path: str | os.PathLike) -> None:
-    """The acceptance/evaluation summary as JSON (:meth:`AbcResult.summary`)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(result.summary(), indent=2, allow_nan=False) + "\n")
+    """The acceptance/evaluation summary as JSON (:meth:`AbcResult.summary`; atomically)."""
+    write_json(path, result.summary())
 
 
 def save_outputs(

@@ -2,14 +2,15 @@
 
 :class:`BoxPrior` is uniform on a box of bounds, optionally restricted to a support set (density
 constant inside it, zero outside; the normalising constant cancels in the importance weights).
-:func:`spinodoid_prior` builds the spinodoid dataset's region from the ``SpinodoidSampler``
-ranges: the box of attainable (a_x, a_y, a_z, porosity) and, by default (``restrict=True``), the
-sampler's support inside it, i.e. max(a)/min(a) within ``beta_range`` (the sampler's
-(1, alpha, beta) with 1 <= alpha <= beta) and mean(a) within ``m_range``. The box alone also
-contains strongly anisotropic and very coarse or fine structures that the CNN never saw in
-training (anisotropy up to 17 instead of 3), where its predictions are extrapolations;
-restricting keeps the posterior where the surrogate is trained. The prior is flat over that
-region, not the dataset's (non-uniform) sampling density.
+:func:`spinodoid_prior` builds the spinodoid dataset's region from the ``SpinodoidSampler`` ranges
+(:func:`spinodoid_prior_from_config`: from the study's ``spinodoid`` section, the one builder the
+stages use): the box of attainable (a_x, a_y, a_z, porosity) and, by default (``restrict=True``),
+the sampler's support inside it, i.e. max(a)/min(a) within ``beta_range`` (the sampler's (1, alpha,
+beta) with 1 <= alpha <= beta) and mean(a) within ``m_range``. The box alone also contains strongly
+anisotropic and very coarse or fine structures that the CNN never saw in training (anisotropy up to
+17 instead of 3), where its predictions are extrapolations; restricting keeps the posterior where
+the surrogate is trained. The prior is flat over that region, not the dataset's (non-uniform)
+sampling density.
 """
 
 from __future__ import annotations
@@ -159,4 +160,15 @@ def spinodoid_prior(
     support = SpinodoidSupport(tuple(map(float, m_range)), tuple(map(float, beta_range)))
     return BoxPrior(
         spinodoid_prior_bounds(m_range, beta_range, porosity_range), support if restrict else None
+    )
+
+
+def spinodoid_prior_from_config(spinodoid: Mapping[str, Any], restrict: bool = True) -> BoxPrior:
+    """:func:`spinodoid_prior` over the region of the study's ``spinodoid`` config section (its
+    ``m_range``, ``beta_range`` and ``porosity_range``: the ranges the dataset was drawn from)."""
+    return spinodoid_prior(
+        spinodoid["m_range"],
+        spinodoid["beta_range"],
+        spinodoid["porosity_range"],
+        restrict=restrict,
     )
