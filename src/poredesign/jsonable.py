@@ -1,5 +1,5 @@
 """The one conversion of results to JSON-ready values (JSON files, zarr attributes), and the one
-atomic writer of result JSON files."""
+atomic writer of result JSON files, and their reader."""
 
 from __future__ import annotations
 
@@ -44,3 +44,9 @@ def write_json(path: str | os.PathLike, value: Any, indent: int = 2) -> Path:
     tmp.write_text(json.dumps(jsonable(value, nan_as_none=True), indent=indent) + "\n")
     os.replace(tmp, path)
     return path
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """The value of the JSON file at ``path``."""
+    with open(path) as fh:
+        return json.load(fh)
