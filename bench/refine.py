@@ -21,7 +21,9 @@ import torch
 import yaml
 
 from poredesign.config import validate_config
-from poredesign.design.refine.spinodoid import refine_spinodoid_design
+from poredesign.design.refine import AbcSettings, RefineSettings
+from poredesign.design.refine.spinodoid import RefineInputs, refine_spinodoid_design
+from poredesign.learn.fit import TrainSettings
 
 
 def parse_value(text: str):
@@ -54,22 +56,26 @@ def main() -> None:
         start = time.perf_counter()
         record = refine_spinodoid_design(
             config["design"]["abc"]["targets"][args.target],
-            results / "models" / "diffusivity" / "model.pt",
-            results / "structures.zarr",
-            results / "transport.zarr",
-            design / "abc.json",
-            design / "validation.json",
-            design / "abc.db",
+            RefineInputs(
+                model=results / "models" / "diffusivity" / "model.pt",
+                structures=results / "structures.zarr",
+                transport=results / "transport.zarr",
+                summary=design / "abc.json",
+                validation=design / "validation.json",
+                database=design / "abc.db",
+            ),
             Path(args.out) / args.target / name.replace("=", "-").replace(",", "_"),
-            refine,
-            config["design"]["abc"],
-            config["spinodoid"],
-            {"section": config["learn"]["diffusivity"], "common": config["learn"]},
-            config["dataset"]["size"],
-            config["seed"],
-            config["transport"]["diffusion"],
-            config["design"]["validation"]["n_structures"],
-            config["device"],
+            settings=RefineSettings.from_config(refine),
+            abc=AbcSettings.from_config(config["design"]["abc"]),
+            train=TrainSettings.from_config(
+                config["learn"]["diffusivity"], config["learn"], config["seed"], config["device"]
+            ),
+            ranges=config["spinodoid"],
+            solver=config["transport"]["diffusion"],
+            size=config["dataset"]["size"],
+            seed=config["seed"],
+            n_validation=config["design"]["validation"]["n_structures"],
+            device=config["device"],
         )
         wall = time.perf_counter() - start
         records[name] = record

@@ -1,12 +1,22 @@
-"""Study configuration: JSON Schema validation with defaults and messages that name the key."""
+"""Study configuration: JSON Schema validation with defaults and messages that name the key, and
+the typed settings built from the validated sections.
+
+The schema (config/schema.yaml) is the one source of defaults. :func:`validate_config` fills them
+in; a settings type (a frozen dataclass deriving from :class:`Settings`) is built from a validated
+section with ``Cls.from_config(section)`` (:func:`settings_from_section`: key -> field, unknown
+keys refused), and its field defaults equal the schema's (tests/unit/core/test_settings_defaults.py
+compares them), so a library caller gets what the workflow gets.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
+import typing
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import jsonschema
 import yaml
@@ -185,8 +195,7 @@ def validate_config(
 
     Raises :class:`ConfigError` listing every problem, each naming its key.
     """
-    with open(schema_path) as fh:
-        schema = yaml.safe_load(fh)
+    schema = load_schema(schema_path)
     validator_class = _with_defaults(jsonschema.validators.validator_for(schema))
     validator = validator_class(schema)
     _coerce_overrides(config, schema)
@@ -484,6 +493,122 @@ def _model_input_problems(config: Mapping[str, Any]) -> list[str]:
                 f"larger dataset.size, fewer {key}.hparams.channels{unpool}"
             )
     return problems
+
+
+def load_schema(schema_path: str | os.PathLike = SCHEMA_PATH) -> dict[str, Any]:
+    """The config schema as a mapping."""
+    with open(schema_path) as fh:
+        return yaml.safe_load(fh)
+
+
+def schema_node(key: str, schema: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    """The schema of the dotted config key ``key`` (``design.refine.rounds``)."""
+    node: Mapping[str, Any] = load_schema() if schema is None else schema
+    for part in key.split("."):
+        properties = node.get("properties", {})
+        if part not in properties:
+            raise KeyError(f"config key {key!r} is not in the schema (no {part!r})")
+        node = properties[part]
+    return node
+
+
+def schema_default(key: str, schema: Mapping[str, Any] | None = None) -> Any:
+    """The default :func:`validate_config` fills in for ``key``: its ``default``, or for a section
+    without one the mapping of its keys' defaults; KeyError when it has none."""
+    node = schema_node(key, schema)
+    if "default" in node:
+        return _copy(node["default"])
+    if node.get("type") == "object" and "properties" in node:
+        out = {}
+        for name in node["properties"]:
+            try:
+                out[name] = schema_default(name, node)
+            except KeyError:
+                continue
+        return out
+    raise KeyError(f"config key {key!r} has no default in the schema")
+
+
+S = TypeVar("S", bound="Settings")
+
+
+class Settings:
+    """Base of the typed settings: a frozen dataclass whose fields are the keys of the config
+    section :attr:`SECTION` (dotted), with the schema's defaults.
+
+    ``from_config(section)`` builds one from the validated section; keys the section holds for
+    other readers are named in :attr:`IGNORED` (anything else is refused). :meth:`as_record` gives
+    the fields as a mapping in the order of the section they were built from (the study file's
+    keys, then the schema's), as results record their settings.
+    """
+
+    SECTION: ClassVar[str] = ""
+    IGNORED: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def from_config(cls: type[S], section: Mapping[str, Any]) -> S:
+        """The settings of the validated config section ``section`` (:attr:`SECTION`)."""
+        return settings_from_section(cls, section)
+
+    def as_record(self) -> dict[str, Any]:
+        """The fields (nested settings as mappings), in the order of the section they were read
+        from, fields it did not name after them."""
+        names = [f.name for f in dataclasses.fields(self)]  # type: ignore[arg-type]
+        order = [n for n in getattr(self, "_key_order", ()) if n in names]
+        record = {}
+        for name in order + [n for n in names if n not in order]:
+            value = getattr(self, name)
+            record[name] = value.as_record() if isinstance(value, Settings) else value
+        return record
+
+
+def _frozen(value: Any) -> Any:
+    """Lists as tuples (nested too), so frozen settings hold no mutable sequence."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _settings_type(hint: Any) -> type[Settings] | None:
+    """The settings type a field annotation names (``X`` or ``X | None``), else None."""
+    options = typing.get_args(hint) or (hint,)
+    for option in options:
+        if isinstance(option, type) and issubclass(option, Settings):
+            return option
+    return None
+
+
+def settings_from_section(cls: type[S], section: Mapping[str, Any], key: str | None = None) -> S:
+    """An instance of the settings dataclass ``cls`` from the config section ``section`` (dotted
+    name ``key``, default ``cls.SECTION``): each key sets the field of its name (values as given,
+    lists as tuples, nested sections as their own settings types); a key that is neither a
+    field nor in ``cls.IGNORED`` raises :class:`ConfigError` naming it; fields the section omits
+    keep their defaults (the schema's)."""
+    key = key if key is not None else cls.SECTION
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"config key '{key}': expected a mapping, got {section!r}")
+    unknown = sorted(set(section) - set(fields) - set(cls.IGNORED))
+    if unknown:
+        raise ConfigError(
+            f"config key{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(u) for u in unknown)} in '{key}' "
+            f"{'are' if len(unknown) > 1 else 'is'} not settings of {cls.__name__}; allowed keys: "
+            f"{', '.join(sorted(set(fields) | set(cls.IGNORED)))}"
+        )
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, value in section.items():
+        if name not in fields:
+            continue
+        nested = _settings_type(hints.get(name))
+        if nested is not None and isinstance(value, Mapping):
+            values[name] = settings_from_section(nested, value, f"{key}.{name}")
+        else:
+            values[name] = _frozen(value)
+    settings = cls(**values)
+    object.__setattr__(settings, "_key_order", tuple(n for n in section if n in fields))
+    return settings
 
 
 def load_config(path: str | os.PathLike, schema_path: str | os.PathLike = SCHEMA_PATH) -> dict:

@@ -2,7 +2,7 @@
 
 import torch
 
-from poredesign.design.gradient import latent_design
+from poredesign.design.gradient import LatentDesignSettings, latent_design
 from poredesign.design.gradient.figures import plot_design_parity
 from poredesign.runlog import setup_logging
 
@@ -17,7 +17,7 @@ latent_design(
     inp.labels,
     out.designs,
     out.summary,
-    settings=params.settings,
+    settings=LatentDesignSettings.from_config(params.settings),
     seed=params.seed,
     flow=flow,
     device=params.device,

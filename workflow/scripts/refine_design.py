@@ -3,8 +3,10 @@
 import torch
 
 from poredesign.design.figures import plot_refinement
-from poredesign.design.refine.spinodoid import refine_spinodoid_design
+from poredesign.design.refine import AbcSettings, RefineSettings
+from poredesign.design.refine.spinodoid import RefineInputs, refine_spinodoid_design
 from poredesign.jsonable import write_json
+from poredesign.learn.fit import TrainSettings
 from poredesign.runlog import setup_logging
 
 stream = setup_logging(snakemake.log[0])
@@ -12,23 +14,27 @@ torch.set_num_threads(snakemake.threads)
 params, inp = snakemake.params, snakemake.input
 record = refine_spinodoid_design(
     params.target,
-    inp.model,
-    inp.structures,
-    inp.transport,
-    inp.summary,
-    inp.validation,
-    inp.database,
+    RefineInputs(
+        model=inp.model,
+        structures=inp.structures,
+        transport=inp.transport,
+        summary=inp.summary,
+        validation=inp.validation,
+        database=inp.database,
+    ),
     params.work_dir,
-    params.refine,
-    params.abc,
-    params.prior,
-    {"section": params.learn_section, "common": params.learn_common},
-    params.size,
-    params.seed,
-    params.solver,
-    params.n_validation,
-    params.device,
-    stream,
+    settings=RefineSettings.from_config(params.refine),
+    abc=AbcSettings.from_config(params.abc),
+    train=TrainSettings.from_config(
+        params.learn_section, params.learn_common, params.seed, params.device
+    ),
+    ranges=params.prior,
+    solver=params.solver,
+    size=params.size,
+    seed=params.seed,
+    n_validation=params.n_validation,
+    device=params.device,
+    log_file=stream,
 )
 write_json(snakemake.output.refine, record)
 final = record["final"]["validation"]

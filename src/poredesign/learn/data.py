@@ -31,7 +31,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytorch_lightning as pl
@@ -282,6 +282,35 @@ class DataConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    #: keys of a ``learn.<model>`` section that define the samples
+    SECTION_KEYS: ClassVar[tuple[str, ...]] = (
+        "targets",
+        "axes",
+        "pool",
+        "augment",
+        "max_structures",
+        "dims",
+    )
+
+    @classmethod
+    def from_config(
+        cls,
+        model: str,
+        section: Mapping[str, Any],
+        common: Mapping[str, Any],
+        seed: int,
+    ) -> DataConfig:
+        """The sample definition of model ``model`` from its validated ``learn.<model>`` section
+        (:data:`SECTION_KEYS`, those not null), the shared ``learn.split`` and the study
+        ``seed``, over the model's paper defaults
+        (:func:`~poredesign.learn.factory.data_config`)."""
+        from poredesign.learn.factory import data_config
+
+        data = {k: section[k] for k in cls.SECTION_KEYS if section.get(k) is not None}
+        if "split" in common:
+            data["split"] = list(common["split"])
+        return data_config(model, data, int(seed))
 
 
 PERIODIC_GENERATORS = {"spinodoid", "voronoi", "squares"}

@@ -66,6 +66,32 @@ class TrainSettings:
     log_every_n_steps: int = 50
     phase_epochs: list[int] | None = None  # pvae: epochs of the vae, regressor, joint phases
 
+    @classmethod
+    def from_config(
+        cls,
+        section: Mapping[str, Any],
+        common: Mapping[str, Any],
+        seed: int,
+        device: str = "auto",
+    ) -> TrainSettings:
+        """The Trainer's settings of a model's validated ``learn.<model>`` section (epochs, batch
+        size, early stopping, pVAE phases) and the shared ``learn`` keys (workers, precision, log
+        interval), the study ``seed`` and ``device``. The section's other keys are the data's
+        (:meth:`~poredesign.learn.data.DataConfig.from_config`) and the model's (``hparams``).
+        The fallbacks are the defaults of the fields (the shared ones the schema's; the
+        per-model ones differ by model, and a validated section always holds them)."""
+        return cls(
+            epochs=int(section.get("epochs", cls.epochs)),
+            batch_size=int(section.get("batch_size", cls.batch_size)),
+            num_workers=int(common.get("num_workers", cls.num_workers)),
+            device=device,
+            precision=str(common.get("precision", cls.precision)),
+            seed=int(seed),
+            early_stopping=section.get("early_stopping"),
+            log_every_n_steps=int(common.get("log_every_n_steps", cls.log_every_n_steps)),
+            phase_epochs=section.get("phase_epochs"),
+        )
+
     def accelerator(self) -> str:
         """Lightning's accelerator name, ``"gpu"`` or ``"cpu"``."""
         return lightning_accelerator(self.device)

@@ -314,3 +314,96 @@ def test_parameter_correction_recovers_a_per_axis_logit_bias_linear_in_theta():
         corrected
     )
     assert ParameterCorrection.none(4)(theta, pred) == pytest.approx(pred)
+
+
+# ------------------------------------------------------------------------------------------------
+# the rule's entry point: settings from the config, round 0 from the design stage's files
+
+
+def test_the_rules_entry_point_passes_the_settings_through(tmp_path, monkeypatch):
+    """refine_spinodoid_design with the default study's settings: round 0 read from abc.json and
+    validation.json, the fine-tuning, model and prior settings handed to the problem, the loop
+    given the settings objects (the CNN, its data and the loop itself stubbed)."""
+    import poredesign.design.refine.spinodoid as spinodoid_refine
+    import poredesign.learn as learn
+    import poredesign.learn.fit as fit
+    from poredesign.config import load_config
+    from poredesign.jsonable import write_json
+    from poredesign.learn.fit import TrainSettings
+
+    config = load_config(Path(__file__).resolve().parents[3] / "config" / "config.yaml")
+    names = ["a_x", "a_y", "a_z", "porosity"]
+    write_json(
+        tmp_path / "abc.json",
+        {
+            "param_names": names,
+            "theta_hat": dict(zip(names, [0.1, 0.12, 0.14, 0.6], strict=True)),
+            "theta_std": dict(zip(names, [0.01] * 4, strict=True)),
+            "status": "converged",
+            "final_epsilon": 1.5,
+            "model_evaluations": 1000,
+            "wall_time_s": 3.0,
+        },
+    )
+    write_json(tmp_path / "validation.json", {"eta_solver": [[0.4, 0.5, 0.6]], "solver_seconds": 2})
+    (tmp_path / "model.pt").write_bytes(b"weights")
+
+    class FakeCnn:
+        data_config = {"targets": ["eta"], "pool": True}
+
+    seen = {}
+    monkeypatch.setattr(learn, "load_model", lambda path, map_location=None: FakeCnn())
+    monkeypatch.setattr(
+        learn, "PoreDataModule", lambda *args, **kwargs: seen.setdefault("data", kwargs)
+    )
+    monkeypatch.setattr(fit, "store_identity", lambda path: str(path))
+
+    def fake_refine(problem, target, start, prior, work_dir, settings, abc, seed, identity):
+        seen.update(problem=problem, start=start, prior=prior, settings=settings, abc=abc)
+        seen.update(identity=identity)
+        return {"rounds": []}
+
+    monkeypatch.setattr(spinodoid_refine, "refine", fake_refine)
+    design, learn_section = config["design"], config["learn"]
+    common = {k: v for k, v in learn_section.items() if not isinstance(v, dict)}
+    settings = RefineSettings.from_config(design["refine"])
+    abc = AbcSettings.from_config(design["abc"])
+    train = TrainSettings.from_config(learn_section["diffusivity"], common, config["seed"], "cpu")
+    spinodoid_refine.refine_spinodoid_design(
+        design["abc"]["targets"]["eta1"],
+        spinodoid_refine.RefineInputs(
+            model=tmp_path / "model.pt",
+            structures=tmp_path / "structures.zarr",
+            transport=tmp_path / "transport.zarr",
+            summary=tmp_path / "abc.json",
+            validation=tmp_path / "validation.json",
+            database=tmp_path / "abc.db",
+        ),
+        tmp_path / "work",
+        settings=settings,
+        abc=abc,
+        train=train,
+        ranges=config["spinodoid"],
+        solver=config["transport"]["diffusion"],
+        size=config["dataset"]["size"],
+        seed=config["seed"],
+        n_validation=design["validation"]["n_structures"],
+        device="cpu",
+    )
+    assert seen["settings"] is settings and seen["abc"] is abc
+    assert seen["data"] == {"batch_size": train.batch_size, "num_workers": train.num_workers}
+    problem = seen["problem"]
+    assert (problem.epochs, problem.lr, problem.correct) == (
+        settings.epochs,
+        settings.lr,
+        settings.correction,
+    )
+    assert problem.model_batch_size == abc.model_batch_size
+    assert problem.train_settings is train
+    assert problem.n_validation == design["validation"]["n_structures"]
+    assert seen["start"].theta_hat.tolist() == [0.1, 0.12, 0.14, 0.6]
+    assert seen["start"].validation.eta_surrogate is None
+    # the prior is restricted only when both the design stage and the refinement ask for it
+    restricted = abc.restrict_prior and settings.restrict_prior
+    assert (seen["prior"].support is not None) == restricted
+    assert seen["identity"]["correction"] is settings.correction

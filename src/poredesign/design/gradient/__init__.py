@@ -5,7 +5,8 @@
 - :mod:`.descent`: batched gradient descent on latent codes through decode and re-encode;
 - :mod:`.evaluate`: designs evaluated by the regressor, the permeability CNN and the solver;
 - :mod:`.slerp`: spherical linear interpolation;
-- :mod:`.run`: the two stages (``designs.zarr``, ``latent_design.json``, ``slerp.json``);
+- :mod:`.run`: the two stages (``designs.zarr``, ``latent_design.json``, ``slerp.json``) and
+  the design's settings (:class:`.run.LatentDesignSettings`, the ``design.latent`` section);
 - :mod:`.figures`: design parity and the slerp strip.
 """
 
@@ -15,7 +16,13 @@ from poredesign.design.gradient.descent import (
     reencoded_objective,
 )
 from poredesign.design.gradient.evaluate import EVALUATORS, PROPERTIES, score
-from poredesign.design.gradient.run import latent_design, read_properties, slerp_stage
+from poredesign.design.gradient.run import (
+    LatentDesignSettings,
+    LatentTargets,
+    latent_design,
+    read_properties,
+    slerp_stage,
+)
 from poredesign.design.gradient.slerp import slerp
 from poredesign.design.gradient.targets import (
     ReachableBand,
@@ -28,6 +35,8 @@ __all__ = [
     "EVALUATORS",
     "PROPERTIES",
     "DescentResult",
+    "LatentDesignSettings",
+    "LatentTargets",
     "ReachableBand",
     "draw_targets",
     "latent_descent",

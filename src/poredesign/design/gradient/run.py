@@ -30,13 +30,15 @@ import logging
 import os
 import time
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
 from poredesign import store
 from poredesign.characterise.space import encode_store, load_vae, split_labels
+from poredesign.config import Settings
 from poredesign.design.gradient.descent import latent_descent, reencoded_objective
 from poredesign.design.gradient.evaluate import (
     EVALUATORS,
@@ -65,6 +67,38 @@ log = logging.getLogger(__name__)
 TRAIN, TEST = 0, 2
 
 
+@dataclass(frozen=True)
+class LatentTargets(Settings):
+    """The ``design.latent.targets`` section: how many targets, their uniform porosity and k
+    ranges (k in voxel^2), and whether only feasible ones are drawn (``band``) or all (``box``)."""
+
+    SECTION: ClassVar[str] = "design.latent.targets"
+
+    count: int = 1000
+    porosity: tuple[float, float] = (0.1, 0.5)
+    k: tuple[float, float] = (0.2, 2.5)
+    draw: str = "box"
+
+
+@dataclass(frozen=True)
+class LatentDesignSettings(Settings):
+    """The ``design.latent`` config section (see config/schema.yaml, whose defaults these are)."""
+
+    SECTION: ClassVar[str] = "design.latent"
+
+    targets: LatentTargets = LatentTargets()
+    starts: int = 100
+    max_steps: int = 5000
+    patience: int = 400
+    loss_bound: float = 1.0e-5
+    lr: float = 0.01
+    straight_through: bool = False
+    exact_porosity: bool = False
+    weights: tuple[float, float] = (1.0, 1.0)
+    band_quantile: float = 0.0
+    batch_size: int = 64
+
+
 def read_properties(labels_path: str | os.PathLike, n: int) -> np.ndarray:
     """(n, 2) porosity and k_z of the first n structures from a label store (NaN where flagged)."""
     group = store.open_group(labels_path)
@@ -89,14 +123,17 @@ def latent_design(
     labels_path: str | os.PathLike,
     out_store: str | os.PathLike,
     out_json: str | os.PathLike,
-    settings: Mapping[str, Any],
+    settings: LatentDesignSettings | Mapping[str, Any],
     seed: int,
     flow: Mapping[str, Any] | None = None,
     device: str = "auto",
     progress_file: Any = None,
 ) -> dict[str, Any]:
-    """Latent gradient design for ``settings`` (the ``design.latent`` config section); writes
-    ``out_store`` and ``out_json`` and returns the JSON's content."""
+    """Latent gradient design for ``settings`` (the ``design.latent`` config section:
+    ``LatentDesignSettings.from_config(config["design"]["latent"])``); writes ``out_store`` and
+    ``out_json`` and returns the JSON's content (a mapping is read as the section)."""
+    if not isinstance(settings, LatentDesignSettings):
+        settings = LatentDesignSettings.from_config(settings)
     pvae = load_vae(pvae_path, device)
     cnn = load_model(cnn_path).to(next(pvae.parameters()).device)
     dims = int(pvae.hparams.get("dims", 3))
@@ -106,17 +143,15 @@ def latent_design(
     n = len(structures)
     split = split_labels(n, pvae.data_config)
     labelled = read_properties(labels_path, n)
-    mu, _ = encode_store(pvae, structures, int(settings["batch_size"]), progress_file)
+    mu, _ = encode_store(pvae, structures, int(settings.batch_size), progress_file)
     train = np.flatnonzero((split == TRAIN) & np.isfinite(labelled).all(axis=1))
     if len(train) == 0:
         raise ValueError(f"no training structure of {structures_path} has finite labels")
 
-    spec = settings["targets"]
-    band = ReachableBand.from_dataset(
-        labelled[:, 0], labelled[:, 1], float(settings["band_quantile"])
-    )
-    only_feasible = band if spec["draw"] == "band" else None
-    targets = draw_targets(int(spec["count"]), spec["porosity"], spec["k"], seed, only_feasible)
+    spec = settings.targets
+    band = ReachableBand.from_dataset(labelled[:, 0], labelled[:, 1], float(settings.band_quantile))
+    only_feasible = band if spec.draw == "band" else None
+    targets = draw_targets(int(spec.count), spec.porosity, spec.k, seed, only_feasible)
     feasible = band.feasible(targets)
     log.info(
         "%d targets, %d feasible (dataset porosity %.3g-%.3g)",
@@ -126,14 +161,14 @@ def latent_design(
         band.porosity[-1],
     )
 
-    starts = train[nearest_by_k(labelled[train, 1], targets[:, 1], int(settings["starts"]))]
+    starts = train[nearest_by_k(labelled[train, 1], targets[:, 1], int(settings.starts))]
     device_ = next(pvae.parameters()).device
     # targets and weights in the regressor's output order (outputs not designed for: weight 0)
     in_model_order = np.zeros((len(targets), len(pvae.targets)))
     weights = np.zeros(len(pvae.targets))
     for j, name in zip(columns, PROPERTIES, strict=True):
         in_model_order[:, j] = targets[:, PROPERTIES.index(name)]
-        weights[j] = float(settings["weights"][PROPERTIES.index(name)])
+        weights[j] = float(settings.weights[PROPERTIES.index(name)])
     scaled = pvae.scaler.encode(torch.as_tensor(in_model_order, dtype=torch.float32))
     result = latent_descent(
         torch.as_tensor(mu[starts], dtype=torch.float32, device=device_),
@@ -141,14 +176,14 @@ def latent_design(
         reencoded_objective(
             pvae,
             weights,
-            straight_through=bool(settings["straight_through"]),
-            exact_porosity=bool(settings["exact_porosity"]),
+            straight_through=bool(settings.straight_through),
+            exact_porosity=bool(settings.exact_porosity),
         ),
-        lr=float(settings["lr"]),
-        max_steps=int(settings["max_steps"]),
-        patience=int(settings["patience"]),
-        loss_bound=float(settings["loss_bound"]),
-        chunk=int(settings["batch_size"]),
+        lr=float(settings.lr),
+        max_steps=int(settings.max_steps),
+        patience=int(settings.patience),
+        loss_bound=float(settings.loss_bound),
+        chunk=int(settings.batch_size),
     )
     log.info(
         "descent: %d steps, %d candidate-steps in %.1f s (%.0f candidate-steps/s)",
@@ -158,7 +193,7 @@ def latent_design(
         result.candidate_steps_per_second,
     )
     depth = int(structures.size[2])
-    batch = int(settings["batch_size"])
+    batch = int(settings.batch_size)
     designs = decode_binary(pvae, result.z, batch)
     evaluations = evaluate_images(designs, pvae, cnn, depth, flow, batch, progress_file)
     nearest = train[nearest_structures(labelled[train], targets)]
@@ -178,14 +213,14 @@ def latent_design(
     summary = {
         "targets": {
             "count": len(targets),
-            "porosity": spec["porosity"],
-            "k": spec["k"],
-            "draw": spec["draw"],
+            "porosity": spec.porosity,
+            "k": spec.k,
+            "draw": spec.draw,
         },
         "feasible": int(feasible.sum()),
         "infeasible": int((~feasible).sum()),
         "band": band.as_dict(),
-        "settings": dict(settings),
+        "settings": settings.as_record(),
         "starts": int(starts.shape[1]),
         "descent": {
             "steps": result.steps,
@@ -193,7 +228,7 @@ def latent_design(
             "seconds": result.seconds,
             "candidate_steps_per_second": result.candidate_steps_per_second,
             "loss_median": float(np.median(result.loss)),
-            "reached_bound": int(np.sum(result.loss <= float(settings["loss_bound"]))),
+            "reached_bound": int(np.sum(result.loss <= float(settings.loss_bound))),
         },
         "solver_seconds_per_design": float(np.mean(evaluations["solver_seconds"])),
         # an all-pore design (an under-trained decoder's) has unbounded k: flagged, not scored
@@ -336,4 +371,10 @@ def slerp_stage(
     return result
 
 
-__all__ = ["latent_design", "read_properties", "slerp_stage"]
+__all__ = [
+    "LatentDesignSettings",
+    "LatentTargets",
+    "latent_design",
+    "read_properties",
+    "slerp_stage",
+]

@@ -2,7 +2,11 @@
 
 - :mod:`.loop`: the rounds (posterior draws, solver labels, fine-tuning, ABC from the last
   population, validation), the spread-aware tolerance floor, resuming, ``refine.json``;
-- :mod:`.spinodoid`: the spinodoid study's problem (spinodoids, diffusion solver, CNN).
+- :mod:`.spinodoid`: the spinodoid study's problem (spinodoids, diffusion solver, CNN) and
+  :func:`~.spinodoid.refine_spinodoid_design`, what the ``refine_design`` rule calls.
+
+:class:`RefineSettings` (``design.refine``) and :class:`AbcSettings` (the ``design.abc`` keys the
+reruns share) are built with ``from_config(section)``; their defaults are the schema's.
 """
 
 from poredesign.design.refine.loop import (

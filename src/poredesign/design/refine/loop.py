@@ -41,56 +41,84 @@ with the same fingerprint continues after the last completed round, a different 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from poredesign.config import Settings
 from poredesign.design.abc.prior import BoxPrior
 from poredesign.design.abc.run import continue_abc
 from poredesign.design.validate import mape_standard_error
-from poredesign.jsonable import jsonable, write_json
+from poredesign.jsonable import jsonable, read_json, write_json
 from poredesign.learn.metrics import mape
 from poredesign.learn.uncertainty import LogitSpread
+from poredesign.seeds import stream_rng, stream_seed
 
 log = logging.getLogger(__name__)
 
-#: seed stream of the posterior draws (apart from the dataset's, the ABC model's and the
-#: validation's streams)
-DRAW_STREAM = 7_000_002
 #: settings that do not change what a completed round computed (not fingerprinted)
 NOT_FINGERPRINTED = ("rounds", "tolerance")
+#: keys of ``design.refine`` the loop does not read: the stage switch and the problem's own
+#: (the correction and the prior, which a problem records in its identity)
+PROBLEM_KEYS = ("enabled", "correction", "restrict_prior")
 
 
-@dataclass
-class RefineSettings:
-    """The ``design.refine`` config section (see config/schema.yaml)."""
+@dataclass(frozen=True)
+class RefineSettings(Settings):
+    """The ``design.refine`` config section (see config/schema.yaml, whose defaults these are)."""
 
+    SECTION: ClassVar[str] = "design.refine"
+
+    enabled: bool = True
     rounds: int = 3
     samples: int = 48
     tolerance: float = 2.0
     epochs: int = 4
     lr: float = 5e-4
-    abc_tolerances: list[float] = field(default_factory=lambda: [10.0, 6.0, 4.0])
+    abc_tolerances: tuple[float, ...] = (10.0, 6.0, 4.0)
     population: int = 96
+    correction: bool = True
+    restrict_prior: bool = False
     spread_aware: bool = False
 
+    def loop_record(self) -> dict[str, Any]:
+        """The settings the loop reads (all but :data:`PROBLEM_KEYS`), as ``refine.json`` and the
+        resume fingerprint record them."""
+        return {k: v for k, v in asdict(self).items() if k not in PROBLEM_KEYS}
 
-@dataclass
-class AbcSettings:
-    """How the reruns sample (the ``design.abc`` keys they share with the design stage)."""
 
-    batch_size: int = 512
-    min_acceptance_rate: float = 0.01
+@dataclass(frozen=True)
+class AbcSettings(Settings):
+    """How the reruns sample: the ``design.abc`` keys they share with the design stage (see
+    config/schema.yaml, whose defaults these are); the reruns' population and tolerances are
+    :class:`RefineSettings`' own."""
+
+    SECTION: ClassVar[str] = "design.abc"
+    #: the design stage's own keys (targets, its population, schedule and wall-clock limit)
+    IGNORED: ClassVar[tuple[str, ...]] = ("targets", "population", "tolerances", "max_walltime_s")
+
+    batch_size: int = 4096
+    model_batch_size: int = 64
+    min_acceptance_rate: float = 0.001
     max_evaluations: int | None = None
+    restrict_prior: bool = True
+
+    def sampling(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`~poredesign.design.abc.continue_abc` (fingerprinted);
+        ``model_batch_size`` and ``restrict_prior`` are the problem's (its model and prior)."""
+        return {
+            "batch_size": int(self.batch_size),
+            "min_acceptance_rate": float(self.min_acceptance_rate),
+            "max_evaluations": self.max_evaluations,
+        }
 
 
 class RefineProblem(Protocol):
@@ -261,15 +289,17 @@ def refine(
     fingerprint = fingerprint_hash(
         {
             "target": target,
-            "settings": {k: v for k, v in asdict(settings).items() if k not in NOT_FINGERPRINTED},
-            "abc": asdict(abc),
+            "settings": {
+                k: v for k, v in settings.loop_record().items() if k not in NOT_FINGERPRINTED
+            },
+            "abc": abc.sampling(),
             "seed": seed,
             "start": {"theta_hat": start.theta_hat, "eta": start.validation.eta_solver},
             "identity": dict(identity or {}),
         }
     )
     state_path = work_dir / "state.json"
-    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    state = read_json(state_path) if state_path.exists() else {}
     if state.get("fingerprint") == fingerprint:
         rounds = state["rounds"]
         log.info("resuming the refinement after round %d (%s)", len(rounds) - 1, state_path)
@@ -323,7 +353,7 @@ def _one_round(
 
     clock = time.perf_counter()
     params, weights = last_population(previous_db, prior.names)
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), DRAW_STREAM, r]))
+    rng = stream_rng(seed, "refine_draws", r)
     thetas = draw_posterior(params, weights, settings.samples, rng)
     labelled = problem.label(thetas, r, round_dir)
     error = surrogate_error(labelled.pred, labelled.true)
@@ -357,10 +387,8 @@ def _one_round(
         prior,
         schedule,
         settings.population,
-        seed=int(np.random.SeedSequence([int(seed), DRAW_STREAM, r, 1]).generate_state(1)[0]),
-        batch_size=abc.batch_size,
-        min_acceptance_rate=abc.min_acceptance_rate,
-        max_evaluations=abc.max_evaluations,
+        seed=stream_seed(seed, "refine_draws", r, 1),
+        **abc.sampling(),
     )
     walls["abc"] = time.perf_counter() - clock
 
@@ -399,7 +427,7 @@ def refine_summary(
     return jsonable(
         {
             "target": target,
-            "settings": asdict(settings),
+            "settings": settings.loop_record(),
             "rounds": rounds,
             "first": rounds[0],
             "final": final,

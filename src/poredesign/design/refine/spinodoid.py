@@ -1,8 +1,9 @@
 """The refinement problem of the spinodoid study: new spinodoids, the diffusion solver, the CNN.
 
 :class:`SpinodoidRefinement` implements :class:`~poredesign.design.refine.loop.RefineProblem`:
-labels are new spinodoids at posterior draws (seed stream :data:`LABEL_STREAM`) with eta along
-x, y, z from the solver (the simulate stage's options), kept per round as a label store
+labels are new spinodoids at posterior draws (seed stream ``refine_labels`` of
+:mod:`poredesign.seeds`) with eta along x, y, z from the solver (the simulate stage's options),
+kept per round as a label store
 (:func:`~poredesign.learn.finetune.write_label_store`); fine-tuning is
 :func:`~poredesign.learn.finetune.fine_tune` (warm start, the round's and earlier rounds' labels
 plus as many replayed training views per epoch), then, with ``correct``, the per-axis residual
@@ -16,25 +17,32 @@ training).
 
 from __future__ import annotations
 
-import json
+import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from poredesign.design.abc import SPINODOID_PARAMS, spinodoid_cnn_model
 from poredesign.design.refine.correction import ParameterCorrection
-from poredesign.design.refine.loop import LabelledRound, Validation
+from poredesign.design.refine.loop import (
+    AbcSettings,
+    LabelledRound,
+    RefineSettings,
+    RoundZero,
+    Validation,
+    refine,
+)
 from poredesign.design.validate import solve_eta, validate_design
-from poredesign.jsonable import write_json
+from poredesign.jsonable import read_json, write_json
 from poredesign.runlog import progress
+from poredesign.seeds import stream_rng, stream_seed
 from poredesign.structures.spinodoid import spinodoid
 
-#: seed stream of the label structures (apart from the dataset's [seed, i], the ABC model's and
-#: the validation's 7_000_001)
-LABEL_STREAM = 7_000_003
-MODEL_STREAM = 7_000_004
+if TYPE_CHECKING:
+    from poredesign.learn.fit import TrainSettings
 
 
 class SpinodoidRefinement:
@@ -83,9 +91,7 @@ class SpinodoidRefinement:
         structures = np.empty((k, self.size, self.size, self.size), dtype=bool)
         eta, flags, porosity = np.full((k, 3), np.nan), np.zeros((k, 3), np.int32), np.empty(k)
         for j in progress(range(k), f"round {round_index}: solver labels", self.log_file):
-            rng = np.random.default_rng(
-                np.random.SeedSequence([self.seed, LABEL_STREAM, int(round_index), j])
-            )
+            rng = stream_rng(self.seed, "refine_labels", round_index, j)
             structures[j] = spinodoid(self.size, thetas[j, :3], float(thetas[j, 3]), seed=rng)
             eta[j], porosity[j], flags[j], _ = solve_eta(
                 structures[j], self.solver, f"refinement label {j} of round {round_index}"
@@ -135,14 +141,10 @@ class SpinodoidRefinement:
         from poredesign.learn import load_model
 
         self.cnn = load_model(round_dir / "model.pt")
-        self.correction = ParameterCorrection.from_dict(
-            json.loads((round_dir / "correction.json").read_text())
-        )
+        self.correction = ParameterCorrection.from_dict(read_json(round_dir / "correction.json"))
 
     def model(self, round_index: int):
-        seed = int(
-            np.random.SeedSequence([self.seed, MODEL_STREAM, int(round_index)]).generate_state(1)[0]
-        )
+        seed = stream_seed(self.seed, "refine_model", round_index)
         base = spinodoid_cnn_model(
             lambda solid: self.predict(solid), self.size, seed, self.model_batch_size, self.device
         )
@@ -161,46 +163,26 @@ class SpinodoidRefinement:
         return Validation(result.eta_solver, result.eta_surrogate, result.solver_seconds)
 
 
-def refine_spinodoid_design(
-    target: Sequence[float],
-    model_path: str | Path,
-    structures: str | Path,
-    transport: str | Path,
-    abc_summary: str | Path,
-    validation: str | Path,
-    database: str | Path,
-    work_dir: str | Path,
-    refine_config: Mapping[str, Any],
-    abc_config: Mapping[str, Any],
-    prior_config: Mapping[str, Any],
-    train_config: Mapping[str, Any],
-    size: int,
-    seed: int,
-    solver: Mapping[str, Any],
-    n_validation: int,
-    device: str = "auto",
-    log_file: Any = None,
-) -> dict[str, Any]:
-    """What the ``refine_design`` rule calls: round 0 from the design stage's ``abc.json``,
-    ``validation.json`` and ``abc.db``, the CNN at ``model_path`` with the training data it was
-    trained on (``structures``, ``transport``; its stored sample definition), ``n_validation``
-    validation structures per round (as the design stage's validation), then
-    :func:`~poredesign.design.refine.loop.refine`. ``train_config``: batch size and shared
-    ``learn`` keys (``learn.diffusivity`` and ``learn``, as the train rule reads them)."""
-    import hashlib
-    import json
+@dataclass(frozen=True)
+class RefineInputs:
+    """The files a refinement starts from (the ``refine_design`` rule's inputs): the CNN and the
+    training data it was trained on, the design stage's ``abc.json``, ``validation.json`` and
+    ``abc.db``."""
 
-    from poredesign.design.abc import spinodoid_prior
-    from poredesign.design.refine.loop import AbcSettings, RefineSettings, RoundZero, refine
-    from poredesign.devices import torch_device
-    from poredesign.learn import DataConfig, PoreDataModule, load_model
-    from poredesign.learn.fit import store_identity
-    from poredesign.learn.train import settings_from_config
+    model: str | os.PathLike
+    structures: str | os.PathLike
+    transport: str | os.PathLike
+    summary: str | os.PathLike
+    validation: str | os.PathLike
+    database: str | os.PathLike
 
-    abc = json.loads(Path(abc_summary).read_text())
-    val = json.loads(Path(validation).read_text())
+
+def round_zero(summary: str | os.PathLike, validation: str | os.PathLike, database) -> RoundZero:
+    """Round 0 of the loop: the design stage's ``abc.json``, ``validation.json`` and ``abc.db``."""
+    abc = read_json(summary)
+    val = read_json(validation)
     names = abc["param_names"]
-    start = RoundZero(
+    return RoundZero(
         db_path=Path(database),
         theta_hat=np.array([abc["theta_hat"][p] for p in names], float),
         theta_std=np.array([abc["theta_std"][p] for p in names], float),
@@ -216,21 +198,46 @@ def refine_spinodoid_design(
             "wall_time_s": abc["wall_time_s"],
         },
     )
-    settings = RefineSettings(
-        **{
-            k: refine_config[k]
-            for k in refine_config
-            if k not in ("enabled", "correction", "restrict_prior")
-        }
-    )
-    cnn = load_model(model_path, map_location=torch_device(device))
-    section, common = train_config["section"], train_config["common"]
+
+
+def refine_spinodoid_design(
+    target: Sequence[float],
+    inputs: RefineInputs,
+    work_dir: str | os.PathLike,
+    *,
+    settings: RefineSettings,
+    abc: AbcSettings,
+    train: TrainSettings,
+    ranges: Mapping[str, Sequence[float]],
+    solver: Mapping[str, Any],
+    size: int,
+    seed: int,
+    n_validation: int,
+    device: str = "auto",
+    log_file: Any = None,
+) -> dict[str, Any]:
+    """What the ``refine_design`` rule calls: round 0 from the design stage's files
+    (:func:`round_zero`), the CNN with the training data it was trained on (its stored sample
+    definition; batch size and workers of ``train``, the ``learn.diffusivity`` settings it is
+    fine-tuned with), ``n_validation`` validation structures per round (as the design stage's
+    validation), then :func:`~poredesign.design.refine.loop.refine`. ``ranges``: the dataset's
+    spinodoid parameter ranges (the ``spinodoid`` section: ``m_range``, ``beta_range``,
+    ``porosity_range``), the reruns' prior; ``solver``: the diffusion solver's options."""
+    import hashlib
+
+    from poredesign.design.abc import spinodoid_prior
+    from poredesign.devices import torch_device
+    from poredesign.learn import DataConfig, PoreDataModule, load_model
+    from poredesign.learn.fit import store_identity
+
+    start = round_zero(inputs.summary, inputs.validation, inputs.database)
+    cnn = load_model(inputs.model, map_location=torch_device(device))
     data = PoreDataModule(
-        structures,
-        transport,
+        inputs.structures,
+        inputs.transport,
         DataConfig(**cnn.data_config),
-        batch_size=int(section.get("batch_size", 16)),
-        num_workers=int(common.get("num_workers", 0)),
+        batch_size=int(train.batch_size),
+        num_workers=int(train.num_workers),
     )
     problem = SpinodoidRefinement(
         cnn,
@@ -241,19 +248,19 @@ def refine_spinodoid_design(
         settings.epochs,
         settings.lr,
         n_validation,
-        settings_from_config(section, common, seed, device),
-        model_batch_size=int(abc_config["model_batch_size"]),
+        train,
+        model_batch_size=int(abc.model_batch_size),
         device=str(torch_device(device)),
         log_file=log_file,
-        correct=bool(refine_config.get("correction", True)),
+        correct=bool(settings.correction),
     )
     # the reruns' prior: the design stage's, or (restrict_prior: false) the dataset's whole box,
     # where the labels correct the surrogate beyond the sampler's support
     prior = spinodoid_prior(
-        prior_config["m_range"],
-        prior_config["beta_range"],
-        prior_config["porosity_range"],
-        restrict=abc_config["restrict_prior"] and refine_config.get("restrict_prior", True),
+        ranges["m_range"],
+        ranges["beta_range"],
+        ranges["porosity_range"],
+        restrict=abc.restrict_prior and settings.restrict_prior,
     )
     return refine(
         problem,
@@ -262,19 +269,15 @@ def refine_spinodoid_design(
         prior,
         work_dir,
         settings,
-        AbcSettings(
-            batch_size=int(abc_config["batch_size"]),
-            min_acceptance_rate=float(abc_config["min_acceptance_rate"]),
-            max_evaluations=abc_config.get("max_evaluations"),
-        ),
+        abc,
         seed,
         identity={
-            "model": hashlib.sha256(Path(model_path).read_bytes()).hexdigest(),
-            "structures": store_identity(structures),
-            "transport": store_identity(transport),
+            "model": hashlib.sha256(Path(inputs.model).read_bytes()).hexdigest(),
+            "structures": store_identity(inputs.structures),
+            "transport": store_identity(inputs.transport),
             "solver": dict(solver),
             "size": size,
-            "correction": bool(refine_config.get("correction", True)),
+            "correction": bool(settings.correction),
             "prior": prior.describe(),
         },
     )
