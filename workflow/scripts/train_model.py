@@ -2,7 +2,8 @@
 
 import torch
 
-from poredesign.learn.train import data_from_config, settings_from_config, train
+from poredesign.learn.fit import TrainSettings
+from poredesign.learn.train import data_from_config, train
 from poredesign.runlog import setup_logging
 from poredesign.store import verify_store
 
@@ -19,7 +20,7 @@ train(
     out_dir=params.out_dir,
     model_kwargs=section.get("hparams", {}),
     data=data_from_config(section, common),
-    settings=settings_from_config(section, common, params.seed, params.device),
+    settings=TrainSettings.from_config(section, common, params.seed, params.device),
     outputs={
         "model": out.model,
         "metrics": out.metrics,

@@ -10,7 +10,7 @@ the model's own ``predict_step``/``split_report`` and writes
 - ``history.csv`` (per-epoch losses, all resumed segments joined), ``predictions.csv`` (test split);
 - figures: loss curves and predicted-vs-true parity plots (PNG).
 
-:func:`settings_from_config` and :func:`data_from_config` read a model's ``learn`` section.
+:meth:`TrainSettings.from_config` and :func:`data_from_config` read a model's ``learn`` section.
 Names used before the split into modules are re-exported here.
 """
 
@@ -29,7 +29,7 @@ import pytorch_lightning as pl
 
 from poredesign.jsonable import jsonable, write_json
 from poredesign.learn.base import n_parameters
-from poredesign.learn.data import PoreDataModule
+from poredesign.learn.data import DataConfig, PoreDataModule
 from poredesign.learn.experiments import fit_phases, search_latent_size
 from poredesign.learn.factory import DATA_DEFAULTS, MODELS, build_model, data_config
 from poredesign.learn.figures import plot_loss_curves, plot_parity
@@ -252,30 +252,9 @@ def _write_predictions(
             writer.writerow([index, axis, *arrays["true"][i].tolist(), *arrays["pred"][i].tolist()])
 
 
-def settings_from_config(
-    section: Mapping[str, Any], common: Mapping[str, Any], seed: int, device: str = "auto"
-) -> TrainSettings:
-    """TrainSettings from a model's ``learn.<model>`` section and the shared ``learn`` keys."""
-    return TrainSettings(
-        epochs=int(section.get("epochs", 10)),
-        batch_size=int(section.get("batch_size", 16)),
-        num_workers=int(common.get("num_workers", 0)),
-        device=device,
-        precision=str(common.get("precision", "auto")),
-        seed=int(seed),
-        early_stopping=section.get("early_stopping"),
-        log_every_n_steps=int(common.get("log_every_n_steps", 50)),
-        phase_epochs=section.get("phase_epochs"),
-    )
-
-
 def data_from_config(section: Mapping[str, Any], common: Mapping[str, Any]) -> dict[str, Any]:
     """The DataConfig overrides of a model section (pool, axes, targets, augment) + shared split."""
-    data = {
-        k: section[k]
-        for k in ("targets", "axes", "pool", "augment", "max_structures", "dims")
-        if section.get(k) is not None
-    }
+    data = {k: section[k] for k in DataConfig.SECTION_KEYS if section.get(k) is not None}
     if "split" in common:
         data["split"] = list(common["split"])
     return data
@@ -293,6 +272,5 @@ __all__ = [
     "fit",
     "quick_fit",
     "search_latent_size",
-    "settings_from_config",
     "train",
 ]

@@ -218,8 +218,8 @@ def compare_transfer(
     Returns the content of ``transfer.json`` (see :func:`summarize_runs`; plus ``data``,
     ``settings`` and the paper's means under ``paper``).
     """
+    from poredesign.learn.fit import TrainSettings
     from poredesign.learn.io import load_state_dict
-    from poredesign.learn.train import settings_from_config
     from poredesign.learn.transfer import encoder_weights
 
     repeats = int(section.get("repeats", 0))
@@ -234,7 +234,7 @@ def compare_transfer(
         model_kwargs.pop("pretrained")
     if section.get("early_stopping"):
         log.warning("learn.transfer.early_stopping is ignored by the transfer stage (no val split)")
-    settings = settings_from_config(section, common, seed, device)
+    settings = TrainSettings.from_config(section, common, seed, device)
     dm = transfer_datamodule(
         structures, transport, section, split, seed, settings.batch_size, settings.num_workers
     )

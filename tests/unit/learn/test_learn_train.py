@@ -16,7 +16,7 @@ from poredesign.learn import PoreDataModule, PropertyVAE, TransferRegressor, loa
 from poredesign.learn.base import concat_outputs
 from poredesign.learn.experiments import resolve_phase_epochs
 from poredesign.learn.fit import TrainSettings, evaluate, predict_split
-from poredesign.learn.train import settings_from_config, train
+from poredesign.learn.train import train
 
 SMALL = {"channels": [4, 8, 8, 16], "hidden": 32, "latent_dim": 8}
 
@@ -239,7 +239,7 @@ def test_settings_resolve_devices_and_read_the_phase_epochs():
     assert TrainSettings(device="cpu", precision="bf16-mixed").resolved_precision() == "bf16-mixed"
     with pytest.raises(ValueError, match="device"):
         TrainSettings(device="tpu").accelerator()
-    settings = settings_from_config({"epochs": 5, "phase_epochs": [3, 2, 1]}, {}, seed=1)
+    settings = TrainSettings.from_config({"epochs": 5, "phase_epochs": [3, 2, 1]}, {}, seed=1)
     assert settings.phase_epochs == [3, 2, 1] and resolve_phase_epochs(settings) == [3, 2, 1]
     assert resolve_phase_epochs(TrainSettings(epochs=4)) == [4, 4, 4]
     with pytest.raises(ValueError, match=r"learn\.pvae\.phase_epochs"):

@@ -225,7 +225,7 @@ def refine_spinodoid_design(
     ``porosity_range``), the reruns' prior; ``solver``: the diffusion solver's options."""
     import hashlib
 
-    from poredesign.design.abc import spinodoid_prior
+    from poredesign.design.abc import spinodoid_prior_from_config
     from poredesign.devices import torch_device
     from poredesign.learn import DataConfig, PoreDataModule, load_model
     from poredesign.learn.fit import store_identity
@@ -256,11 +256,8 @@ def refine_spinodoid_design(
     )
     # the reruns' prior: the design stage's, or (restrict_prior: false) the dataset's whole box,
     # where the labels correct the surrogate beyond the sampler's support
-    prior = spinodoid_prior(
-        ranges["m_range"],
-        ranges["beta_range"],
-        ranges["porosity_range"],
-        restrict=abc.restrict_prior and settings.restrict_prior,
+    prior = spinodoid_prior_from_config(
+        ranges, restrict=abc.restrict_prior and settings.restrict_prior
     )
     return refine(
         problem,
