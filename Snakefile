@@ -27,9 +27,9 @@ include: "workflow/rules/characterise.smk"
 include: "workflow/rules/bo.smk"
 include: "workflow/rules/transfer.smk"
 include: "workflow/rules/imports.smk"
-include: "workflow/rules/report.smk"
 include: "workflow/rules/design.smk"
 include: "workflow/rules/gradient.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

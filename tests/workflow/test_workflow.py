@@ -113,6 +113,7 @@ def test_planned_jobs_reads_the_rules_table():
     assert planned_jobs(table) == {"all": 1, "train_model": 2}
 
 
+@pytest.mark.slow
 def test_default_generate_stage_runs_for_real(workflow_copy):
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     study = config["study"]

@@ -71,8 +71,30 @@ REFERENCE_LATENT = REFERENCE_STUDY and f"results/{REFERENCE_STUDY}/latent/latent
 GPU_WHEN_CUDA = 1 if config["device"] == "cuda" else 0
 GPU_UNLESS_CPU = 0 if config["device"] == "cpu" else 1
 
-# each stage registers the files it contributes to the default target
-STAGE_TARGETS: dict[str, list[str]] = {}
+
+class StageTargets(dict):
+    """The files each stage contributes to the default target, registered once by the rule file
+    that owns the stage: a second registration is an error, so that no include order decides."""
+
+    def __setitem__(self, stage: str, targets: list[str]) -> None:
+        if stage in self:
+            raise ValueError(
+                f"stage {stage!r}: targets registered twice (one rule file owns a stage)"
+            )
+        super().__setitem__(stage, targets)
+
+
+STAGE_TARGETS = StageTargets()
+
+
+def design_method() -> str | None:
+    """Which rule file owns this study's design stage, by generator. "abc" = design.smk (ABC over
+    the spinodoid parameters [R22]); "gradient" = gradient.smk (the latent gradient design with
+    the pVAE [A25], for square pores and crops of a scan); None for membranes (no design stage).
+    """
+    if LATENT_DESIGN_ON:
+        return "gradient"
+    return "abc" if config["generator"] == "spinodoid" else None
 
 
 def n_shards() -> int:
@@ -222,6 +244,18 @@ def get_dataset_crops(wildcards) -> list[str]:
     return [SCAN_STRUCTURES.format(scan=DATASET_SCAN)] if IMPORTED else []
 
 
+def get_abc_summary_inputs(wildcards) -> dict[str, str | list[str]]:
+    """What the [R22] summary reads: the surrogate's metrics, each target's ABC, validation,
+    upscaling (and refinement) results."""
+    return {
+        "metrics": CNN_METRICS,
+        "abc": expand(ABC_SUMMARY, target=ABC_TARGETS),
+        "validation": expand(VALIDATION, target=ABC_TARGETS),
+        "upscaling": expand(UPSCALING, target=ABC_TARGETS),
+        "refine": expand(REFINE, target=ABC_TARGETS) if REFINE_ON else [],
+    }
+
+
 def get_membrane_summary_inputs(wildcards) -> dict[str, str | list[str]]:
     """What the [Z23] summary reads: the VAE's metrics and the outputs of the stages that run."""
     stages = set(config["stages"])
@@ -262,3 +296,40 @@ def get_squares_summary_inputs(wildcards) -> dict[str, str | list[str]]:
     if "slerp" in stages:
         inputs["slerp"] = f"{SLERP_DIR}/slerp.json"
     return inputs
+
+
+# -- the summary (report stage): one kind per generator -------------------------------------------
+def summary_kind() -> str:
+    """The kind of summary.md, by generator: "spinodoid", the [R22] chain (surrogate, ABC,
+    validation); "membrane" (voronoi), the [Z23] chain (VAE, latent space, BO, transfer, scans);
+    "squares", the [A25] summary (labels, pVAE, latent design, slerp) of square pores and crops."""
+    if config["generator"] == "spinodoid":
+        return "spinodoid"
+    return "squares" if LATENT_DESIGN_ON else "membrane"
+
+
+def get_summary_inputs(wildcards) -> dict[str, str | list[str]]:
+    """What summary.md is made of, for this study's kind."""
+    return {
+        "spinodoid": get_abc_summary_inputs,
+        "membrane": get_membrane_summary_inputs,
+        "squares": get_squares_summary_inputs,
+    }[summary_kind()](wildcards)
+
+
+def summary_params() -> dict:
+    """The study name and what the summary script of this study's kind names its sections by."""
+    return {
+        "spinodoid": {"study": STUDY, "targets": ABC_TARGETS},
+        "membrane": {"study": STUDY, "bo_targets": BO_TARGETS, "scans": SCANS},
+        "squares": {"study": STUDY, "generator": config["generator"]},
+    }[summary_kind()]
+
+
+def summary_script() -> str:
+    """The script (in workflow/scripts) that writes summary.md for this study's kind."""
+    return {
+        "spinodoid": "summary_report.py",
+        "membrane": "membrane_summary.py",
+        "squares": "squares_summary.py",
+    }[summary_kind()]

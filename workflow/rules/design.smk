@@ -1,9 +1,10 @@
 # Stage 4-5: ABC inverse design per target, validation of the posterior mean by new structures
 # (CNN and solver), the upscaling check, and the solver-in-the-loop refinement.
 
-STAGE_TARGETS["design"] = expand(
-    [VALIDATION, UPSCALING] + ([REFINE] if REFINE_ON else []), target=ABC_TARGETS
-)
+if design_method() == "abc":
+    STAGE_TARGETS["design"] = expand(
+        [VALIDATION, UPSCALING] + ([REFINE] if REFINE_ON else []), target=ABC_TARGETS
+    )
 
 
 wildcard_constraints:

@@ -1,7 +1,7 @@
 # Latent gradient design and slerp with the property VAE [A25] (SPEC 4.4): the design and slerp
-# stages, and the summary, of the square-pore study (2D pVAE on the images) and of a study of
-# crops of a scan (3D pVAE on the volumes). Included after design.smk: for these generators the
-# design stage is this one (ABC is the spinodoid study's design stage).
+# stages of the square-pore study (2D pVAE on the images) and of a study of crops of a scan (3D
+# pVAE on the volumes); for these generators this file owns the design stage (common.smk:
+# design_method; ABC in design.smk is the spinodoid study's). Their summary is in report.smk.
 
 if LATENT_DESIGN_ON:
     STAGE_TARGETS["design"] = [
@@ -72,21 +72,3 @@ if LATENT_DESIGN_ON:
             device=config["device"],
         script:
             "../scripts/slerp.py"
-
-    rule summary_report:
-        input:
-            unpack(get_squares_summary_inputs),
-        output:
-            summary=report(SUMMARY, caption="../report/summary.rst", category="0 Summary"),
-        log:
-            f"{LOGS}/summary_report.log",
-        conda:
-            f"{ENVS}/poredesign.yaml"
-        resources:
-            mem_mb=1000,
-            runtime=5,
-        params:
-            study=STUDY,
-            generator=config["generator"],
-        script:
-            "../scripts/squares_summary.py"

@@ -1,51 +1,25 @@
-# The study's summary.md, from the files the stages wrote: the [R22] chain (surrogate, ABC,
-# validation) for spinodoids, the [Z23] chain (VAE, latent space, BO, transfer, scans) for
-# membranes; the [A25] square-pore summary is in gradient.smk.
+# The study's summary.md, from the files the stages wrote: one rule, whose inputs, params and
+# script are those of the study's kind (common.smk: summary_kind): the [R22] chain (surrogate,
+# ABC, validation) for spinodoids, the [Z23] chain (VAE, latent space, BO, transfer, scans) for
+# membranes, the [A25] square-pore summary (labels, pVAE, latent design, slerp) for square pores
+# and crops of a scan.
 
 STAGE_TARGETS["report"] = [SUMMARY]
 
 
-if config["generator"] == "spinodoid":
-
-    rule summary_report:
-        input:
-            metrics=CNN_METRICS,
-            abc=expand(ABC_SUMMARY, target=ABC_TARGETS),
-            validation=expand(VALIDATION, target=ABC_TARGETS),
-            upscaling=expand(UPSCALING, target=ABC_TARGETS),
-            refine=expand(REFINE, target=ABC_TARGETS) if REFINE_ON else [],
-        output:
-            summary=report(SUMMARY, caption="../report/summary.rst", category="0 Summary"),
-        log:
-            f"{LOGS}/summary_report.log",
-        conda:
-            f"{ENVS}/poredesign.yaml"
-        resources:
-            mem_mb=1000,
-            runtime=5,
-        params:
-            study=STUDY,
-            targets=ABC_TARGETS,
-        script:
-            "../scripts/summary_report.py"
-
-elif config["generator"] == "voronoi":
-
-    rule summary_report:
-        input:
-            unpack(get_membrane_summary_inputs),
-        output:
-            summary=report(SUMMARY, caption="../report/summary.rst", category="0 Summary"),
-        log:
-            f"{LOGS}/summary_report.log",
-        conda:
-            f"{ENVS}/poredesign.yaml"
-        resources:
-            mem_mb=1000,
-            runtime=5,
-        params:
-            study=STUDY,
-            bo_targets=BO_TARGETS,
-            scans=SCANS,
-        script:
-            "../scripts/membrane_summary.py"
+rule summary_report:
+    input:
+        unpack(get_summary_inputs),
+    output:
+        summary=report(SUMMARY, caption="../report/summary.rst", category="0 Summary"),
+    log:
+        f"{LOGS}/summary_report.log",
+    conda:
+        f"{ENVS}/poredesign.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        **summary_params(),
+    script:
+        f"../scripts/{summary_script()}"

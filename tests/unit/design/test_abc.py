@@ -105,6 +105,7 @@ def toy_runs(tmp_path_factory):
     return batched, single, replicates
 
 
+@pytest.mark.slow
 def test_batched_and_single_core_agree_with_the_analytic_posterior(toy_runs):
     # Standard error of one run's posterior mean: the spread of the means over independent
     # replicates (SMC resampling correlates particles, so std / sqrt(ESS) is about 20 % too
@@ -135,6 +136,7 @@ def test_batched_and_single_core_agree_with_the_analytic_posterior(toy_runs):
     assert np.all(diff <= 2 * se * math.sqrt(1 + 1 / n)), (diff, se)
 
 
+@pytest.mark.slow
 def test_weights_sum_to_one_and_history_is_readable(toy_runs):
     batched, _, _ = toy_runs
     history = pyabc.History(f"sqlite:///{batched.db_path}")
@@ -328,6 +330,7 @@ def test_simulation_budget_stops_the_run(tmp_path):
 
 
 # -- outputs and reproducibility --------------------------------------------------------------
+@pytest.mark.slow
 def test_posterior_store_roundtrip_and_figures(toy_runs, tmp_path):
     batched, _, _ = toy_runs
     write_posterior_store(batched, tmp_path / "posterior.zarr")

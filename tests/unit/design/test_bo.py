@@ -52,6 +52,7 @@ def stored(db, study="A-repeat00"):
     return [(t.number, t.state, t.params, t.value) for t in trials]
 
 
+@pytest.mark.slow
 def test_best_distance_never_increases_and_bo_json_holds_the_record(tmp_path):
     res = bo(tmp_path, repeats=3, n_trials=6)
     assert res["true_params"] == {
@@ -97,6 +98,7 @@ def test_the_best_trial_reproduces_its_distance(tmp_path):
     assert porosity == pytest.approx(rep["best_porosity"]) and 0 < porosity < 1
 
 
+@pytest.mark.slow
 def test_a_resumed_study_continues_from_its_storage(tmp_path):
     first = bo(tmp_path, n_trials=5, repeats=1)
     before = stored(tmp_path / "bo.db")
@@ -116,6 +118,7 @@ def test_a_resumed_study_continues_from_its_storage(tmp_path):
     assert len(stored(tmp_path / "bo.db")) == 9
 
 
+@pytest.mark.slow
 def test_a_storage_for_another_target_or_encoder_is_moved_aside(tmp_path, caplog):
     bo(tmp_path, n_trials=3, repeats=1)
     res = bo(tmp_path, n_trials=4, repeats=1, target={**TARGET, "radius": 2.0})
@@ -130,6 +133,7 @@ def test_a_storage_for_another_target_or_encoder_is_moved_aside(tmp_path, caplog
     assert "another model" in caplog.text and len(stored(tmp_path / "bo.db")) == 4
 
 
+@pytest.mark.slow
 def test_bounds_beyond_the_training_ranges_are_honoured(tmp_path):
     # every bound outside the training ranges (n 10..40, r 1.5, e 0.5..1)
     bounds = {"radius": [1.8, 2.6], "n_points": [44, 52], "stretch": [0.3, 0.45]}
@@ -209,6 +213,7 @@ def test_seeds_and_bounds_are_checked():
         target_params({"radius": 3.4}, "Z")
 
 
+@pytest.mark.slow
 def test_summary_table_lists_true_median_and_best_per_target_in_order(tmp_path):
     paths = []
     for name in ("A", "B"):

@@ -203,6 +203,7 @@ def test_rounds_stop_when_spent(round_zero, tmp_path):
     assert not record["reached_tolerance"]
 
 
+@pytest.mark.slow
 def test_a_rerun_resumes_after_the_last_completed_round(round_zero, tmp_path):
     settings = RefineSettings(rounds=4, tolerance=1e-3, **SETTINGS)
     broken = ToyProblem(fail_in_round=3)

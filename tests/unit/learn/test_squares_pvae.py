@@ -124,6 +124,7 @@ def test_extrusions_of_any_depth_train_as_images(tmp_path):
         extrusion_image(volume, 2, "structure 7")
 
 
+@pytest.mark.slow
 def test_2d_pvae_reconstructs_held_out_images_better_than_the_mean_image(tmp_path):
     structures, transport = square_stores(tmp_path, n=160, size=32, pore=8, n_pores=(2, 6))
     train(

@@ -63,6 +63,7 @@ def test_lattice_boltzmann_channels_blocked_axis_and_budget():
     assert math.isnan(short.eta) and short.flag == Flag.NOT_CONVERGED
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [11, 12, 13])
 def test_random_spinodoids_match_porespy_tortuosity_fd(seed):
     """porespy: c = 1 / 0 on the first / last voxel layer, D_eff = rate (L - 1) / A, closed

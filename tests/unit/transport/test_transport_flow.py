@@ -57,6 +57,7 @@ def test_square_duct(h):
     assert result.k == pytest.approx(0.0351443 * h * h * area_fraction, rel=0.02)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("c", [0.125, 0.216])
 def test_simple_cubic_spheres_match_zick_homsy(c):
     a = 40
