@@ -134,7 +134,7 @@ def plot_reference(
         ax.text(
             0.5,
             0.5,
-            "no reference study (latent.reference_study is null):\nnothing projected",
+            "no reference study (characterise.reference_study is null):\nnothing projected",
             ha="center",
             va="center",
             transform=ax.transAxes,
