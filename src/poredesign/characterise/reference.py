@@ -45,8 +45,8 @@ def project_into_reference(
     for path in (model_path, latent_path):
         if not Path(path).exists():
             raise FileNotFoundError(
-                f"characterise.reference_study: {path} does not exist; run the reference study's train "
-                f"and latent stages first"
+                f"characterise.reference_study: {path} does not exist; run the reference "
+                "study's train and latent stages first"
             )
     reference = read_latent(latent_path)
     model = load_vae(model_path, device)
