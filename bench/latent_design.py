@@ -18,7 +18,6 @@ Prints a table; ``--json`` writes the numbers.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
@@ -26,6 +25,7 @@ import torch
 
 from poredesign.design.gradient import latent_descent, reencoded_objective
 from poredesign.devices import torch_device
+from poredesign.jsonable import write_json
 from poredesign.learn import PropertyVAE
 from poredesign.structures.sampling import draw_structure, make_sampler
 from poredesign.transport.flow import permeability
@@ -91,8 +91,7 @@ def main() -> None:
     for name, value in rows.items():
         print(f"| {name} | {value:.2f} |")
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=2)
+        write_json(args.json, rows)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ one line per round; ``--json`` keeps the records.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import yaml
 from poredesign.config import validate_config
 from poredesign.design.refine import AbcSettings, RefineSettings
 from poredesign.design.refine.spinodoid import RefineInputs, refine_spinodoid_design
+from poredesign.jsonable import write_json
 from poredesign.learn.fit import TrainSettings
 
 
@@ -90,7 +90,7 @@ def main() -> None:
             )
         print(f"{args.target} {name}: {record['rounds_run']} rounds, {wall:.0f} s")
     if args.json:
-        Path(args.json).write_text(json.dumps(records, indent=2))
+        write_json(args.json, records)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ Prints a table; ``--json`` writes the numbers.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -27,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from poredesign.devices import autocast, synchronize, torch_device
+from poredesign.jsonable import write_json
 from poredesign.learn import (
     VAE3D,
     DiffusivityCNN,
@@ -209,9 +209,7 @@ def main() -> None:
                 flush=True,
             )
     if args.json:
-        args.json.write_text(
-            json.dumps({"device": where, "models": rows, "loader": loaders}, indent=2) + "\n"
-        )
+        write_json(args.json, {"device": where, "models": rows, "loader": loaders})
 
 
 if __name__ == "__main__":
