@@ -1,8 +1,13 @@
 """Structure generators, checks and dataset samplers (True = solid, indexed x, y, z).
 
-Modules: :mod:`.spinodoid`, :mod:`.voronoi`, :mod:`.squares` (generators), :mod:`.imported` and
-:mod:`.resize` (real volumes), :mod:`.checks` (the binary-input check, porosity, percolation and
-the connectivity labelling the transport solvers share), :mod:`.sampling` (dataset samplers).
+Modules: :mod:`.spinodoid`, :mod:`.voronoi`, :mod:`.squares`, :mod:`.foam` (generators);
+:mod:`.imported` (the import of a real volume: :mod:`.volume_io` readers and writers,
+:mod:`.segment` pore phase and porosity-matched threshold, :mod:`.crop` cubes) and
+:mod:`.resize` (cubic-spline resize and :func:`binarise`, the one threshold of a soft image);
+:mod:`.checks` (the binary-input check, porosity, percolation and the connectivity labelling the
+transport solvers share); datasets: :mod:`.sampling` (dataset samplers, sharded generation),
+:mod:`.scans` (the imports stage), :mod:`.scan_dataset` (a scan's crops as the dataset),
+:mod:`.transfer_dataset` (the transfer stage's second Voronoi set); :mod:`.figures`.
 """
 
 from poredesign.structures.checks import (
@@ -24,7 +29,7 @@ from poredesign.structures.imported import (
     write_raw,
     write_tiff,
 )
-from poredesign.structures.resize import resize_binary, resize_gray
+from poredesign.structures.resize import binarise, resize_binary, resize_gray
 from poredesign.structures.sampling import (
     SpinodoidSampler,
     SquaresSampler,
@@ -51,6 +56,7 @@ def __getattr__(name: str):
 __all__ = [
     "SphereOptions",
     "VoronoiSampler",
+    "binarise",
     "crop_cubes",
     "import_volume",
     "read_volume",
