@@ -143,11 +143,12 @@ def run_bo(
     for j in range(repeats):
         study = optimise_repeat(problem, j, n_trials, progress_file)
         results.append(repeat_result(study, j, seeds.sampler(j)))
+        best = results[-1]["best_distance"]  # None when the generator refused every trial
         log.info(
-            "%s repeat %d: best distance %.5g at %s",
+            "%s repeat %d: best distance %s at %s",
             name,
             j,
-            results[-1]["best_distance"],
+            "none (no trial completed)" if best is None else f"{best:.5g}",
             results[-1]["best_params"],
         )
     median, best = median_and_best(results)
