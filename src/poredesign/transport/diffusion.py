@@ -36,7 +36,7 @@ import warnings
 import numpy as np
 
 from poredesign.transport.connectivity import spanning_mask
-from poredesign.transport.diffusion_krylov import FLUX_TOL, layer_fluxes, solve_krylov
+from poredesign.transport.diffusion_krylov import FLUX_TOL, solve_krylov
 from poredesign.transport.diffusion_lbm import LBM_RELAXATION_TIME_MINUS, solve_lbm
 from poredesign.transport.inputs import as_solid
 from poredesign.transport.results import AXES, DiffusivityResult, Flag, axis_index
@@ -137,7 +137,7 @@ def diffusivity(
     area = connected.shape[1] * connected.shape[2]
     if method == "krylov":
         budget = 2000 if max_iterations is None else int(max_iterations)
-        concentration, iterations, residual, spread = solve_krylov(connected, periodic, tol, budget)
+        fluxes, iterations, residual, spread = solve_krylov(connected, periodic, tol, budget)
         if not (residual <= 10 * tol or spread <= FLUX_TOL):
             message = (
                 f"{name}: diffusion along {'xyz'[ax]} not converged after {iterations} "
@@ -153,7 +153,6 @@ def diffusivity(
                 residual=residual,
                 porosity_eff=porosity_eff,
             )
-        fluxes = layer_fluxes(connected, concentration)
     else:
         fluxes, iterations, converged, residual = solve_lbm(
             connected,
