@@ -61,6 +61,7 @@ def diffusivity(
     threads: int | None = None,
     relaxation_time_minus: float = LBM_RELAXATION_TIME_MINUS,
     check_every: int | None = None,
+    progress=None,
 ) -> DiffusivityResult:
     """Effective diffusivity eta = D_eff / D and tortuosity factor along ``axis``.
 
@@ -79,6 +80,8 @@ def diffusivity(
     device, threads: Taichi backend of the lbm method ('auto', 'cpu', 'cuda').
     relaxation_time_minus, check_every: lbm relaxation time tau_- of the flux (dimensionless,
         D = (tau_- - 1/2) / 4 lattice units) and the number of steps between convergence checks.
+    progress: krylov: called as ``progress(iterations, relative residual, tol)`` after every CG
+        iteration (e.g. a :class:`~poredesign.transport.progress.ProgressLine`).
 
     Faults are results: no pore path from inlet to outlet gives eta = 0 and Flag.NO_PATH; an
     all-pore volume gives eta = 1 and Flag.NO_SOLID; no convergence gives NaN and a warning.
@@ -137,7 +140,9 @@ def diffusivity(
     area = connected.shape[1] * connected.shape[2]
     if method == "krylov":
         budget = 2000 if max_iterations is None else int(max_iterations)
-        fluxes, iterations, residual, spread = solve_krylov(connected, periodic, tol, budget)
+        fluxes, iterations, residual, spread = solve_krylov(
+            connected, periodic, tol, budget, progress=progress
+        )
         if not (residual <= 10 * tol or spread <= FLUX_TOL):
             message = (
                 f"{name}: diffusion along {'xyz'[ax]} not converged after {iterations} "

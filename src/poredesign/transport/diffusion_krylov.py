@@ -167,8 +167,8 @@ def solve_krylov(
     Matrix-free on the connected pore voxels (:mod:`.diffusion_multigrid`): CG in float64
     preconditioned by a float32 W-cycle. The residual tolerance is tightened (x 0.01, at most
     twice) while the flux spread across layer pairs exceeds ``flux_tol``, so the flux, hence eta,
-    is accurate to about ``flux_tol``. ``progress(iterations, residual)`` is called after every
-    CG iteration.
+    is accurate to about ``flux_tol``. ``progress(iterations, residual, tol)`` is called after
+    every CG iteration.
     """
     from threadpoolctl import threadpool_limits
 
@@ -197,8 +197,9 @@ def _solve(hierarchy, tol, max_iterations, flux_tol, progress):
         state["spread"] = float((flux.max() - flux.min()) / abs(mean)) if mean else 0.0
         return state["spread"] <= flux_tol
 
+    report = None if progress is None else (lambda it, res: progress(it, res, tol))
     iterations, residual_norm = _pcg(
-        hierarchy, x, tol, tol * TIGHTEN, max_iterations, accept, progress
+        hierarchy, x, tol, tol * TIGHTEN, max_iterations, accept, report
     )
     accept(x)
     return state["flux"], iterations, residual_norm, state["spread"]
