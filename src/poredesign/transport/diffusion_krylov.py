@@ -1,14 +1,18 @@
-"""Steady diffusion by conjugate gradients with algebraic multigrid (``method="krylov"``, CPU).
+"""Steady diffusion by conjugate gradients with geometric multigrid (``method="krylov"``, CPU).
 
-Solves the discrete problem of :mod:`.diffusion` (lattice units: voxel spacing 1, D = 1) as a
-sparse linear system over the interior pore voxels: conjugate gradients preconditioned by algebraic
-multigrid with geometric aggregates (2 x 2 x 2 blocks of unknowns, piecewise-constant prolongation,
-Galerkin coarse operators, W-cycle, symmetric Gauss-Seidel smoothing; pyamg's cycle and
-smoothers). Its set-up is a few sparse sums, about 20x cheaper than classical (Ruge-Stuben) AMG
-here, and the solve converges in 10-25 iterations on spinodoids. BLAS is held to one thread during
-the solve: the vectors are too small to gain from threads, and idle-spinning BLAS threads slowed
-the solve 10-30x on a busy 2-core machine. The flux is measured on every layer pair; since it is
-conserved, its spread across layers checks the solve.
+Solves the discrete problem of :mod:`.diffusion` (lattice units: voxel spacing 1, D = 1) over the
+interior connected pore voxels, matrix-free (:mod:`.diffusion_multigrid`: an index grid and uint8
+link weights, about 9 bytes per pore voxel plus 4 per voxel): conjugate gradients in float64
+(four vectors) preconditioned by a float32 W-cycle of geometric-aggregation multigrid (2 x 2 x 2
+blocks, Galerkin coarse operators, red-black Gauss-Seidel, over-corrected coarse corrections),
+10-25 iterations on spinodoids and TauFactor's 500^3 test volume. The operator's entries are
+small integers, exact in float32, so only the preconditioner is in single precision. The flux is
+measured on every layer pair; since it is conserved, its spread across layers checks the solve,
+and CG goes on past the residual tolerance until that spread is below FLUX_TOL.
+
+:func:`laplacian_system` assembles the same system as a sparse matrix (the tests' independent
+reference, solved there by a direct factorisation); :func:`layer_fluxes` measures the fluxes of a
+dense concentration field.
 """
 
 from __future__ import annotations
@@ -165,10 +169,10 @@ def solve_krylov(
     """Layer fluxes (N - 1), CG iterations, relative residual, flux spread.
 
     Matrix-free on the connected pore voxels (:mod:`.diffusion_multigrid`): CG in float64
-    preconditioned by a float32 W-cycle. The residual tolerance is tightened (x 0.01, at most
-    twice) while the flux spread across layer pairs exceeds ``flux_tol``, so the flux, hence eta,
-    is accurate to about ``flux_tol``. ``progress(iterations, residual, tol)`` is called after
-    every CG iteration.
+    preconditioned by a float32 W-cycle. Once the relative residual is below ``tol``, CG goes on
+    while the flux spread across layer pairs exceeds ``flux_tol`` (down to ``tol * TIGHTEN`` at
+    most), so the flux, hence eta, is accurate to about ``flux_tol``.
+    ``progress(iterations, residual, tol)`` is called after every CG iteration.
     """
     from threadpoolctl import threadpool_limits
 

@@ -12,11 +12,13 @@ periodic; the lateral axes are periodic or closed. Level 0 stores the links as u
 Coarse levels are Galerkin products with piecewise-constant prolongation over 2 x 2 x 2 blocks of
 cells (unsmoothed geometric aggregation): the coarse operator of a face-linked grid graph is again
 a face-linked grid graph, whose link weight is the number of fine links between two blocks, so
-every level has the same representation and the same kernels. The coarsest level (a few thousand
+every level has the same representation and the same kernels. The coarsest level (under a thousand
 unknowns) is solved exactly (dense Cholesky). Smoothing is red-black Gauss-Seidel (pre: red, black;
-post: black, red, so the cycle is symmetric and serves as a CG preconditioner); threads split the
-grid by layers along axis 0, and no two cells of one colour in different layers are linked, so
-the result does not depend on the thread count.
+post: black, red, so the cycle is symmetric and serves as a CG preconditioner), one sweep each;
+the coarse-grid correction is scaled by OVERCORRECT and done twice per level (W-cycle). Threads
+split the grid by layers along axis 0, and no two cells of one colour in different layers are
+linked, so the smoothing does not depend on the thread count (CG's sums do, in the last digits);
+grids under SERIAL_CELLS cells run on one thread.
 """
 
 from __future__ import annotations
