@@ -1,7 +1,9 @@
-"""Transport benchmarks (issue 3): flow MLUPS and time to converge; diffusivity vs porespy.
+"""Transport benchmarks: flow MLUPS and time to converge; diffusivity vs TauFactor and porespy.
 
-    uv run python bench/transport.py [--device auto|cpu|cuda] [--threads T]
-                                     [--flow-sizes 64 128] [--diffusion-size 100] [--skip-porespy]
+    uv run python bench/transport.py [--device auto|cpu|cuda] [--threads T] [--flow-sizes 64 128]
+        [--diffusion-sizes 100 200 500] [--axes 0 1 2] [--volume TF-500x500x500-1x2x6-v3.tiff]
+        [--lateral closed|periodic] [--skip-taufactor] [--taufactor-max 200]
+        [--skip-porespy] [--porespy-max 200] [--timeout 1800] [--skip-flow] [--skip-diffusion]
 
 Flow: million lattice updates per second of the fused D3Q19 TRT kernel (float32), counting every
 voxel (MLUPS) and the fluid voxels only (MFLUPS; solid voxels are skipped), on (a) a slit (97 %
@@ -10,11 +12,16 @@ then the time to converge (default tolerance, automatic relaxation time) on the 
 CPU seconds per wall second is printed too: on a shared machine it shows how many cores the run
 actually got. Defaults: sizes 64 and 128 on the CPU, 128 and 256 on CUDA.
 
-Diffusivity: wall time per axis at 100^3 (spinodoid, porosity 0.5, a = 0.1) of the Krylov path
-(CG + geometric-aggregation AMG) with porespy's lateral convention (closed faces) and the default
-(periodic), side by side with ``porespy.simulations.tortuosity_fd`` (which needs openpnm) in the
-same run, with the relative difference of eta (porespy: 1 / formation_factor). With ``--lbm`` the
-D3Q7 lattice Boltzmann path is timed as well (slow on the CPU).
+Diffusivity: per size and axis, our Krylov path (CG + matrix-free geometric multigrid), TauFactor
+2 on the CPU (``taufactor.Solver``, its default 1 % flux criterion; run through ``uv run --with
+taufactor``, a throwaway environment) and porespy's ``tortuosity_fd`` (OpenPNM), each in its own
+process: tau, its difference to ours, wall and CPU seconds, the process's peak RSS and the load
+average before / after. The volume is the n^3 corner crop of TauFactor's public 500^3 test
+volume (``--volume``; docs/paper/TF-500x500x500-1x2x6-v3.tiff.zip in tldr-group/taufactor; pore =
+255, porosity 0.3) or, without it, a spinodoid of porosity 0.3. Closed lateral faces by default
+(TauFactor's and porespy's convention). Sizes above ``--taufactor-max`` / ``--porespy-max`` skip
+those (porespy's network does not fit in memory at 500^3; TauFactor's SOR on 2 CPU cores would
+take hours there).
 """
 
 from __future__ import annotations
@@ -99,47 +106,122 @@ def bench_flow(sizes, device, threads) -> None:
             )
 
 
-def bench_diffusion(n: int, porespy: bool, lbm: bool, device: str, threads) -> None:
-    from poredesign.transport import diffusivity
+def _volume(n: int, path: str | None) -> np.ndarray:
+    """Solid (True) of the n^3 corner crop of TauFactor's test volume (pore = 255), or a
+    spinodoid of porosity 0.3 (a = 0.1) without one."""
+    if path:
+        import tifffile
 
-    solid = _spinodoid(n)
-    print(f"\n## Diffusivity at {n}^3 (spinodoid, porosity {1 - solid.mean():.3f}, a = 0.1)")
-    print(
-        f"{'axis':<5} {'ours closed s':>13} {'eta closed':>11} {'porespy s':>10} "
-        f"{'eta porespy':>12} {'rel diff':>9} {'speed-up':>9} {'ours periodic s':>15} "
-        f"{'eta periodic':>12}"
-    )
-    if porespy:
+        volume = tifffile.imread(path)
+        if min(volume.shape) < n:
+            raise SystemExit(f"{path}: shape {volume.shape} is smaller than {n}^3")
+        return np.ascontiguousarray(volume[:n, :n, :n] != 255)
+    return _spinodoid(n, porosity=0.3)
+
+
+def worker(args) -> None:
+    """One solve in this process; prints one JSON line (eta, tau, wall, cpu, peak RSS)."""
+    import json
+    import resource
+
+    solid = _volume(args.size, args.volume)
+    load = os.getloadavg()[0]
+    wall, cpu = time.perf_counter(), time.process_time()
+    if args.worker == "ours":
+        from poredesign.transport import diffusivity
+
+        res = diffusivity(solid, args.axis, lateral=args.lateral)
+        out = {"eta": res.eta, "tau": res.tau, "iterations": res.iterations}
+    elif args.worker == "taufactor":
+        import taufactor
+
+        img = np.ascontiguousarray(np.moveaxis(~solid, args.axis, 0)).astype(np.uint8)
+        solver = taufactor.Solver(img, device="cpu")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            solver.solve(verbose=False)
+        tau = float(solver.tau)
+        porosity = float(img.mean())
+        out = {"eta": porosity / tau, "tau": tau, "iterations": -1}
+    else:
         import porespy as ps
 
         logging.getLogger("porespy").setLevel(logging.ERROR)
         logging.getLogger("openpnm").setLevel(logging.ERROR)
-    speedups = []
-    for axis in range(3):
-        closed = diffusivity(solid, axis, lateral="closed")
-        periodic = diffusivity(solid, axis)
-        ps_time, ps_eta = float("nan"), float("nan")
-        if porespy:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                t0 = time.perf_counter()
-                ref = ps.simulations.tortuosity_fd(~solid, axis=axis)
-                ps_time = time.perf_counter() - t0
-            ps_eta = 1.0 / ref.formation_factor
-            speedups.append(ps_time / closed.wall_time)
-        print(
-            f"{'xyz'[axis]:<5} {closed.wall_time:13.2f} {closed.eta:11.6f} {ps_time:10.2f} "
-            f"{ps_eta:12.6f} {closed.eta / ps_eta - 1:9.1e} {ps_time / closed.wall_time:9.1f} "
-            f"{periodic.wall_time:15.2f} {periodic.eta:12.6f}"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = ps.simulations.tortuosity_fd(~solid, axis=args.axis)
+        eta = 1.0 / ref.formation_factor
+        out = {"eta": eta, "tau": float(np.mean(~solid)) / eta, "iterations": -1}
+    out["wall"] = time.perf_counter() - wall
+    out["cpu"] = time.process_time() - cpu
+    out["rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    out["load"] = [load, os.getloadavg()[0]]
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+def _run_worker(kind: str, n: int, axis: int, args) -> dict | None:
+    """Run ``worker`` in a fresh process (its own peak RSS); TauFactor through ``uv run --with``
+    (a throwaway environment: TauFactor is a comparison, not a dependency)."""
+    import json
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, __file__]
+    if kind == "taufactor":
+        cmd = ["uv", "run", "--with", "taufactor", "python", __file__]
+    cmd += ["--worker", kind, "--size", str(n), "--axis", str(axis), "--lateral", args.lateral]
+    if args.volume:
+        cmd += ["--volume", args.volume]
+    try:
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=args.timeout, check=False
         )
-    if speedups:
-        print(f"mean speed-up over porespy: {np.mean(speedups):.1f}x")
-    if lbm:
-        res = diffusivity(solid, 0, method="lbm", device=device, threads=threads)
-        print(
-            f"lbm x: eta {res.eta:.6f} in {res.wall_time:.1f} s, {res.iterations} steps "
-            f"({res.iterations * solid.size / res.wall_time / 1e6:.1f} MLUPS)"
-        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"over {args.timeout:.0f} s"}
+    for line in done.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+    return {"error": tail[0][:80]}
+
+
+def bench_diffusion(args) -> None:
+    source = (
+        f"TauFactor's test volume {args.volume} (pore = 255), corner crops"
+        if args.volume
+        else "spinodoid, porosity 0.3, a = 0.1 (no --volume given)"
+    )
+    print(f"\n## Diffusivity, {args.lateral} lateral faces: {source}")
+    print("one process per solve: wall and CPU seconds, peak RSS of that process (GB)")
+    header = (
+        f"{'size':>5} {'axis':>4} {'solver':>10} {'tau':>9} {'rel tau':>9} {'iter':>5} "
+        f"{'wall s':>8} {'cpu s':>8} {'RSS GB':>7} {'load':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    for n in args.diffusion_sizes:
+        for axis in args.axes:
+            kinds = ["ours"]
+            if not args.skip_taufactor and n <= args.taufactor_max:
+                kinds.append("taufactor")
+            if not args.skip_porespy and n <= args.porespy_max:
+                kinds.append("porespy")
+            ours_tau = None
+            for kind in kinds:
+                r = _run_worker(kind, n, axis, args)
+                if "error" in r:
+                    print(f"{n:>5} {'xyz'[axis]:>4} {kind:>10} {r['error']}", flush=True)
+                    continue
+                if kind == "ours":
+                    ours_tau = r["tau"]
+                rel = r["tau"] / ours_tau - 1 if ours_tau else float("nan")
+                print(
+                    f"{n:>5} {'xyz'[axis]:>4} {kind:>10} {r['tau']:9.4f} {rel:9.1e} "
+                    f"{r['iterations']:>5} {r['wall']:8.1f} {r['cpu']:8.1f} {r['rss_gb']:7.2f} "
+                    f"{r['load'][0]:4.1f}-{r['load'][1]:<4.1f}",
+                    flush=True,
+                )
 
 
 def main() -> None:
@@ -147,12 +229,27 @@ def main() -> None:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--flow-sizes", type=int, nargs="*", default=None)
-    parser.add_argument("--diffusion-size", type=int, default=100)
+    parser.add_argument("--diffusion-sizes", type=int, nargs="*", default=[100, 200])
+    parser.add_argument("--axes", type=int, nargs="*", default=[0, 1, 2])
+    parser.add_argument(
+        "--volume", help="TauFactor's 500^3 test TIFF (TF-500x500x500-1x2x6-v3.tiff)"
+    )
+    parser.add_argument("--lateral", default="closed", choices=("closed", "periodic"))
     parser.add_argument("--skip-porespy", action="store_true")
-    parser.add_argument("--lbm", action="store_true", help="also time the D3Q7 LBM path")
+    parser.add_argument("--porespy-max", type=int, default=200, help="largest size for porespy")
+    parser.add_argument("--skip-taufactor", action="store_true")
+    parser.add_argument("--taufactor-max", type=int, default=200, help="largest for TauFactor")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per solve")
     parser.add_argument("--skip-flow", action="store_true")
     parser.add_argument("--skip-diffusion", action="store_true")
+    kinds = ("ours", "taufactor", "porespy")
+    parser.add_argument("--worker", choices=kinds, help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--axis", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        worker(args)
+        return
     from poredesign.transport import backend
 
     device = backend.resolve_device(args.device)
@@ -161,7 +258,7 @@ def main() -> None:
     if not args.skip_flow:
         bench_flow(sizes, device, args.threads)
     if not args.skip_diffusion:
-        bench_diffusion(args.diffusion_size, not args.skip_porespy, args.lbm, device, args.threads)
+        bench_diffusion(args)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 
 

@@ -9,6 +9,11 @@ suffix, with ``--shape NX NY NZ --dtype uint8``); or a structure store ``*.zarr`
 ``--index I``. A volume holding exactly two values (e.g. 0/255 from a TIFF) is read as
 pore = the lower, solid = the higher value. Prints a table (or JSON with ``--json``).
 
+``--crop x0:x1,y0:y1,z0:z1`` solves a sub-volume (voxel ranges, end exclusive, Python slices:
+an empty bound is the volume's edge) and ``--crop N`` the centred cube of edge N. Long solves
+report progress on stderr (iterations, residual, ETA; ``--quiet`` turns it off). A volume whose
+dense flow lattice would not fit in the available memory is refused with the size it needs.
+
 Pore phase: ``--pore-value V`` reads voxels equal to V as pore and every other value as solid
 (e.g. ``--pore-value 255`` for a segmented TIFF whose white voxels are pore, which the default
 would read as solid and give eta = 0); ``--invert`` swaps pore and solid after reading (after
@@ -95,13 +100,92 @@ def _read_volume(args: argparse.Namespace) -> tuple[np.ndarray, str]:
     return volume, str(path)
 
 
+def parse_crop(text: str, shape: Sequence[int]) -> tuple[slice, slice, slice]:
+    """The slices of ``--crop``: ``x0:x1,y0:y1,z0:z1`` (end exclusive, empty = edge) or one
+    integer N (the centred cube of edge N). Raises ValueError naming what is wrong."""
+    shape = tuple(int(s) for s in shape)
+    text = text.strip()
+    if ":" not in text and "," not in text:
+        try:
+            edge = int(text)
+        except ValueError:
+            raise ValueError(
+                f"--crop {text!r}: give x0:x1,y0:y1,z0:z1 or a cube edge (an integer)"
+            ) from None
+        if not 2 <= edge <= min(shape):
+            raise ValueError(f"--crop {edge}: a cube edge must be 2..{min(shape)} for {shape}")
+        return tuple(slice((n - edge) // 2, (n - edge) // 2 + edge) for n in shape)
+    parts = text.split(",")
+    if len(parts) != 3:
+        raise ValueError(f"--crop {text!r}: give three ranges x0:x1,y0:y1,z0:z1")
+    slices = []
+    for axis, (part, n) in enumerate(zip(parts, shape, strict=True)):
+        bounds = part.split(":")
+        try:
+            if len(bounds) != 2:
+                raise ValueError
+            lo = int(bounds[0]) if bounds[0].strip() else 0
+            hi = int(bounds[1]) if bounds[1].strip() else n
+        except ValueError:
+            raise ValueError(f"--crop {text!r}: range {part!r} is not lo:hi") from None
+        if not 0 <= lo < hi <= n or hi - lo < 2:
+            raise ValueError(
+                f"--crop {text!r}: {'xyz'[axis]} range {lo}:{hi} must lie in 0:{n} "
+                f"and hold at least 2 voxels (volume shape {shape})"
+            )
+        slices.append(slice(lo, hi))
+    return tuple(slices)
+
+
+def _available_memory() -> int | None:
+    """MemAvailable of /proc/meminfo in bytes (None where unknown)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _check_flow_memory(shape, label: str, factor: int = 1) -> None:
+    """Refuse (one line) a flow run whose dense lattice (``factor`` x: mirroring) would not fit
+    in the available memory."""
+    from poredesign.transport.flow import DENSE_BYTES_PER_VOXEL, dense_lattice_bytes
+
+    need, available = factor * dense_lattice_bytes(shape), _available_memory()
+    if available is not None and need > 0.9 * available:
+        raise SystemExit(
+            f"{label}: permeability on {tuple(int(n) for n in shape)} needs about "
+            f"{need / 1e9:.1f} GB for the dense D3Q19 lattice "
+            f"({DENSE_BYTES_PER_VOXEL} B per voxel), "
+            f"{available / 1e9:.1f} GB available: solve a sub-volume with --crop"
+        )
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from poredesign.transport import properties
+    from poredesign.transport.progress import ProgressLine
     from poredesign.transport.results import AXES, flag_names
 
     solid, label = load_volume(args)
+    if args.crop:
+        try:
+            crop = parse_crop(args.crop, solid.shape)
+        except ValueError as err:
+            raise SystemExit(f"{label}: {err}") from err
+        solid = np.ascontiguousarray(solid[crop])
+        ranges = ",".join(f"{c.start}:{c.stop}" for c in crop)
+        label = f"{label} [{ranges}]"
     wanted = PROPERTIES if args.property == "all" else (args.property,)
     axes = (0, 1, 2) if args.axis == "all" else (AXES.index(args.axis),)
+    if "permeability" in wanted and args.device != "cuda":
+        _check_flow_memory(solid.shape, label, 2 if args.mirror else 1)
+
+    def progress(what: str, axis: int):
+        return None if args.quiet else ProgressLine(f"{what} {AXES[axis]}")
+
     flow = {"device": args.device, "threads": args.threads, "mirror": args.mirror}
     if args.max_steps:
         flow["max_steps"] = args.max_steps
@@ -117,6 +201,7 @@ def _simulate(args: argparse.Namespace) -> int:
             diffusion=diffusion,
             voxel_size=args.voxel_size,
             name=label,
+            progress=progress,
         )
     except ValueError as err:
         message = str(err)  # the input checks already name the input
@@ -256,6 +341,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="mirror the volume along the flow axis (volumes not periodic)",
     )
     sim.add_argument("--max-steps", type=_at_least(1), help="flow step budget (>= 1)")
+    sim.add_argument(
+        "--crop",
+        metavar="X0:X1,Y0:Y1,Z0:Z1|N",
+        help="solve a sub-volume: voxel ranges (end exclusive) or N, the centred cube of edge N",
+    )
+    sim.add_argument(
+        "--quiet", action="store_true", help="no progress lines (iterations, residual, ETA)"
+    )
     sim.add_argument("--json", action="store_true", help="print JSON instead of a table")
     sim.set_defaults(func=_simulate)
 

@@ -59,6 +59,15 @@ RELAXATION_TIME_RANGE = (0.55, 2.5)
 TARGET_MACH_SCALE = 0.01  # u_max of a slit spanning the box, lattice units
 
 
+# bytes per voxel of the dense lattice: two float32 population buffers and the uint32 mask
+DENSE_BYTES_PER_VOXEL = 2 * Q * 4 + 4
+
+
+def dense_lattice_bytes(shape) -> int:
+    """Memory of the dense D3Q19 arrays for a volume of ``shape`` (solid voxels included)."""
+    return DENSE_BYTES_PER_VOXEL * int(np.prod(shape))
+
+
 class _Buffers:
     """Taichi arrays for one grid size, reused for a batch of equal-sized structures."""
 
@@ -117,6 +126,7 @@ class FlowSolver:
         name: str = "structure",
         keep_velocity: bool = False,
         reduce_extrusion: bool = True,
+        progress=None,
     ) -> PermeabilityResult:
         """Permeability of ``solid`` along ``axis``: k in lattice units (voxel^2), see
         :func:`permeability` for the arguments. Four steps: :meth:`_prepare` (the domain),
@@ -127,7 +137,9 @@ class FlowSolver:
         if trivial is not None:
             return trivial
         params = self._parameters(run, relaxation_time, magic, force)
-        march = self._iterate(run, params, tol, max_steps, check_every, min_steps, mach_limit)
+        march = self._iterate(
+            run, params, tol, max_steps, check_every, min_steps, mach_limit, progress
+        )
         return self._result(run, params, march, tol, keep_velocity)
 
     @staticmethod
@@ -199,11 +211,13 @@ class FlowSolver:
         check_every: int | None,
         min_steps: int,
         mach_limit: float,
+        progress=None,
     ) -> _March:
         """March the D3Q19 populations in time (lattice units: one step = one time unit) until
         the mean velocity passes :func:`_converged`, diverges (NaN, lattice Mach number above
         ``mach_limit``) or the step budget is spent. The mean velocity is measured every
-        ``check_every`` steps as the average of two consecutive states (module docstring)."""
+        ``check_every`` steps as the average of two consecutive states (module docstring);
+        ``progress(steps, relative change of the mean velocity, tol)`` after every check."""
         shape = run.solid.shape
         lattice = _Lattice(self, run, params.force)
         n_check = check_every or max(10, min(200, int(round(max(shape) / 2))))
@@ -226,6 +240,10 @@ class FlowSolver:
             mean, mach, bad = 0.5 * (mean_1 + mean_2), max(mach_1, mach_2), bad_1 or bad_2
             march.mean, march.mach = mean, mach
             march.history.append((march.steps, mean))
+            if progress is not None and len(march.history) > 1:
+                previous = march.history[-2][1]
+                change = abs(mean - previous) / max(abs(mean), 1e-300)
+                progress(march.steps, change, tol)
             if bad:
                 march.reason = f"NaN in the velocity after {march.steps} steps"
                 break
@@ -479,6 +497,7 @@ def permeability(
     magic: float = MAGIC_FLOW,
     keep_velocity: bool = False,
     reduce_extrusion: bool = True,
+    progress=None,
 ) -> PermeabilityResult:
     """Permeability of ``solid`` (bool (x, y, z), True = solid) along ``axis`` (0/1/2 or x/y/z).
 
@@ -490,7 +509,8 @@ def permeability(
     ``result.velocity``; ``reduce_extrusion=False`` disables the two-slice shortcut for volumes
     whose slices along the axis are all equal. ``relaxation_time`` is the lattice relaxation time
     tau_+ (> 0.5, dimensionless) or ``"auto"`` (:func:`auto_relaxation_time`); k does not depend on
-    it. See the module docstring for the method and the convergence test.
+    it. ``progress(steps, relative change of the mean velocity, tol)`` is called after every
+    convergence check. See the module docstring for the method and the convergence test.
     """
     return _solver(device, threads).solve(
         solid,
@@ -507,4 +527,5 @@ def permeability(
         name=name,
         keep_velocity=keep_velocity,
         reduce_extrusion=reduce_extrusion,
+        progress=progress,
     )

@@ -92,6 +92,7 @@ def properties(
     diffusion: Mapping[str, Any] | None = None,
     voxel_size: float | None = None,
     name: str = "structure",
+    progress=None,
 ) -> TransportProperties:
     """Porosity, effective porosity, specific surface, k, eta and tau of ``solid``.
 
@@ -99,7 +100,8 @@ def properties(
     ``porosity, porosity_eff, specific_surface, permeability, diffusivity`` (porosity is always
     computed; tau and porosity_eff come with diffusivity). ``flow`` / ``diffusion``: keyword
     options of :func:`~poredesign.transport.permeability` / :func:`~.diffusivity`. With a
-    ``voxel_size`` (m), k is in m^2 and the specific surface in 1/m.
+    ``voxel_size`` (m), k is in m^2 and the specific surface in 1/m. ``progress(property,
+    axis)``, when given, returns the progress callback of that solve (or None).
     """
     from poredesign.transport.connectivity import spanning_mask
 
@@ -129,7 +131,8 @@ def properties(
         from poredesign.transport.diffusion import diffusivity
 
         for axis in axes:
-            result = diffusivity(solid, axis, name=name, **dict(diffusion or {}))
+            report = None if progress is None else progress("diffusivity", axis)
+            result = diffusivity(solid, axis, name=name, progress=report, **dict(diffusion or {}))
             out.diffusivity_results[axis] = result
             out.eta[axis], out.tau[axis] = result.eta, result.tau
             out.porosity_eff[axis] = result.porosity_eff
@@ -138,7 +141,10 @@ def properties(
         from poredesign.transport.flow import permeability
 
         for axis in axes:
-            result = permeability(solid, axis, name=name, voxel_size=voxel_size, **dict(flow or {}))
+            report = None if progress is None else progress("permeability", axis)
+            result = permeability(
+                solid, axis, name=name, voxel_size=voxel_size, progress=report, **dict(flow or {})
+            )
             out.permeability_results[axis] = result
             out.k[axis] = result.k if result.k_m2 is None else result.k_m2
             out.flags_k[axis] = int(result.flag)
