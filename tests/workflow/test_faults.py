@@ -246,3 +246,52 @@ def test_simulating_a_structure_whose_chunk_was_deleted_names_the_chunk(tmp_path
     assert cli_main(["simulate", str(path), "--index", "2", "--property", "diffusivity"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(path) in err and "'structures' lost its chunk" in err
+
+
+# -- config faults stop the dry run, one line each, no traceback (issue 20) ------------------------
+TINY = "study: tiny\nstages: [generate]\ndataset: {size: 16, n_structures: 4, shard_size: 2}\n"
+SCAN = "resources/scans/synthetic-membrane.tif"
+
+
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        ("voronoi: {radius: .nan}\n", "config key 'voronoi.radius': value nan is not valid"),
+        ("imports: {ct: {path: scans/ct.tif, porosity: 0.5}}\n", "'scans/ct.tif' does not exist"),
+        (f"imports: {{'../../x': {{path: {SCAN}, porosity: 0.5}}}}\n", "the name '../../x'"),
+        (f"imports: {{'$(touch y)': {{path: {SCAN}, porosity: 0.5}}}}\n", "the name '$(touch y)'"),
+        ("seed: 1\nseed: 2\n", "line 5: key 'seed' is given twice (first on line 4)"),
+    ],
+    ids=["nan", "missing-scan", "dotdot-scan-name", "shell-scan-name", "duplicate-key"],
+)
+def test_config_faults_stop_the_dry_run_in_one_line_without_traceback(
+    workflow_copy, extra, expected
+):
+    from conftest import run_snakemake
+
+    (workflow_copy / "study.yaml").write_text(TINY + extra)
+    proc = run_snakemake(workflow_copy, "-n", "--configfile", "study.yaml", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert expected in out, out
+    assert "Traceback" not in out and 'File "' not in out
+    problems = [line for line in out.splitlines() if line.strip()]
+    assert len(problems) <= 2, out  # "Error: invalid configuration:" and the one problem
+    assert not (workflow_copy / "results").exists() and not (workflow_copy.parent / "x").exists()
+    assert not (workflow_copy / "y").exists()
+    verbose = run_snakemake(
+        workflow_copy, "-n", "--verbose", "--configfile", "study.yaml", check=False
+    )
+    assert verbose.returncode == 1 and "Traceback" in verbose.stdout + verbose.stderr
+
+
+def test_the_readme_override_of_n_structures_dry_runs_on_a_study_with_larger_shards(
+    workflow_copy,
+):
+    from conftest import ROOT, run_snakemake
+
+    study = ROOT / "config" / "studies" / "voronoi-vae-small.yaml"
+    proc = run_snakemake(
+        workflow_copy, "-n", "--configfile", str(study), "--config", "dataset={n_structures: 5}"
+    )
+    assert "generate_shard" in proc.stdout + proc.stderr
