@@ -72,6 +72,7 @@ def _read_volume(args: argparse.Namespace) -> tuple[np.ndarray, str]:
         raise SystemExit(f"{path}: no such file or folder")
     from poredesign.structures.checks import validate_binary
     from poredesign.structures.imported import pore_phase_by_value, read_volume
+    from poredesign.structures.segment import check_not_blank
 
     try:
         volume = read_volume(
@@ -82,6 +83,7 @@ def _read_volume(args: argparse.Namespace) -> tuple[np.ndarray, str]:
             offset=args.offset,
             order=args.order,
         )
+        check_not_blank(volume, str(path))
         if pore_value is not None:
             volume = pore_phase_by_value(volume, pore_value, str(path))
         else:
