@@ -338,3 +338,49 @@ def test_the_readme_override_of_n_structures_dry_runs_on_a_study_with_larger_sha
         workflow_copy, "-n", "--configfile", str(study), "--config", "dataset={n_structures: 5}"
     )
     assert "generate_shard" in proc.stdout + proc.stderr
+
+
+# -- the command line: lateral boundaries, axes of a TIFF (issue 20) -----------------------------
+def test_closed_lateral_sides_make_an_open_box_a_square_duct():
+    """Closed sides (TauFactor's and porespy's convention): an empty 16^2 cross section is the
+    square duct, k = 0.03514 a^2 (Poiseuille in a square duct), not an unbounded flow."""
+    from poredesign.transport.flow import permeability
+
+    result = permeability(np.zeros((16, 16, 4), bool), "z", lateral="closed", device="cpu")
+    assert result.ok and result.lateral == "closed"
+    assert result.k / 16**2 == pytest.approx(0.03514, rel=0.01)
+
+
+def test_the_cli_passes_the_lateral_choice_to_both_solvers(volume, monkeypatch):
+    import poredesign.transport
+
+    seen = {}
+
+    def record(solid, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("recorded")
+
+    monkeypatch.setattr(poredesign.transport, "properties", record)
+    cli_main(["simulate", str(volume / "v.npy"), "--lateral", "closed"])
+    assert seen["flow"]["lateral"] == seen["diffusion"]["lateral"] == "closed"
+    cli_main(["simulate", str(volume / "v.npy")])
+    assert seen["flow"]["lateral"] == seen["diffusion"]["lateral"] == "periodic"
+
+
+def test_help_says_which_tiff_axis_becomes_x_y_z(capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["simulate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "columns are x, its rows y and its pages" in text and "--lateral" in text
+
+
+def test_a_tiff_stack_is_read_columns_x_rows_y_pages_z(tmp_path):
+    import tifffile
+
+    from poredesign.structures.imported import read_tiff
+
+    pages = np.zeros((5, 4, 3), np.uint8)  # (pages, rows, columns) as tifffile writes them
+    pages[4, 0, 0] = 9  # last page, first row, first column
+    tifffile.imwrite(tmp_path / "s.tif", pages, photometric="minisblack")
+    volume = read_tiff(tmp_path / "s.tif")
+    assert volume.shape == (3, 4, 5) and volume[0, 0, 4] == 9
