@@ -384,3 +384,40 @@ def test_a_tiff_stack_is_read_columns_x_rows_y_pages_z(tmp_path):
     tifffile.imwrite(tmp_path / "s.tif", pages, photometric="minisblack")
     volume = read_tiff(tmp_path / "s.tif")
     assert volume.shape == (3, 4, 5) and volume[0, 0, 4] == 9
+
+
+# -- runtime faults (issue 20) ---------------------------------------------------------------------
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 1 MiB tmpfs (needs root and mount); skipped, saying why, where it cannot be mounted."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {proc.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_while_writing_a_store_names_it_and_keeps_nothing_half_written(full_disk):
+    import errno
+
+    from poredesign import store
+
+    path = full_disk / "t.zarr"
+    with store.atomic_group(path) as group:  # an earlier, complete store
+        store.write_array(group, "eta", np.full((4, 3), 0.5))
+    noise = np.random.default_rng(0).random((200_000,))  # 1.6 MB, incompressible
+    with pytest.raises(OSError) as info:
+        with store.atomic_group(path) as group:
+            store.write_array(group, "eta", noise)
+    assert info.value.errno == errno.ENOSPC
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+    assert sorted(p.name for p in full_disk.iterdir()) == ["t.zarr"]  # no temporary left
+    assert store.open_group(path)["eta"][0, 0] == 0.5  # the earlier store is untouched
