@@ -1,6 +1,6 @@
 # poredesign: inverse design of porous microstructures.
 # Stages: generate -> simulate -> train -> design -> validate -> report (see README.md).
-from poredesign.config import validate_config
+from poredesign.config import validate_workflow_config
 
 # the default study, unless --configfile names a study: a study file is complete on its own and
 # must not inherit the default's reduced settings (snakemake would deep-merge both)
@@ -9,7 +9,12 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-validate_config(config)
+# one line per problem, no traceback unless --verbose or POREDESIGN_DEBUG=1
+validate_workflow_config(
+    config,
+    workflow.configfiles,
+    verbose=getattr(workflow.output_settings, "verbose", False),
+)
 
 
 report: "workflow/report/workflow.rst"

@@ -77,6 +77,7 @@ def _read_volume(args: argparse.Namespace) -> tuple[np.ndarray, str]:
         raise SystemExit(f"{path}: no such file or folder")
     from poredesign.structures.checks import validate_binary
     from poredesign.structures.imported import pore_phase_by_value, read_volume
+    from poredesign.structures.segment import check_not_blank
 
     try:
         volume = read_volume(
@@ -87,6 +88,7 @@ def _read_volume(args: argparse.Namespace) -> tuple[np.ndarray, str]:
             offset=args.offset,
             order=args.order,
         )
+        check_not_blank(volume, str(path))
         if pore_value is not None:
             volume = pore_phase_by_value(volume, pore_value, str(path))
         else:
@@ -187,9 +189,10 @@ def _simulate(args: argparse.Namespace) -> int:
         return None if args.quiet else ProgressLine(f"{what} {AXES[axis]}")
 
     flow = {"device": args.device, "threads": args.threads, "mirror": args.mirror}
+    flow["lateral"] = args.lateral
     if args.max_steps:
         flow["max_steps"] = args.max_steps
-    diffusion = {"method": args.method}
+    diffusion = {"method": args.method, "lateral": args.lateral}
     if args.method == "lbm":
         diffusion |= {"device": args.device, "threads": args.threads}
     try:
@@ -290,9 +293,16 @@ def build_parser() -> argparse.ArgumentParser:
         "simulate",
         help="transport properties of one volume",
         description="Permeability (D3Q19 TRT lattice Boltzmann) and/or effective diffusivity "
-        "(eta = D_eff / D, tau = porosity / eta) of one binary volume, True/1 = solid.",
+        "(eta = D_eff / D, tau = porosity / eta) of one binary volume, True/1 = solid. Axes: a "
+        "TIFF stack's columns are x, its rows y and its pages (or the files of a folder, in "
+        "natural order) z, as in ImageJ/Fiji; a .npy array is (x, y, z) as stored; a raw file "
+        "is x fastest (--order F) unless --order C.",
     )
-    sim.add_argument("file", help=".npy, TIFF (file or folder), raw binary, or a structures .zarr")
+    sim.add_argument(
+        "file",
+        help=".npy, TIFF (multi-page file or folder of slices: columns x, rows y, pages z), raw "
+        "binary, or a structures .zarr",
+    )
     sim.add_argument("--property", choices=(*PROPERTIES, "all"), default="permeability")
     sim.add_argument("--axis", choices=("x", "y", "z", "all"), default="all")
     sim.add_argument(
@@ -339,6 +349,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--mirror",
         action="store_true",
         help="mirror the volume along the flow axis (volumes not periodic)",
+    )
+    sim.add_argument(
+        "--lateral",
+        default="periodic",
+        choices=("periodic", "closed"),
+        help="the four faces parallel to the transport axis: periodic (default, as the "
+        "workflow's generated structures) or closed, sealed walls (no flux through them: "
+        "TauFactor's and porespy's convention, and a sleeved sample in a permeameter)",
     )
     sim.add_argument("--max-steps", type=_at_least(1), help="flow step budget (>= 1)")
     sim.add_argument(

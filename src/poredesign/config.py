@@ -13,8 +13,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import sys
 import typing
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -151,6 +152,80 @@ def _coerce_overrides(config: MutableMapping[str, Any], schema: Mapping[str, Any
             config[key] = _coerce_value(value, properties[key])
 
 
+def _non_finite(node: Any, path: tuple = ()) -> list[str]:
+    """A message per NaN or infinite number in the config (YAML's .nan, .inf): JSON Schema's
+    ranges let NaN through (every comparison with it is false), and no key takes either."""
+    if isinstance(node, Mapping):
+        return [m for key, value in node.items() for m in _non_finite(value, (*path, key))]
+    if isinstance(node, list):
+        return [m for i, value in enumerate(node) for m in _non_finite(value, (*path, i))]
+    if isinstance(node, float) and not math.isfinite(node):
+        return [
+            f"config key '{_key(path)}': value {node!r} is not valid; allowed: a finite number "
+            f"(no key takes NaN or infinity)"
+        ]
+    return []
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last)."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep=False):
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            raise ConfigError(
+                f"{key_node.start_mark.name}, line {line}: key {key!r} is given twice (first "
+                f"on line {seen[key]}); YAML would keep the last silently, remove one"
+            )
+        seen[key] = line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping
+)
+
+
+def read_yaml(path: str | os.PathLike) -> Any:
+    """A YAML file's content; a key given twice in a mapping, or a YAML syntax error, is a
+    :class:`ConfigError` of one line naming the file, the line and the key."""
+    try:
+        with open(path) as fh:
+            return yaml.load(fh, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML ({problem})") from err
+
+
+def debug_wanted(verbose: bool = False) -> bool:
+    """Whether errors show their traceback: ``--verbose`` (``verbose``) or POREDESIGN_DEBUG=1."""
+    return bool(verbose) or os.environ.get("POREDESIGN_DEBUG", "") not in ("", "0")
+
+
+def validate_workflow_config(
+    config: MutableMapping[str, Any], configfiles: Iterable[str | os.PathLike], verbose=False
+) -> MutableMapping[str, Any]:
+    """The Snakefile's check: each config file read strictly (:func:`read_yaml`: a key given
+    twice is refused), then :func:`validate_config`. A :class:`ConfigError` ends the run with
+    its lines on stderr and exit status 1, with no traceback unless ``verbose`` (snakemake
+    --verbose) or POREDESIGN_DEBUG=1."""
+    try:
+        for path in configfiles:
+            read_yaml(path)
+        return validate_config(config)
+    except ConfigError as err:
+        if debug_wanted(verbose):
+            raise
+        print(f"Error: {err}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
 def _key(path: Any) -> str:
     return ".".join(str(p) for p in path) or "<top level>"
 
@@ -165,6 +240,11 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return (
             f"unknown config key{'s' if len(unknown) > 1 else ''} "
             f"{', '.join(repr(u) for u in unknown)}{where}; allowed keys: {', '.join(allowed)}"
+        )
+    if "propertyNames" in error.relative_schema_path:
+        return (
+            f"config key '{key}': the name {error.instance!r} is not allowed; allowed: "
+            f"names matching {schema.get('pattern')} (they name files under results/<study>/)"
         )
     allowed = []
     for word, text in (
@@ -199,7 +279,7 @@ def validate_config(
     validator_class = _with_defaults(jsonschema.validators.validator_for(schema))
     validator = validator_class(schema)
     _coerce_overrides(config, schema)
-    renamed = _renamed_keys(config)
+    renamed = _renamed_keys(config) + _non_finite(config)
     if renamed:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(renamed))
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
@@ -210,8 +290,9 @@ def validate_config(
     return config
 
 
-def _check_consistency(config: Mapping[str, Any]) -> None:
-    """Rules a JSON Schema cannot state: ranges ordered, sizes compatible."""
+def _check_consistency(config: MutableMapping[str, Any]) -> None:
+    """Rules a JSON Schema cannot state: ranges ordered, sizes compatible, input files readable
+    (a shard size above the dataset's size is lowered to it)."""
     problems = []
 
     def check_range(section: str, key: str) -> None:
@@ -228,10 +309,8 @@ def _check_consistency(config: Mapping[str, Any]) -> None:
             check_range(section, key)
     dataset = config.get("dataset", {})
     if dataset.get("shard_size", 1) > dataset.get("n_structures", 1):
-        problems.append(
-            f"config key 'dataset.shard_size': {dataset['shard_size']} exceeds "
-            f"dataset.n_structures = {dataset['n_structures']}; allowed: <= n_structures"
-        )
+        # a shard size is an upper bound: a dataset smaller than one shard is one shard
+        dataset["shard_size"] = dataset["n_structures"]
     study = str(config.get("study", "default"))
     results = Path("results").resolve()
     if (results / study).resolve().parent != results:
@@ -314,6 +393,8 @@ def _import_problems(config: Mapping[str, Any]) -> list[str]:
                 f"{key}: give exactly one of path (the scan's file) and synthetic (a foam "
                 f"rendered to results/<study>/imports/{name}-gray.npy)"
             )
+        if scan.get("path") and not scan.get("synthetic"):
+            problems += _scan_file_problems(name, scan)
         if scan.get("synthetic") and scan.get("porosity") is None:
             problems.append(
                 f"{key}.synthetic: the foam is rendered at the scan's porosity; give "
@@ -354,6 +435,36 @@ def _import_problems(config: Mapping[str, Any]) -> list[str]:
             f"learn.split {split} empty; allowed: enough crops for every split"
         )
     return problems
+
+
+def _scan_file_problems(name: str, scan: Mapping[str, Any]) -> list[str]:
+    """The scan's file exists and reads as a volume (headers and sizes only) that holds one crop."""
+    from poredesign.structures.volume_io import volume_shape
+
+    key = f"config key 'imports.{name}.path'"
+    try:
+        shape = volume_shape(
+            scan["path"],
+            shape=scan.get("shape"),
+            dtype=scan.get("dtype"),
+            byte_order=scan.get("byte_order", "little"),
+            offset=scan.get("offset", 0),
+            order=scan.get("order", "F"),
+        )
+    except FileNotFoundError:
+        return [
+            f"{key}: {scan['path']!r} does not exist (relative paths are read from "
+            f"{Path.cwd()}, where snakemake runs)"
+        ]
+    except (ValueError, OSError) as err:
+        return [f"{key}: {str(err).strip()}"]
+    crop = scan.get("crop", 200)
+    if crop is not None and crop > min(shape):
+        return [
+            f"config key 'imports.{name}.crop': {crop} voxels is larger than the scan "
+            f"{scan['path']} of shape {tuple(shape)}; allowed: crop <= {min(shape)}"
+        ]
+    return []
 
 
 def _latent_design_problems(config: Mapping[str, Any]) -> list[str]:
@@ -613,6 +724,7 @@ def settings_from_section(cls: type[S], section: Mapping[str, Any], key: str | N
 
 def load_config(path: str | os.PathLike, schema_path: str | os.PathLike = SCHEMA_PATH) -> dict:
     """Read a YAML study config and validate it (defaults filled)."""
-    with open(path) as fh:
-        config = yaml.safe_load(fh) or {}
+    config = read_yaml(path) or {}
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: a study config is a mapping of keys; got {config!r}")
     return dict(validate_config(config, schema_path))

@@ -36,8 +36,9 @@ def setup_logging(path: str | os.PathLike | None, level: int = logging.INFO) -> 
 
     Pass the returned stream as ``progress_file`` to long loops so their progress lands in the log.
     Without a path, logs go to standard error. An uncaught exception is written to the log as
-    one ``ERROR`` line (message first) followed by its traceback, and still to standard error,
-    so the rule log Snakemake (or SLURM) points to says why the job failed.
+    one ``ERROR`` line (message first, then its type), and that line to standard error too, so
+    the rule log Snakemake (or SLURM) points to says why the job failed; with POREDESIGN_DEBUG=1
+    both also get the traceback.
     """
     stream: TextIO = open(path, "a", buffering=1) if path else sys.stderr  # noqa: SIM115
     handler = logging.StreamHandler(stream)
@@ -51,11 +52,21 @@ def setup_logging(path: str | os.PathLike | None, level: int = logging.INFO) -> 
     return stream
 
 
+def debug_wanted() -> bool:
+    """POREDESIGN_DEBUG=1: errors show their traceback (in the rule log and on stderr)."""
+    return os.environ.get("POREDESIGN_DEBUG", "") not in ("", "0")
+
+
 def _log_then_raise(default_hook):
     def hook(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
-        if not issubclass(kind, KeyboardInterrupt):
-            log.error("%s", error_line(error))
-            log.error("%s", "".join(traceback.format_exception(kind, error, tb)).rstrip())
-        default_hook(kind, error, tb)
+        if issubclass(kind, KeyboardInterrupt) or debug_wanted():
+            if not issubclass(kind, KeyboardInterrupt):
+                log.error("%s", error_line(error))
+                log.error("%s", "".join(traceback.format_exception(kind, error, tb)).rstrip())
+            default_hook(kind, error, tb)
+            return
+        log.error("%s", error_line(error))
+        hint = "POREDESIGN_DEBUG=1 shows the traceback"
+        print(f"Error: {error_line(error)} ({hint})", file=sys.stderr)
 
     return hook

@@ -25,6 +25,7 @@ the store, the array and the chunk.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -186,6 +187,15 @@ def atomic_group(path: str | os.PathLike) -> Iterator[zarr.Group]:
         yield group
         _record_integrity(tmp, group)
         group.attrs[COMPLETE_KEY] = True
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise OSError(
+                err.errno,
+                f"{path}: {os.strerror(err.errno).lower()} while writing this store; nothing of "
+                f"it was kept (an earlier {path.name} there is untouched): free space, then rerun",
+            ) from err
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -1,5 +1,6 @@
 """Fault injection: every failure a user can cause is one clear line naming the file or key."""
 
+import os
 import subprocess
 import sys
 
@@ -25,13 +26,50 @@ def volume(tmp_path):
         ("short.npy", np.lib.format.MAGIC_PREFIX + b"\x01\x00"),  # truncated header
     ],
 )
-def test_damaged_files_are_one_line_naming_the_file(tmp_path, capsys, name, content):
+def test_damaged_files_are_one_line_naming_the_file(tmp_path, capfd, name, content):
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(SystemExit) as info:
         cli_main(["simulate", str(path)])
     message = str(info.value.code)
     assert str(path) in message and "\n" not in message
+    assert "not a readable" in message and "list index out of range" not in message
+    assert capfd.readouterr().err == ""  # no reader's warnings beside the one line
+
+
+def _tiff(path, volume):
+    from poredesign.structures.imported import write_tiff
+
+    write_tiff(path, volume)
+    return path
+
+
+def test_a_gray_tiff_read_with_pore_value_warns_that_it_is_not_segmented(tmp_path, capfd):
+    gray = np.random.default_rng(0).integers(0, 256, (12, 12, 12)).astype(np.uint8)
+    path = _tiff(tmp_path / "gray.tif", gray)
+    script = (
+        "from poredesign.cli import build_parser, load_volume\n"
+        f"args = build_parser().parse_args(['simulate', {str(path)!r}, '--pore-value', '255'])\n"
+        "solid, _ = load_volume(args)\n"
+        "assert solid.mean() > 0.99\n"  # what was asked; but the user is told
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    err = proc.stderr
+    assert err.count("\n") == 1 and str(path) in err and "not a segmented" in err
+
+
+@pytest.mark.parametrize("value", [0, 255])
+def test_a_blank_tiff_is_refused_not_read_as_one_phase(tmp_path, value):
+    path = _tiff(tmp_path / "blank.tif", np.full((8, 8, 8), value, np.uint8))
+    with pytest.raises(SystemExit) as info:
+        cli_main(["simulate", str(path)])
+    message = str(info.value.code)
+    assert str(path) in message and f"every voxel holds the value {value}" in message
+    from poredesign.structures.segment import choose_pore_phase
+
+    with pytest.raises(ValueError, match="imports.ct: every voxel holds"):
+        choose_pore_phase(np.zeros((8, 8, 8)), porosity=0.5, name="imports.ct")
 
 
 @pytest.mark.parametrize(
@@ -80,8 +118,13 @@ def test_a_failing_rule_script_writes_its_error_into_the_rule_log(tmp_path):
     text = log.read_text()
     first_error = next(line for line in text.splitlines() if " ERROR " in line)
     assert first_error.endswith("structure 3 of shards/s.zarr: chunk 3 is missing [ValueError]")
-    assert "Traceback" in text
     assert "chunk 3 is missing" in proc.stderr  # Snakemake's and SLURM's own logs keep it too
+    # one line, in the log and on stderr; the traceback only with POREDESIGN_DEBUG=1
+    assert "Traceback" not in text and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0
+    env = {**os.environ, "POREDESIGN_DEBUG": "1"}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert proc.returncode == 1 and "Traceback" in log.read_text() and "Traceback" in proc.stderr
 
 
 # -- stores that prove they are whole ---------------------------------------------------------
@@ -246,3 +289,135 @@ def test_simulating_a_structure_whose_chunk_was_deleted_names_the_chunk(tmp_path
     assert cli_main(["simulate", str(path), "--index", "2", "--property", "diffusivity"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(path) in err and "'structures' lost its chunk" in err
+
+
+# -- config faults stop the dry run, one line each, no traceback (issue 20) ------------------------
+TINY = "study: tiny\nstages: [generate]\ndataset: {size: 16, n_structures: 4, shard_size: 2}\n"
+SCAN = "resources/scans/synthetic-membrane.tif"
+
+
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        ("voronoi: {radius: .nan}\n", "config key 'voronoi.radius': value nan is not valid"),
+        ("imports: {ct: {path: scans/ct.tif, porosity: 0.5}}\n", "'scans/ct.tif' does not exist"),
+        (f"imports: {{'../../x': {{path: {SCAN}, porosity: 0.5}}}}\n", "the name '../../x'"),
+        (f"imports: {{'$(touch y)': {{path: {SCAN}, porosity: 0.5}}}}\n", "the name '$(touch y)'"),
+        ("seed: 1\nseed: 2\n", "line 5: key 'seed' is given twice (first on line 4)"),
+    ],
+    ids=["nan", "missing-scan", "dotdot-scan-name", "shell-scan-name", "duplicate-key"],
+)
+def test_config_faults_stop_the_dry_run_in_one_line_without_traceback(
+    workflow_copy, extra, expected
+):
+    from conftest import run_snakemake
+
+    (workflow_copy / "study.yaml").write_text(TINY + extra)
+    proc = run_snakemake(workflow_copy, "-n", "--configfile", "study.yaml", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert expected in out, out
+    assert "Traceback" not in out and 'File "' not in out
+    problems = [line for line in out.splitlines() if line.strip()]
+    assert len(problems) <= 2, out  # "Error: invalid configuration:" and the one problem
+    assert not (workflow_copy / "results").exists() and not (workflow_copy.parent / "x").exists()
+    assert not (workflow_copy / "y").exists()
+    verbose = run_snakemake(
+        workflow_copy, "-n", "--verbose", "--configfile", "study.yaml", check=False
+    )
+    assert verbose.returncode == 1 and "Traceback" in verbose.stdout + verbose.stderr
+
+
+def test_the_readme_override_of_n_structures_dry_runs_on_a_study_with_larger_shards(
+    workflow_copy,
+):
+    from conftest import ROOT, run_snakemake
+
+    study = ROOT / "config" / "studies" / "voronoi-vae-small.yaml"
+    proc = run_snakemake(
+        workflow_copy, "-n", "--configfile", str(study), "--config", "dataset={n_structures: 5}"
+    )
+    assert "generate_shard" in proc.stdout + proc.stderr
+
+
+# -- the command line: lateral boundaries, axes of a TIFF (issue 20) -----------------------------
+def test_closed_lateral_sides_make_an_open_box_a_square_duct():
+    """Closed sides (TauFactor's and porespy's convention): an empty 16^2 cross section is the
+    square duct, k = 0.03514 a^2 (Poiseuille in a square duct), not an unbounded flow."""
+    from poredesign.transport.flow import permeability
+
+    result = permeability(np.zeros((16, 16, 4), bool), "z", lateral="closed", device="cpu")
+    assert result.ok and result.lateral == "closed"
+    assert result.k / 16**2 == pytest.approx(0.03514, rel=0.01)
+
+
+def test_the_cli_passes_the_lateral_choice_to_both_solvers(volume, monkeypatch):
+    import poredesign.transport
+
+    seen = {}
+
+    def record(solid, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("recorded")
+
+    monkeypatch.setattr(poredesign.transport, "properties", record)
+    cli_main(["simulate", str(volume / "v.npy"), "--lateral", "closed"])
+    assert seen["flow"]["lateral"] == seen["diffusion"]["lateral"] == "closed"
+    cli_main(["simulate", str(volume / "v.npy")])
+    assert seen["flow"]["lateral"] == seen["diffusion"]["lateral"] == "periodic"
+
+
+def test_help_says_which_tiff_axis_becomes_x_y_z(capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["simulate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "columns are x, its rows y and its pages" in text and "--lateral" in text
+
+
+def test_a_tiff_stack_is_read_columns_x_rows_y_pages_z(tmp_path):
+    import tifffile
+
+    from poredesign.structures.imported import read_tiff
+
+    pages = np.zeros((5, 4, 3), np.uint8)  # (pages, rows, columns) as tifffile writes them
+    pages[4, 0, 0] = 9  # last page, first row, first column
+    tifffile.imwrite(tmp_path / "s.tif", pages, photometric="minisblack")
+    volume = read_tiff(tmp_path / "s.tif")
+    assert volume.shape == (3, 4, 5) and volume[0, 0, 4] == 9
+
+
+# -- runtime faults (issue 20) ---------------------------------------------------------------------
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 1 MiB tmpfs (needs root and mount); skipped, saying why, where it cannot be mounted."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {proc.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_while_writing_a_store_names_it_and_keeps_nothing_half_written(full_disk):
+    import errno
+
+    from poredesign import store
+
+    path = full_disk / "t.zarr"
+    with store.atomic_group(path) as group:  # an earlier, complete store
+        store.write_array(group, "eta", np.full((4, 3), 0.5))
+    noise = np.random.default_rng(0).random((200_000,))  # 1.6 MB, incompressible
+    with pytest.raises(OSError) as info:
+        with store.atomic_group(path) as group:
+            store.write_array(group, "eta", noise)
+    assert info.value.errno == errno.ENOSPC
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+    assert sorted(p.name for p in full_disk.iterdir()) == ["t.zarr"]  # no temporary left
+    assert store.open_group(path)["eta"][0, 0] == 0.5  # the earlier store is untouched

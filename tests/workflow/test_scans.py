@@ -116,7 +116,9 @@ def test_bright_pores_from_raw(tmp_path, membrane):
 
 
 def test_options_errors_name_the_scan(tmp_path):
-    np.save(tmp_path / "v.npy", np.zeros((20, 20, 20), np.uint8))
+    volume = np.zeros((20, 20, 20), np.uint8)
+    volume[0, 0, 0] = 1
+    np.save(tmp_path / "v.npy", volume)
     base = {"path": str(tmp_path / "v.npy")}
     with pytest.raises(ValueError, match=r"imports\.foam: give exactly one.*neither"):
         import_scan(base, 16, tmp_path / "a.zarr", "foam")

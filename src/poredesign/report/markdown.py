@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from poredesign.jsonable import read_json
@@ -28,3 +30,33 @@ def read_optional_json(path: str | os.PathLike | None) -> dict[str, Any] | None:
     """The JSON at ``path`` (:func:`poredesign.jsonable.read_json`), or None when no path is
     given (an optional input)."""
     return None if path is None else read_json(path)
+
+
+def r2_warnings(scores: Mapping[str, Any]) -> list[str]:
+    """One warning line per R^2 of ``scores`` (what -> value) below 0, for beside its table: a
+    negative R^2 predicts worse than the labels' mean, a model that failed, whatever its other
+    figures say. Empty when every R^2 is >= 0 or missing."""
+    lines = []
+    for what, value in scores.items():
+        if isinstance(value, (int, float)) and math.isfinite(value) and value < 0:
+            lines.append(
+                f"> **Warning:** R^2 of {what} is {fmt(float(value), 3)} < 0: it predicts worse "
+                f"than the mean of the labels; this model has failed (more epochs or data, "
+                f"another learning rate), so the figures that use it are not to be trusted."
+            )
+    return lines + [""] if lines else []
+
+
+def transfer_warning(variants: Mapping[str, Any]) -> list[str]:
+    """A warning line when the pretrained (transfer) regressor's mean test MSE is not below the
+    one trained from scratch: transfer learning did not help in this run."""
+    pretrained = (variants.get("pretrained") or {}).get("test_mse_mean")
+    scratch = (variants.get("scratch") or {}).get("test_mse_mean")
+    if pretrained is None or scratch is None or pretrained < scratch:
+        return []
+    return [
+        f"> **Warning:** the transfer regressor's test MSE {fmt(float(pretrained), 3)} is not "
+        f"below scratch's {fmt(float(scratch), 3)}: in this run transfer learning did not help "
+        f"(the paper finds it lower).",
+        "",
+    ]

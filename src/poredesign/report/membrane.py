@@ -10,7 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from poredesign.report.markdown import fmt, read_optional_json
+from poredesign.report.markdown import (
+    fmt,
+    r2_warnings,
+    read_optional_json,
+    transfer_warning,
+)
 
 
 def _scan_summary(table_path: str | os.PathLike) -> tuple[int, dict[str, Any], list[str]]:
@@ -83,6 +88,9 @@ def write_membrane_summary(
                 f"{fmt(s.get('r2_porosity_reconstruction'), 4)} |"
             )
         lines += ["", f"Test loss (BCE + beta KL per voxel): {fmt(test.get('loss'), 4)}.", ""]
+        lines += r2_warnings(
+            {"the VAE's reconstructed porosity (test)": test.get("r2_porosity_reconstruction")}
+        )
     p = read_optional_json(pca)
     if p is not None:
         ratio = p.get("explained_variance_ratio", [])
@@ -175,6 +183,7 @@ def write_membrane_summary(
             f"Welch test of the test MSEs: p = {fmt(t.get('welch_p_value'), 3)} (paper means: "
             "transfer 0.00401 / 0.00502, scratch 0.00460 / 0.00567).",
             "",
+            *transfer_warning(t.get("variants", {})),
         ]
     for name, table in (scans or {}).items():
         n_crops, summary, directions = _scan_summary(table)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from poredesign.report.markdown import fmt, read_optional_json
+from poredesign.report.markdown import fmt, r2_warnings, read_optional_json
 
 #: how the solver treated each dataset's structures, for the label section
 SOLVED_AS = {
@@ -63,6 +63,7 @@ def _label_lines(
             f"The CNN that labelled the rest, on {surrogate.get('n', '?')} held-out solver labels: "
             f"R^2 {fmt(surrogate.get('r2'), 4)}, MAPE {fmt(surrogate.get('mape'), 3)} %.",
             "",
+            *r2_warnings({"the labelling CNN (held-out solver labels)": surrogate.get("r2")}),
         ]
     return lines
 
@@ -87,6 +88,9 @@ def _squares_model_lines(
                 f"{fmt(test.get(f'mape_{name}'), 3)} |"
             )
         lines += ["", "Paper: R^2 about 0.99 on unseen data.", ""] if paper else [""]
+        lines += r2_warnings(
+            {f"the CNN's {n} (test)": test.get(f"r2_{n}") for n in ("k", "porosity")}
+        )
     if pvae is not None:
         test = pvae.get("test", {})
         search = pvae.get("latent_search")
@@ -107,6 +111,11 @@ def _squares_model_lines(
             r2, error = test.get(f"r2_{name}"), test.get(f"mape_{name}")
             lines.append(f"| {name} | {fmt(r2, 4)} | {fmt(error, 3)} |")
         lines += ["", "Paper: regressor R^2 about 0.998.", ""] if paper else [""]
+        scores = {
+            f"the pVAE regressor's {n} (test)": test.get(f"r2_{n}") for n in ("porosity", "k")
+        }
+        scores["the pVAE's decoded porosity (test)"] = test.get("r2_porosity_reconstruction")
+        lines += r2_warnings(scores)
     return lines
 
 
@@ -143,6 +152,10 @@ def _design_lines(design: Mapping[str, Any], paper: bool = True) -> list[str]:
         + (" Paper (CNN only): R^2 0.999 for k, 0.71 for porosity." if paper else ""),
         "",
     ]
+    solver = design["design"].get("solver", {}).get("feasible", {}).get("r2", {})
+    lines += r2_warnings(
+        {f"the designs' {n} by the solver (feasible)": solver.get(n) for n in solver}
+    )
     return lines
 
 

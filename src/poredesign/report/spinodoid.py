@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from poredesign.report.markdown import fmt, read_optional_json
+from poredesign.report.markdown import fmt, r2_warnings, read_optional_json
 
 
 def surrogate_table(metrics: Mapping[str, Any], target: str = "eta") -> list[str]:
@@ -24,7 +24,9 @@ def surrogate_table(metrics: Mapping[str, Any], target: str = "eta") -> list[str
             f"| {split} | {m.get('n', '?')} | {fmt(m.get(f'mse_scaled_{target}'), 3)} | "
             f"{fmt(m.get(f'mape_{target}'), 3)} | {fmt(m.get(f'r2_{target}'), 4)} |"
         )
-    return lines
+    test = metrics.get("test", {})
+    warnings = r2_warnings({f"the surrogate's {target} (test split)": test.get(f"r2_{target}")})
+    return lines + ([""] + warnings[:-1] if warnings else [])
 
 
 def spread_lines(spread: Mapping[str, Any] | None) -> list[str]:

@@ -36,17 +36,16 @@ PathLike = str | os.PathLike
 
 
 def _file_shape(path: Path) -> tuple[int, ...] | None:
-    """The shape of an existing .npy or TIFF volume from its header (None when not readable)."""
-    if not path.exists():
-        return None
-    if path.suffix.lower() == ".npy":
-        return tuple(np.load(path, mmap_mode="r").shape)
-    if path.is_file() and path.suffix.lower() in TIFF_SUFFIXES:
-        import tifffile
+    """The shape of an existing .npy or TIFF volume (file or folder) from its headers (None when
+    it is missing or not readable: the config check names that problem itself)."""
+    from poredesign.structures.volume_io import volume_shape
 
-        with tifffile.TiffFile(path) as tif:
-            return tuple(reversed(tif.series[0].shape))  # pages are z: (x, y, z)
-    return None
+    if path.suffix.lower() not in (".npy", *TIFF_SUFFIXES) and not path.is_dir():
+        return None
+    try:
+        return volume_shape(path)
+    except (ValueError, OSError):
+        return None
 
 
 def scan_crop_count(options: Mapping[str, Any]) -> int | None:

@@ -89,6 +89,17 @@ def pore_phase_by_value(volume: np.ndarray, pore_value: float, name: str = "volu
     if not np.isfinite(pore_value):
         raise ValueError(f"{name}: pore_value must be a finite number; got {pore_value!r}")
     pore_mask = volume == pore_value
+    levels = np.unique(volume)
+    if levels.size > 2 and pore_mask.any():
+        log.warning(
+            "%s: %d distinct gray values, not a segmented (two-valued) scan: pore_value %g reads "
+            "the %.2f %% of voxels equal to it as pore and every other value as solid; for a gray "
+            "scan give the measured porosity instead",
+            name,
+            levels.size,
+            pore_value,
+            100.0 * np.count_nonzero(pore_mask) / pore_mask.size,
+        )
     if not pore_mask.any():
         values = np.unique(volume)
         shown = ", ".join(f"{v:g}" for v in values[:8]) + (", ..." if len(values) > 8 else "")
@@ -96,6 +107,17 @@ def pore_phase_by_value(volume: np.ndarray, pore_value: float, name: str = "volu
             f"{name}: no voxel equals pore_value {pore_value:g}; the volume holds {shown}"
         )
     return ~pore_mask
+
+
+def check_not_blank(volume: np.ndarray, name: str = "volume") -> None:
+    """A ``ValueError`` naming ``name`` when every voxel holds one value (a blank or failed
+    export): it has no pore phase to find, and would be read as all pore or all solid."""
+    volume = np.asarray(volume)
+    if volume.size and volume.min() == volume.max():
+        raise ValueError(
+            f"{name}: every voxel holds the value {volume.flat[0]:g}: a blank volume (one phase "
+            f"only) has no pore space to choose; check the file or its export"
+        )
 
 
 def check_phase_options(name: str, pore_value: float | None, porosity: float | None) -> None:
@@ -125,6 +147,7 @@ def choose_pore_phase(
     measured porosity, pore = ``"dark"`` or ``"bright"`` values). Both or neither is an error
     naming ``name``."""
     check_phase_options(name, pore_value, porosity)
+    check_not_blank(gray, name)
     if pore_value is not None:
         return pore_phase_by_value(gray, pore_value, name)
     try:

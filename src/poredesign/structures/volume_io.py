@@ -15,9 +15,11 @@ Readers (:func:`read_volume` dispatches on the path):
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -47,20 +49,87 @@ def check_gray(volume: np.ndarray, source: str) -> np.ndarray:
     return volume
 
 
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage().strip().replace("\n", " "))
+
+
+@contextlib.contextmanager
+def _tifffile_messages() -> Iterator[list[str]]:
+    """tifffile's own warnings (it logs them, and Python prints them on stderr when no handler is
+    set), collected instead: they explain a damaged file and belong in its one-line error."""
+    logger = logging.getLogger("tifffile")
+    handler, propagate = _Collect(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def _not_a_tiff(path: Path, err: BaseException, messages: Sequence[str]) -> ValueError:
+    said = "; ".join(dict.fromkeys([str(err).strip().replace("\n", " "), *messages]))
+    return ValueError(
+        f"{path}: not a readable TIFF stack (damaged, truncated or another format; tifffile "
+        f"says: {said or type(err).__name__} [{type(err).__name__}])"
+    )
+
+
+def _tiff_series(tif, path: Path) -> tuple[str, tuple[int, ...]]:
+    if not tif.series:
+        raise ValueError(f"{path}: not a readable TIFF stack (it holds no image)")
+    series = tif.series[0]
+    axes, shape = series.axes, tuple(series.shape)
+    if "S" in axes and shape[axes.index("S")] > 1:
+        raise ValueError(
+            f"{path}: colour or multi-channel TIFF (axes {axes}, shape {shape}); "
+            f"convert it to gray values first"
+        )
+    return axes, shape
+
+
 def _read_tiff_gray(path: Path) -> np.ndarray:
     """All pages of a TIFF file as gray values (pages, rows, columns) or (rows, columns)."""
     import tifffile
 
-    with tifffile.TiffFile(path) as tif:
-        series = tif.series[0]
-        axes, shape = series.axes, series.shape
-        if "S" in axes and shape[axes.index("S")] > 1:
-            raise ValueError(
-                f"{path}: colour or multi-channel TIFF (axes {axes}, shape {shape}); "
-                f"convert it to gray values first"
-            )
-        data = series.asarray()
+    with _tifffile_messages() as messages:
+        try:
+            with tifffile.TiffFile(path) as tif:
+                _tiff_series(tif, path)
+                data = tif.series[0].asarray()
+        except ValueError as err:
+            if str(err).startswith(str(path)):
+                raise
+            raise _not_a_tiff(path, err, messages) from err
+        except Exception as err:  # tifffile raises what its parser hits (IndexError, struct...)
+            raise _not_a_tiff(path, err, messages) from err
     return np.squeeze(data)
+
+
+def tiff_shape(path: PathLike) -> tuple[int, ...]:
+    """The (x, y, z) shape of a multi-page TIFF file from its header (no pixel data read), or a
+    ``ValueError`` naming the file when it is not a readable TIFF."""
+    import tifffile
+
+    path = Path(path)
+    with _tifffile_messages() as messages:
+        try:
+            with tifffile.TiffFile(path) as tif:
+                _, shape = _tiff_series(tif, path)
+        except ValueError as err:
+            if str(err).startswith(str(path)):
+                raise
+            raise _not_a_tiff(path, err, messages) from err
+        except Exception as err:
+            raise _not_a_tiff(path, err, messages) from err
+    shape = tuple(s for s in shape if s != 1) or shape
+    return tuple(reversed(shape))  # pages are z: (x, y, z)
 
 
 def read_tiff(path: PathLike) -> np.ndarray:
@@ -133,6 +202,30 @@ def _check_shape(shape: Sequence[int]) -> tuple[int, int, int]:
     return tuple(int(s) for s in shape)
 
 
+def _check_raw_size(path: Path, shape: tuple[int, int, int], dt: np.dtype, offset: int) -> int:
+    """The voxel count of ``shape``; a ``ValueError`` naming the file when its size does not
+    match the shape, dtype and header."""
+    count = int(np.prod(shape))
+    expected = int(offset) + count * dt.itemsize
+    actual = path.stat().st_size
+    if actual != expected:
+        hint = ""
+        payload = actual - int(offset)
+        if payload > 0 and payload % count == 0:
+            fits = [
+                name
+                for name in ("uint8", "uint16", "float32", "float64")
+                if np.dtype(name).itemsize == payload // count
+            ]
+            if fits:
+                hint = f"; the size fits {count} voxels of {' or '.join(fits)}"
+        raise ValueError(
+            f"{path}: file has {actual} bytes, but shape {shape} of {dt.name} with a "
+            f"{int(offset)}-byte header needs {expected}{hint}"
+        )
+    return count
+
+
 def read_raw(
     path: PathLike,
     shape: Sequence[int],
@@ -155,24 +248,7 @@ def read_raw(
         raise ValueError(f"raw offset must be a non-negative number of bytes; got {offset!r}")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such raw file")
-    count = int(np.prod(shape))
-    expected = int(offset) + count * dt.itemsize
-    actual = path.stat().st_size
-    if actual != expected:
-        hint = ""
-        payload = actual - int(offset)
-        if payload > 0 and payload % count == 0:
-            fits = [
-                name
-                for name in ("uint8", "uint16", "float32", "float64")
-                if np.dtype(name).itemsize == payload // count
-            ]
-            if fits:
-                hint = f"; the size fits {count} voxels of {' or '.join(fits)}"
-        raise ValueError(
-            f"{path}: file has {actual} bytes, but shape {shape} of {dt.name} with a "
-            f"{int(offset)}-byte header needs {expected}{hint}"
-        )
+    count = _check_raw_size(path, shape, dt, offset)
     data = np.fromfile(path, dtype=dt, count=count, offset=int(offset))
     volume = data.reshape(shape, order=order)
     return np.ascontiguousarray(volume, dtype=dt.newbyteorder("="))
@@ -196,7 +272,69 @@ def read_npy(path: PathLike) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such .npy file")
-    return check_gray(np.load(path, allow_pickle=False), str(path))
+    try:
+        volume = np.load(path, allow_pickle=False)
+    except Exception as err:  # numpy raises EOFError, ValueError, UnpicklingError...
+        raise ValueError(
+            f"{path}: not a readable .npy array (damaged, truncated or another format: "
+            f"{str(err).strip() or type(err).__name__} [{type(err).__name__}])"
+        ) from err
+    return check_gray(volume, str(path))
+
+
+def volume_shape(
+    path: PathLike,
+    shape: Sequence[int] | None = None,
+    dtype=None,
+    byte_order: str = "little",
+    offset: int = 0,
+    order: str = "F",
+) -> tuple[int, ...]:
+    """The (x, y, z) shape :func:`read_volume` would return, from headers and file sizes only
+    (cheap: a config check before any job runs). Raises ``FileNotFoundError`` or ``ValueError``
+    naming the file when it is missing or not readable as a volume."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        files = sorted(
+            (p for p in path.iterdir() if p.suffix.lower() in TIFF_SUFFIXES), key=_natural_key
+        )
+        if not files:
+            raise ValueError(f"{path}: no .tif/.tiff slices in this folder")
+        first = tiff_shape(files[0])
+        if len(first) != 2:
+            raise ValueError(f"{files[0]}: a slice must be one 2-D gray image; got {first}")
+        return (*first, len(files))
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    if suffix in TIFF_SUFFIXES:
+        found = tiff_shape(path)
+        if len(found) != 3:
+            raise ValueError(
+                f"{path}: a single 2-D image (shape {found}), not a stack; give a multi-page "
+                f"TIFF or a folder of slices"
+            )
+        return found
+    if suffix == ".npy":
+        try:
+            found = tuple(np.load(path, mmap_mode="r", allow_pickle=False).shape)
+        except Exception as err:
+            raise ValueError(
+                f"{path}: not a readable .npy array (damaged, truncated or another format: "
+                f"{str(err).strip() or type(err).__name__} [{type(err).__name__}])"
+            ) from err
+        if len(found) != 3:
+            raise ValueError(f"{path}: expected a 3-D gray-value volume; got shape {found}")
+        return found
+    if shape is None or dtype is None:
+        raise ValueError(
+            f"{path}: a raw volume needs shape=(nx, ny, nz) and dtype (e.g. uint8, "
+            f"uint16, float32); TIFF stacks (.tif/.tiff, or a folder) and .npy files "
+            f"carry their own"
+        )
+    checked = _check_shape(shape)
+    _check_raw_size(path, checked, _raw_dtype(dtype, byte_order), offset)
+    return checked
 
 
 def read_volume(

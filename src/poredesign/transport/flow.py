@@ -498,6 +498,7 @@ def permeability(
     keep_velocity: bool = False,
     reduce_extrusion: bool = True,
     progress=None,
+    lateral: str = "periodic",
 ) -> PermeabilityResult:
     """Permeability of ``solid`` (bool (x, y, z), True = solid) along ``axis`` (0/1/2 or x/y/z).
 
@@ -510,8 +511,33 @@ def permeability(
     whose slices along the axis are all equal. ``relaxation_time`` is the lattice relaxation time
     tau_+ (> 0.5, dimensionless) or ``"auto"`` (:func:`auto_relaxation_time`); k does not depend on
     it. ``progress(steps, relative change of the mean velocity, tol)`` is called after every
-    convergence check. See the module docstring for the method and the convergence test.
+    convergence check. ``lateral="closed"`` puts a solid wall around the four lateral faces (the
+    sample in a sealed sleeve, as a permeameter and TauFactor's closed sides), by one solid layer
+    on the far side of each lateral axis of the periodic box, and reports k over the sample's own
+    cross section. See the module docstring for the method and the convergence test.
     """
+    if lateral not in ("periodic", "closed"):
+        raise ValueError(f"{name}: lateral must be 'periodic' or 'closed'; got {lateral!r}")
+    if lateral == "closed":
+        return _closed_sides(
+            solid,
+            axis,
+            name,
+            voxel_size=voxel_size,
+            relaxation_time=relaxation_time,
+            tol=tol,
+            max_steps=max_steps,
+            check_every=check_every,
+            mirror=mirror,
+            force=force,
+            mach_limit=mach_limit,
+            device=device,
+            threads=threads,
+            magic=magic,
+            keep_velocity=keep_velocity,
+            reduce_extrusion=reduce_extrusion,
+            progress=progress,
+        )
     return _solver(device, threads).solve(
         solid,
         axis,
@@ -529,3 +555,25 @@ def permeability(
         reduce_extrusion=reduce_extrusion,
         progress=progress,
     )
+
+
+def _closed_sides(solid, axis, name: str, **options) -> PermeabilityResult:
+    """:func:`permeability` with solid walls on the lateral faces: one solid layer appended on
+    each lateral axis (the periodic wrap makes it the wall of both faces), k rescaled from the
+    padded box's cross section to the sample's."""
+    solid = as_solid(solid, name)
+    ax = axis_index(axis)
+    pad = [(0, 0) if a == ax else (0, 1) for a in range(3)]
+    walled = np.pad(solid, pad, constant_values=True)
+    result = permeability(walled, ax, name=name, lateral="periodic", **options)
+    area = math.prod(s for a, s in enumerate(solid.shape) if a != ax)
+    scale = math.prod(s for a, s in enumerate(walled.shape) if a != ax) / area
+    result.k *= scale
+    result.mean_velocity *= scale
+    if result.k_m2 is not None:
+        result.k_m2 *= scale
+    if result.velocity is not None:
+        nx, ny, nz = solid.shape
+        result.velocity = result.velocity[:, :nx, :ny, :nz]
+    result.lateral = "closed"
+    return result

@@ -88,6 +88,7 @@ class PermeabilityResult:
     force: float = math.nan
     mirrored: bool = False
     extruded: bool = False
+    lateral: str = "periodic"  # "closed": solid walls on the lateral faces
     shape: tuple[int, int, int] = (0, 0, 0)
     device: str = ""
     history: list[tuple[int, float]] = field(default_factory=list, repr=False)

@@ -1,5 +1,6 @@
 """Config validation: defaults filled, errors name the key, the value and what is allowed."""
 
+import numpy as np
 import pytest
 
 from poredesign.config import ConfigError, validate_config
@@ -23,10 +24,6 @@ def test_defaults_are_filled():
         ({"dataset": {"sise": 3}}, ["'sise'", "in 'dataset'", "size"]),
         ({"spinodoid": {"porosity_range": [0.5, 1.5]}}, ["spinodoid.porosity_range.1", "< 1"]),
         ({"spinodoid": {"m_range": [0.3, 0.1]}}, ["spinodoid.m_range", "min > max"]),
-        (
-            {"dataset": {"n_structures": 4, "shard_size": 8}},
-            ["dataset.shard_size", "<= n_structures"],
-        ),
         (
             {"learn": {"diffusivity": {"hparams": {"chanels": [4, 8, 12]}}}},
             ["'chanels'", "learn.diffusivity.hparams", "channels"],
@@ -186,3 +183,60 @@ def test_the_schema_lists_exactly_the_models_constructor_arguments():
         cls(input_size=smallest, **kwargs)
         with pytest.raises(ValueError, match="too small"):
             cls(input_size=smallest - 1, **kwargs)
+
+
+# -- round two of the fault probe (issue 20) -----------------------------------------------------
+@pytest.mark.parametrize(
+    "config, expected",
+    [
+        ({"voronoi": {"radius": float("nan")}}, ["'voronoi.radius'", "nan", "finite number"]),
+        ({"voronoi": {"radius": float("inf")}}, ["'voronoi.radius'", "inf"]),
+        ({"spinodoid": {"m_range": [0.1, float("nan")]}}, ["'spinodoid.m_range.1'", "nan"]),
+    ],
+)
+def test_nan_and_infinity_are_refused_naming_the_key(config, expected):
+    with pytest.raises(ConfigError) as info:
+        validate_config(config)
+    assert all(word in str(info.value) for word in expected), str(info.value)
+
+
+@pytest.mark.parametrize("name", ["a/b", "../../x", "$(touch pwned)", ".hidden", "a b", ""])
+def test_scan_and_target_names_that_are_not_plain_file_names_are_refused(name):
+    scan = {"path": "resources/scans/synthetic-membrane.tif", "porosity": 0.7}
+    with pytest.raises(ConfigError, match=r"config key 'imports': the name .* is not allowed"):
+        validate_config({"imports": {name: scan}})
+    target = {"radius": 3.0, "n_points": 200, "stretch": [1.0, 1.0, 0.5]}
+    with pytest.raises(ConfigError, match=r"'design.bo.targets': the name .* is not allowed"):
+        validate_config({"design": {"bo": {"targets": {name: target}}}})
+
+
+def test_a_scan_file_that_does_not_exist_or_is_no_volume_is_a_config_error(tmp_path):
+    missing = {"imports": {"ct": {"path": str(tmp_path / "ct.tif"), "porosity": 0.5}}}
+    with pytest.raises(ConfigError, match=r"'imports.ct.path': .*ct.tif' does not exist"):
+        validate_config(missing)
+    (tmp_path / "ct.tif").write_bytes(b"II*\x00" + b"garbage" * 8)
+    with pytest.raises(ConfigError, match=r"'imports.ct.path': .*ct.tif: not a readable TIFF"):
+        validate_config(missing)
+    np.save(tmp_path / "ct.npy", np.zeros((20, 20, 20), np.uint8))
+    small = {"imports": {"ct": {"path": str(tmp_path / "ct.npy"), "pore_value": 0, "crop": 32}}}
+    with pytest.raises(ConfigError, match=r"'imports.ct.crop': 32 voxels .* crop <= 20"):
+        validate_config(small)
+    (tmp_path / "ct.raw").write_bytes(bytes(100))
+    raw = {"path": str(tmp_path / "ct.raw"), "shape": [5, 5, 5], "dtype": "uint8", "porosity": 0.5}
+    with pytest.raises(ConfigError, match=r"'imports.ct.path': .*has 100 bytes.*needs 125"):
+        validate_config({"imports": {"ct": raw}})
+
+
+def test_a_key_given_twice_in_a_study_file_is_refused_with_its_line(tmp_path):
+    from poredesign.config import load_config
+
+    path = tmp_path / "study.yaml"
+    path.write_text("study: twice\ndataset:\n  size: 16\n  size: 32\n")
+    with pytest.raises(ConfigError, match=r"study.yaml, line 4: key 'size' is given twice"):
+        load_config(path)
+
+
+def test_a_shard_size_above_the_dataset_is_one_shard():
+    """`--config dataset='{n_structures: 5}'` on a study whose shard_size is 75 (README)."""
+    config = validate_config({"dataset": {"n_structures": 5, "shard_size": 75}})
+    assert config["dataset"]["shard_size"] == 5
