@@ -219,6 +219,7 @@ class SearchResult:
     solver_seconds: float
     seconds: float
     history: list[float] = field(default_factory=list)  # best relative k error after each call
+    k_solved: list[float] = field(default_factory=list)  # the solver's k of every call
 
     @property
     def porosity(self) -> float:
@@ -411,6 +412,7 @@ def search(
         solver_seconds=float(sum(s.seconds for s in solves)),
         seconds=time.perf_counter() - t0,
         history=history,
+        k_solved=[s.k for s in solves],
     )
 
 
