@@ -110,14 +110,16 @@ def plot_feasibility(
     )
     for name in SETS:
         t = np.array([[d["porosity"], d["k"]] for d in summary["targets"] if d["set"] == name])
-        if len(t):
+        if len(t) and name == "infeasible":
+            ax.scatter(t[:, 0], t[:, 1], marker="x", s=30, color="tab:red", label=name)
+        elif len(t):
             ax.scatter(
                 t[:, 0],
                 t[:, 1],
                 marker=MARKERS[name],
                 s=30,
                 facecolor="none",
-                edgecolor="tab:red" if name == "infeasible" else "k",
+                edgecolor="k",
                 label=name,
             )
     ax.set_yscale("log")
