@@ -272,7 +272,7 @@ def run_benchmark(
                 1,
                 time.perf_counter() - t0,
                 time.process_time() - c0,
-                index=int(nearest[t]),
+                train_position=int(nearest[t]),
                 target_index=t,
             )
         )
@@ -349,7 +349,7 @@ def run_benchmark(
                 time.perf_counter() - t0,
                 time.process_time() - c0,
                 target_index=t,
-                start_index=int(pick),
+                start_train_position=int(pick),
                 corners=result.squares.corners.tolist(),
             )
         )
