@@ -35,6 +35,9 @@ def reduced_config() -> dict:
         patience=10,
     )
     config["design"]["slerp"].update(steps=7, strip=4)
+    config["design"]["benchmark"].update(
+        in_band=2, beyond_band=2, infeasible=1, budget=40, latent_starts=2
+    )
     return config
 
 
@@ -100,6 +103,30 @@ def test_slerp_path_parses_and_starts_at_the_lowest_porosity_test_structure(squa
     assert (squares / "design" / "slerp" / "slerp.png").stat().st_size > 1000
 
 
+def test_benchmark_designs_carry_solver_k_and_flags_and_the_search_reaches_beyond_the_band(
+    squares,
+):
+    bench = json.loads((squares / "design" / "benchmark" / "benchmark.json").read_text())
+    assert [t["set"] for t in bench["targets"]].count("beyond_band") == 2
+    assert {d["method"] for d in bench["designs"]} == {
+        "nearest",
+        "latent",
+        "latent_best_of_starts",
+        "search",
+    }
+    for d in bench["designs"]:
+        assert np.isfinite(d["k"]) or d["flag"] != 0
+        assert d["solver_calls"] <= 40
+        if d["flag"] != 0 or d["set"] == "infeasible":
+            assert not d["scored"]
+    search = [d for d in bench["designs"] if d["method"] == "search"]
+    assert all(d["generator_image"] and d["porosity_error"] < 1e-12 for d in search)
+    beyond = [d for d in search if d["set"] == "beyond_band"]
+    assert all(d["flag"] == 0 and d["k_error"] <= 0.05 for d in beyond)
+    for name in ("benchmark.png", "feasibility.png"):
+        assert (squares / "design" / "benchmark" / name).stat().st_size > 1000
+
+
 def test_the_summary_has_every_section(squares):
     text = (squares / "summary.md").read_text()
     for heading in (
@@ -107,6 +134,7 @@ def test_the_summary_has_every_section(squares):
         "## Permeability CNN",
         "## Property VAE",
         "## Latent gradient design",
+        "## Design benchmark",
         "## Slerp",
     ):
         assert heading in text

@@ -45,6 +45,7 @@ SUMMARY = f"{RESULTS}/summary.md"
 LABELS = f"{RESULTS}/labels.zarr"
 LATENT_DESIGN_DIR = f"{DESIGN}/latent"
 SLERP_DIR = f"{DESIGN}/slerp"
+BENCHMARK_DIR = f"{DESIGN}/benchmark"
 
 # -- study settings the rules read ---------------------------------------------------------------
 LEARN = config["learn"]
@@ -61,6 +62,8 @@ IMPORTED = config["generator"] == "imported"
 DATASET_SCAN = config["dataset"]["scan"]
 # the [A25] latent design and slerp stages (square pores, crops of a scan)
 LATENT_DESIGN_ON = config["generator"] in LATENT_DESIGN_GENERATORS
+# the inverse-design benchmark (issue 19): square pores only, in the design stage
+BENCHMARK_ON = config["generator"] == "squares" and config["design"]["benchmark"]["enabled"]
 REFERENCE_STUDY = config["characterise"]["reference_study"]
 # another study's VAE and latent store (its latent stage must have run): read by the latent
 # stage, not declared as inputs, so that this study's dry run does not need them
@@ -293,6 +296,8 @@ def get_squares_summary_inputs(wildcards) -> dict[str, str | list[str]]:
             inputs[model] = f"{MODELS_DIR}/{model}/metrics.json"
     if "design" in stages:
         inputs["design"] = f"{LATENT_DESIGN_DIR}/latent_design.json"
+        if BENCHMARK_ON:
+            inputs["benchmark"] = f"{BENCHMARK_DIR}/benchmark.json"
     if "slerp" in stages:
         inputs["slerp"] = f"{SLERP_DIR}/slerp.json"
     return inputs

@@ -8,7 +8,15 @@ if LATENT_DESIGN_ON:
         f"{LATENT_DESIGN_DIR}/designs.zarr",
         f"{LATENT_DESIGN_DIR}/latent_design.json",
         f"{LATENT_DESIGN_DIR}/parity.png",
-    ]
+    ] + (
+        [
+            f"{BENCHMARK_DIR}/benchmark.json",
+            f"{BENCHMARK_DIR}/benchmark.png",
+            f"{BENCHMARK_DIR}/feasibility.png",
+        ]
+        if BENCHMARK_ON
+        else []
+    )
     STAGE_TARGETS["slerp"] = [f"{SLERP_DIR}/slerp.json", f"{SLERP_DIR}/slerp.png"]
 
     rule latent_design:
@@ -72,3 +80,47 @@ if LATENT_DESIGN_ON:
             device=config["device"],
         script:
             "../scripts/slerp.py"
+
+
+if LATENT_DESIGN_ON and BENCHMARK_ON:
+
+    # the inverse-design benchmark (issue 19): targets in and beyond the data band, the nearest
+    # training structure, the latent descent (paper, and best of starts by the solver) and the
+    # solver-in-the-loop search in square-pore space at an equal solver budget per target
+    rule design_benchmark:
+        input:
+            pvae=f"{MODELS_DIR}/pvae/model.pt",
+            structures=STRUCTURES,
+            labels=PROPERTY_LABELS,
+        output:
+            summary=f"{BENCHMARK_DIR}/benchmark.json",
+            figure=report(
+                f"{BENCHMARK_DIR}/benchmark.png",
+                caption="../report/design_benchmark.rst",
+                category="3 Inverse design",
+                subcategory="design benchmark",
+            ),
+            feasibility=report(
+                f"{BENCHMARK_DIR}/feasibility.png",
+                caption="../report/feasibility.rst",
+                category="3 Inverse design",
+                subcategory="design benchmark",
+            ),
+        log:
+            f"{LOGS}/design/benchmark.log",
+        conda:
+            f"{ENVS}/poredesign.yaml"
+        threads: 2
+        resources:
+            gpu=GPU_UNLESS_CPU,
+            mem_mb=16000,
+            runtime=24 * 60,
+        params:
+            benchmark=config["design"]["benchmark"],
+            latent=config["design"]["latent"],
+            pore=config["squares"]["pore"],
+            flow=STUDY_TRANSPORT["flow"],
+            seed=config["seed"],
+            device=config["device"],
+        script:
+            "../scripts/design_benchmark.py"

@@ -15,4 +15,5 @@ write_squares_summary(
     design=inp.get("design"),
     slerp=inp.get("slerp"),
     generator=snakemake.params.generator,
+    benchmark=inp.get("benchmark"),
 )

@@ -1,5 +1,6 @@
 """The property-VAE study's summary [A25] (square pores, and crops of a scan): labels and their
-cost, the permeability CNN and the pVAE, the latent design against its baseline, slerp."""
+cost, the permeability CNN and the pVAE, the latent design against its baseline, the design
+benchmark (issue 19), slerp."""
 
 from __future__ import annotations
 
@@ -180,6 +181,49 @@ def _slerp_lines(slerp: Mapping[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _benchmark_lines(bench: Mapping[str, Any]) -> list[str]:
+    """The design benchmark (issue 19): per target set and method, scored designs, k and porosity
+    MAPE by the solver, successes, solver calls and CPU seconds per target; the goals."""
+    counts = {name: sum(t["set"] == name for t in bench["targets"]) for name in bench["scores"]}
+    success = 100 * float(bench["settings"]["success"])
+    lines = [
+        "## Design benchmark",
+        "",
+        f"{len(bench['targets'])} targets at the dataset's porosity levels "
+        f"({', '.join(f'{n} {name}' for name, n in counts.items())}); at most "
+        f"{bench['budget']['solver_calls_per_target']} solver calls per target for every method. "
+        f"Infeasible: {bench['infeasible_criterion']}; never scored as success. Designs the "
+        "solver flags (no pore path, no solid) are counted, not scored.",
+        "",
+        f"| targets | method | scored / n | flagged | square-pore images | k MAPE (%) | "
+        f"porosity MAPE (%) | within {fmt(success, 2)} % | solver calls (mean / max) | "
+        "CPU s per target |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, methods in bench["scores"].items():
+        for method, e in methods.items():
+            k = fmt(e["k_mape"]) if name != "infeasible" else f"gap {fmt(e.get('k_gap_median'))}"
+            lines.append(
+                f"| {name} | {method} | {e['scored']} / {e['n']} | {e['flagged']} | "
+                f"{e['generator_images']} | {k} | {fmt(e['porosity_mape'])} | "
+                f"{fmt(e['within_success'])} | {fmt(e['solver_calls_mean'], 3)} / "
+                f"{e['solver_calls_max']} | {fmt(e['cpu_seconds_mean'], 3)} |"
+            )
+    goals = bench.get("goals", {})
+    verdict = {True: "met", False: "not met", None: "n/a"}
+    lines += [
+        "",
+        "Goals of the search (issue 19): beyond-band k MAPE <= 2 %: "
+        f"{verdict[goals.get('beyond_band_k_mape_le_2')]}; porosity exact: "
+        f"{verdict[goals.get('beyond_band_porosity_exact')]}; <= 100 solver calls: "
+        f"{verdict[goals.get('solver_calls_le_100')]}; in-band k MAPE <= 1 %: "
+        f"{verdict[goals.get('in_band_k_mape_le_1')]}. Whole benchmark: "
+        f"{fmt(bench['seconds'], 3)} s.",
+        "",
+    ]
+    return lines
+
+
 def write_squares_summary(
     path: str | os.PathLike,
     study: str,
@@ -189,6 +233,7 @@ def write_squares_summary(
     design: str | os.PathLike | None = None,
     slerp: str | os.PathLike | None = None,
     generator: str = "squares",
+    benchmark: str | os.PathLike | None = None,
 ) -> None:
     """Write ``summary.md`` of an [A25] study (square pores, or crops of a scan with
     ``generator="imported"``): label cost and dataset statistics, the CNN's and the pVAE's test
@@ -199,6 +244,8 @@ def write_squares_summary(
     lines += _squares_model_lines(read_optional_json(permeability), read_optional_json(pvae), paper)
     if design is not None:
         lines += _design_lines(read_optional_json(design), paper)
+    if benchmark is not None:
+        lines += _benchmark_lines(read_optional_json(benchmark))
     if slerp is not None:
         lines += _slerp_lines(read_optional_json(slerp))
     Path(path).write_text("\n".join(lines))

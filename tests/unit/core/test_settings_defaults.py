@@ -22,8 +22,10 @@ from poredesign.config import (
     schema_default,
     schema_node,
 )
+from poredesign.design.benchmark import BenchmarkSettings
 from poredesign.design.gradient import LatentDesignSettings, LatentTargets
 from poredesign.design.refine import AbcSettings, RefineSettings
+from poredesign.design.search import SearchSettings
 from poredesign.learn.data import DataConfig
 from poredesign.learn.factory import DATA_DEFAULTS
 from poredesign.learn.fit import TrainSettings
@@ -34,7 +36,14 @@ CONFIGS = sorted(
 )
 
 #: the settings types of one config section each (fields = the section's keys)
-SECTION_TYPES = [RefineSettings, AbcSettings, LatentDesignSettings, LatentTargets]
+SECTION_TYPES = [
+    RefineSettings,
+    AbcSettings,
+    LatentDesignSettings,
+    LatentTargets,
+    BenchmarkSettings,
+    SearchSettings,
+]
 
 #: TrainSettings: shared keys, per-model keys (learn.<model>.<field>) and what is always passed
 TRAIN_SHARED = {
@@ -149,6 +158,8 @@ def test_every_study_builds_its_settings(path):
     # the record lists the section's keys in its order (latent_design.json as before)
     assert plain(latent.as_record()) == design["latent"]
     assert list(latent.as_record()) == list(design["latent"])
+    benchmark = BenchmarkSettings.from_config(design["benchmark"])
+    assert plain(benchmark.as_record()) == design["benchmark"]
 
 
 def test_unknown_keys_are_refused_with_their_section():
