@@ -23,7 +23,7 @@ name = snakemake.wildcards.bo_target
 device = torch_device(params.device)
 vae = load_model(snakemake.input.model, map_location=device)
 result = run_bo(
-    lambda solids: vae.latent_means(solids, batch_size=1),
+    lambda solids: vae.latent_descriptors(solids, batch_size=1),
     make_sampler("voronoi", params.size, params.voronoi),
     params.target,
     name=name,

@@ -264,7 +264,9 @@ def estimate_scan(
     pc = _porosity_pc(latent, pca_path)
     crops = store.StructureStore(structures_path)
     model = load_vae(model_path, device)
-    mu, porosity = encode_store(model, crops, batch_size, progress_file, "encode crops")
+    mu, porosity = encode_store(
+        model, crops, batch_size, progress_file, "encode crops", descriptors=True
+    )
     estimates = estimate_from_neighbours(latent, latent.pca.transform(mu), pc)
     index = np.arange(len(crops))
     table = build_table(

@@ -50,7 +50,9 @@ def project_into_reference(
             )
     reference = read_latent(latent_path)
     model = load_vae(model_path, device)
-    mu, _ = encode_store(model, structures, batch_size, progress_file, "encode (reference VAE)")
+    mu, _ = encode_store(
+        model, structures, batch_size, progress_file, "encode (reference VAE)", descriptors=True
+    )
     return reference.pca.transform(mu), reference
 
 

@@ -56,7 +56,9 @@ def latent_space(
     split = split_labels(len(structures), config)
     if not np.any(split == TRAIN):
         raise ValueError(f"{structures_path}: the VAE's split leaves no training structure")
-    mu, porosity = encode_store(model, structures, batch_size, progress_file, "encode (VAE)")
+    mu, porosity = encode_store(
+        model, structures, batch_size, progress_file, "encode (VAE)", descriptors=True
+    )
     attrs = {
         "structures": str(structures_path),
         "model": str(model_path),

@@ -14,7 +14,11 @@ VAE's data module) are labelled -1 and are neither fitted nor used as neighbours
 
 ``latent.zarr`` (written atomically through :mod:`poredesign.store`), per structure i:
 
-- ``mu`` (n, d) float64: latent means; ``scores`` (n, k): PC scores (k = min(n_train, d));
+- ``mu`` (n, d) float64: the latent descriptors the stage characterises: the latent means for
+  a dense code (the paper's), their translation-invariant statistics for a grid code
+  (:meth:`~poredesign.learn.vae.Encoder3D.descriptor`: a grid code of a shifted structure is
+  shifted, so only its statistics compare structures); ``scores`` (n, k): PC scores
+  (k = min(n_train, d));
 - ``split`` (n,) int8: 0 train, 1 val, 2 test, -1 not in the VAE's sample (attrs ``labels``);
 - ``params`` (n, p): generation parameters (attrs ``names``) copied from the structure store;
 - ``porosity`` (n,): pore fraction measured on the structure (1 - solid fraction);
@@ -92,9 +96,12 @@ def encode_store(
     batch_size: int = 16,
     progress_file: Any = None,
     desc: str = "encode",
+    descriptors: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Latent means mu (n, d) float64 and measured porosity (n,) of every structure of a store,
-    read ``batch_size`` structures at a time."""
+    read ``batch_size`` structures at a time; with ``descriptors`` the model's latent
+    descriptors (``latent_descriptors``: mu itself for a dense code, its translation-invariant
+    statistics for a grid code) instead of mu."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; got {batch_size}")
     n = len(structures)
@@ -102,8 +109,9 @@ def encode_store(
     for start in progress(range(0, n, batch_size), desc, progress_file, unit="batch"):
         batch = structures[start : start + batch_size]
         porosity.append(1.0 - batch.reshape(len(batch), -1).mean(axis=1))
-        mus.append(model.latent_means(batch, batch_size=batch_size))
-    width = int(model.hparams.latent_dim)
+        encode = model.latent_descriptors if descriptors else model.latent_means
+        mus.append(encode(batch, batch_size=batch_size))
+    width = model.encoder.descriptor_dim if descriptors else model.encoder.code_dim
     if not mus:
         return np.zeros((0, width)), np.zeros(0)
     return np.concatenate(mus), np.concatenate(porosity)

@@ -25,6 +25,7 @@ TARGET_TRANSFORMS = ("logit", "minmax", "none")
 CONVOLUTIONS: dict[int, type[nn.Module]] = {2: nn.Conv2d, 3: nn.Conv3d}
 TRANSPOSED_CONVOLUTIONS: dict[int, type[nn.Module]] = {2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
 MAX_POOLS: dict[int, type[nn.Module]] = {2: nn.MaxPool2d, 3: nn.MaxPool3d}
+BATCH_NORMS: dict[int, type[nn.Module]] = {2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
 
 
 def check_dims(dims: int, where: str) -> int:

@@ -118,8 +118,9 @@ def build_model(
         kwargs["targets"] = list(datamodule.data.targets)
     if name == "transfer" and encoder is not None:
         vae_hp = read_meta(encoder)["hparams"]
-        for key in ("channels", "hidden", "latent_dim"):
-            kwargs.setdefault(key, vae_hp[key])
+        for key in ("channels", "hidden", "latent_dim", "latent", "batch_norm", "periodic"):
+            if key in vae_hp:  # models saved before the grid code have no latent/batch_norm
+                kwargs.setdefault(key, vae_hp[key])
         if vae_hp["input_size"] != input_size:
             raise ValueError(
                 f"the VAE encoder {encoder} takes {vae_hp['input_size']}^3 inputs; "

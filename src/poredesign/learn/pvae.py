@@ -64,11 +64,17 @@ class PropertyVAE(VariationalModule):
         gamma: float = 1.0,
         lr: float = 1e-3,
         dims: int = 3,
+        latent: str = "dense",
+        batch_norm: bool = False,
+        periodic: bool = False,
+        kl_warmup: int = 0,
     ):
         super().__init__()
         self.save_hyperparameters()
         self.targets = list(targets)
-        self._build_autoencoder(input_size, channels, hidden, latent_dim, dims)
+        self._build_autoencoder(
+            input_size, channels, hidden, latent_dim, dims, latent, batch_norm, periodic
+        )
         layers: list[nn.Module] = []
         width = latent_dim
         for h in regressor_hidden:
@@ -126,7 +132,7 @@ class PropertyVAE(VariationalModule):
     def predict_properties(self, x: torch.Tensor) -> torch.Tensor:
         return self.regress(self.encoder(x)[0])
 
-    def losses(self, batch) -> dict[str, torch.Tensor]:
+    def losses(self, batch, stage: str = "val") -> dict[str, torch.Tensor]:
         x, t = batch
         hp = self.hparams
         if self._phase == "regressor":
@@ -137,13 +143,13 @@ class PropertyVAE(VariationalModule):
         logits, mu, logvar, pred = self(x)
         bce, kl = self.reconstruction_terms(hp.steepness * logits.float(), x, mu, logvar)
         reg = F.mse_loss(pred.float(), self.scaler.encode(t.float()))
-        loss = bce + hp.beta * kl
+        loss = bce + self.kl_weight(stage) * kl
         if self._phase == "joint":
             loss = loss + hp.gamma * reg
         return {"loss": loss, "bce": bce, "kl": kl, "mse": reg}
 
     def _common_step(self, batch, stage: str) -> torch.Tensor:
-        out = self.losses(batch)
+        out = self.losses(batch, stage)
         self._log_values(out, stage, batch[0].shape[0])
         return out["loss"]
 

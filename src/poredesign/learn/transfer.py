@@ -1,6 +1,7 @@
 """Transfer-learning regressor [Z23], SPEC 3.5.
 
-The encoder of a trained :class:`VAE3D` (its latent mean, no sampling), frozen, followed by dense
+The encoder of a trained :class:`VAE3D` (its latent mean, no sampling; for a grid code its
+translation-invariant statistics, :meth:`Encoder3D.descriptor`), frozen, followed by dense
 64 (ReLU), 64 (ReLU) and a linear output (tortuosity by default). Weights are Xavier-uniform, the
 head's kernels carry an L2 penalty of 1e-5 (Keras ``kernel_regularizer=l2(1e-5)``: 1e-5 * sum w^2
 added to the training loss), Adam, MSE, 100 epochs.
@@ -44,12 +45,17 @@ class TransferRegressor(PropertyRegressor):
         pretrained: bool = True,
         lr: float = 1e-3,
         l2: float = 1e-5,
+        latent: str = "dense",
+        batch_norm: bool = False,
+        periodic: bool = False,
     ):
         super().__init__(targets, "none")
         self.save_hyperparameters()
-        self.encoder = Encoder3D(input_size, channels, hidden, latent_dim)
+        self.encoder = Encoder3D(
+            input_size, channels, hidden, latent_dim, 3, latent, batch_norm, periodic
+        )
         layers: list[nn.Module] = []
-        width = latent_dim
+        width = self.encoder.descriptor_dim
         for h in head:
             layers += [nn.Linear(width, h), nn.ReLU()]
             width = h
@@ -60,8 +66,9 @@ class TransferRegressor(PropertyRegressor):
             self.encoder.requires_grad_(False)
         else:
             xavier_init(self.encoder)
-        # the log variance head is part of the VAE encoder but unused here (latent mean only)
-        self.encoder.logvar.requires_grad_(False)
+        # the log variance head is part of a dense VAE encoder but unused here (latent mean only)
+        if self.encoder.latent == "dense":
+            self.encoder.logvar.requires_grad_(False)
 
     @property
     def frozen(self) -> bool:
@@ -74,10 +81,10 @@ class TransferRegressor(PropertyRegressor):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.frozen:
             with torch.no_grad():
-                mu = self.encoder(x)[0]
+                code = self.encoder.descriptor(self.encoder(x)[0])
         else:
-            mu = self.encoder(x)[0]
-        return self.head(mu)
+            code = self.encoder.descriptor(self.encoder(x)[0])
+        return self.head(code)
 
     def on_train_epoch_start(self) -> None:
         if self.frozen:

@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from poredesign.learn.base import (
+    BATCH_NORMS,
     CONVOLUTIONS,
     TRANSPOSED_CONVOLUTIONS,
     StagedModule,
@@ -51,9 +52,42 @@ from poredesign.learn.metrics import regression_report
 from poredesign.learn.shapes import DEFAULT_CHANNELS, halving_edge
 from poredesign.structures.resize import binarise
 
+#: the two latent codes: the paper's ``dense`` vector, or a ``grid`` of channels on the
+#: encoder's last feature grid (a fully convolutional VAE, see the module docstring)
+LATENT_KINDS = ("dense", "grid")
+
+
+def _check_latent(latent: str) -> str:
+    if latent not in LATENT_KINDS:
+        raise ValueError(f"VAE latent must be one of {LATENT_KINDS}; got {latent!r}")
+    return latent
+
+
+def grid_channels(latent_dim: int, grid_edge: int, dims: int) -> int:
+    """Channels per cell of a grid code of ``latent_dim`` values on a ``grid_edge``^dims grid;
+    a ValueError when they do not divide."""
+    cells = int(grid_edge) ** int(dims)
+    if latent_dim % cells or latent_dim < cells:
+        raise ValueError(
+            f"a grid latent code lives on the encoder's last grid of {grid_edge}^{dims} = {cells} "
+            f"cells: latent_dim must be a multiple of {cells}; got {latent_dim}"
+        )
+    return latent_dim // cells
+
+
+def _feature_block(layer: nn.Module, channels: int, dims: int, batch_norm: bool) -> list[nn.Module]:
+    """``layer`` then (batch norm and) ReLU: the norm is what lets a VAE leave the mean image
+    (issue 22: without it the Voronoi VAE stays at the porosity-only BCE for thousands of steps)."""
+    norm = [BATCH_NORMS[dims](channels)] if batch_norm else []
+    return [layer, *norm, nn.ReLU()]
+
 
 class Encoder3D(nn.Module):
-    """Strided conv encoder -> dense hidden -> (mu, log variance); ``dims=2`` for images."""
+    """Strided conv encoder -> (mu, log variance); ``dims=2`` for images.
+
+    ``latent="dense"`` (the paper's): flatten, dense hidden, two dense heads of ``latent_dim``.
+    ``latent="grid"``: one 3^d conv head on the last feature grid gives ``latent_dim / cells``
+    channels of mu and of log variance per cell, flattened (cell-major per channel)."""
 
     def __init__(
         self,
@@ -62,14 +96,23 @@ class Encoder3D(nn.Module):
         hidden: int = 2048,
         latent_dim: int = 256,
         dims: int = 3,
+        latent: str = "dense",
+        batch_norm: bool = False,
+        periodic: bool = False,
     ):
         super().__init__()
         conv = CONVOLUTIONS[check_dims(dims, "VAE encoder")]
+        self.latent = _check_latent(latent)
+        self.dims = dims
+        # periodic structures (Voronoi tilings) wrap: circular padding makes the encoder shift-
+        # equivariant, so a shifted structure gets a shifted grid code
+        padding_mode = "circular" if periodic else "zeros"
         self.sizes = [int(input_size)]
         convs: list[nn.Module] = []
         c_in = 1
         for c in channels:
-            convs += [conv(c_in, c, 4, stride=2, padding=1), nn.ReLU()]
+            layer = conv(c_in, c, 4, stride=2, padding=1, padding_mode=padding_mode)
+            convs += _feature_block(layer, c, dims, batch_norm)
             self.sizes.append(halving_edge(self.sizes[-1]))
             c_in = c
         if self.sizes[-1] < 1:
@@ -78,18 +121,45 @@ class Encoder3D(nn.Module):
                 f"stride-2 convolutions (need >= {2 ** len(channels)})"
             )
         self.convs = nn.Sequential(*convs)
+        self.code_dim = int(latent_dim)
+        if self.latent == "grid":
+            self.grid_channels = grid_channels(latent_dim, self.sizes[-1], dims)
+            self.head = conv(c_in, 2 * self.grid_channels, 3, padding=1, padding_mode=padding_mode)
+            return
         self.flat = c_in * self.sizes[-1] ** dims
         self.fc = nn.Linear(self.flat, hidden)
         self.mu = nn.Linear(hidden, latent_dim)
         self.logvar = nn.Linear(hidden, latent_dim)
 
+    @property
+    def descriptor_dim(self) -> int:
+        """Width of :meth:`descriptor`."""
+        if self.latent == "grid":
+            return (2 + self.dims) * self.grid_channels
+        return self.code_dim
+
+    def descriptor(self, mu: torch.Tensor) -> torch.Tensor:
+        """What the latent space says about a structure, comparable across structures: the latent
+        mean itself for a dense code (the paper's), :func:`grid_statistics` for a grid code. The
+        characterisation, the nearest-neighbour estimates, BO's distance and the transfer
+        regressor read this."""
+        if self.latent == "grid":
+            return grid_statistics(mu, self.grid_channels, self.dims)
+        return mu
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = F.relu(self.fc(torch.flatten(self.convs(x), 1)))
+        h = self.convs(x)
+        if self.latent == "grid":
+            out = self.head(h)
+            c = self.grid_channels
+            return out[:, :c].flatten(1), out[:, c:].flatten(1)
+        h = F.relu(self.fc(torch.flatten(h, 1)))
         return self.mu(h), self.logvar(h)
 
 
 class Decoder3D(nn.Module):
-    """Dense -> reshape -> transposed convs mirroring :class:`Encoder3D`; returns logits."""
+    """Mirrors :class:`Encoder3D`: dense -> reshape (``dense``) or a 3^d conv on the code's grid
+    (``grid``), then transposed convs; returns logits."""
 
     def __init__(
         self,
@@ -97,13 +167,21 @@ class Decoder3D(nn.Module):
         channels: Sequence[int] = DEFAULT_CHANNELS["vae"],
         latent_dim: int = 256,
         dims: int = 3,
+        latent: str = "dense",
+        batch_norm: bool = False,
     ):
         super().__init__()
         deconv = TRANSPOSED_CONVOLUTIONS[check_dims(dims, "VAE decoder")]
         self.dims = dims
+        self.latent = _check_latent(latent)
         self.channels = list(channels)
         self.start = int(sizes[-1])
-        self.fc = nn.Linear(latent_dim, self.channels[-1] * self.start**dims)
+        if self.latent == "grid":
+            self.grid_channels = grid_channels(latent_dim, self.start, dims)
+            conv = CONVOLUTIONS[dims](self.grid_channels, self.channels[-1], 3, padding=1)
+            self.inlet = nn.Sequential(*_feature_block(conv, self.channels[-1], dims, batch_norm))
+        else:
+            self.fc = nn.Linear(latent_dim, self.channels[-1] * self.start**dims)
         outs = [*self.channels[-2::-1], 1]  # 64, 32, 16, 1 for the paper
         layers: list[nn.Module] = []
         c_in, size = self.channels[-1], self.start
@@ -112,15 +190,39 @@ class Decoder3D(nn.Module):
             pad = target - 2 * size  # (size - 1) * 2 - 2 + 4 + output_padding = target
             if pad not in (0, 1):
                 raise ValueError(f"cannot mirror encoder sizes {list(sizes)}")
-            layers.append(deconv(c_in, c, 4, stride=2, padding=1, output_padding=pad))
-            if i < len(outs) - 1:
-                layers.append(nn.ReLU())
+            layer = deconv(c_in, c, 4, stride=2, padding=1, output_padding=pad)
+            layers += _feature_block(layer, c, dims, batch_norm) if i < len(outs) - 1 else [layer]
             c_in, size = c, target
         self.deconvs = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = F.relu(self.fc(z)).view(-1, self.channels[-1], *[self.start] * self.dims)
+        grid = [self.start] * self.dims
+        if self.latent == "grid":
+            h = self.inlet(z.reshape(-1, self.grid_channels, *grid))
+        else:
+            h = F.relu(self.fc(z)).view(-1, self.channels[-1], *grid)
         return self.deconvs(h)
+
+
+def grid_statistics(mu: torch.Tensor, channels: int, dims: int) -> torch.Tensor:
+    """Translation-invariant statistics (B, (2 + dims) * channels) of grid codes ``mu`` (B, d):
+    per channel the mean and standard deviation over the cells and, per axis, the correlation
+    of neighbouring cells (periodic lag 1). A grid code of a shifted structure is shifted, so
+    comparing codes cell by cell compares positions; these statistics compare what the
+    structures are (porosity in the means, elongation along an axis in that axis' correlation:
+    issue 22). Differentiable."""
+    b = mu.shape[0]
+    edge = round((mu.shape[1] // channels) ** (1.0 / dims))
+    grid = mu.reshape(b, channels, *[edge] * dims)
+    cells = tuple(range(2, 2 + dims))
+    mean = grid.mean(cells)
+    centred = grid - grid.mean(cells, keepdim=True)
+    var = centred.pow(2).mean(cells)
+    out = [mean, var.clamp_min(0).sqrt()]
+    for axis in cells:
+        lagged = torch.roll(centred, 1, dims=axis)
+        out.append((centred * lagged).mean(cells) / (var + 1e-8))
+    return torch.cat(out, dim=1)
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -130,6 +232,25 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(q(z|x) || N(0, I)) summed over latent dimensions, per sample (B,)."""
     return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1)
+
+
+#: a voxel whose decoded solid probability lies strictly inside this band counts as blurry
+BLURRY_BAND = (0.1, 0.9)
+
+
+def porosity_only_bce(target: torch.Tensor) -> torch.Tensor:
+    """Per-sample BCE per voxel (B,) of the porosity-only reconstruction: every voxel decoded as
+    solid with the sample's own solid fraction, i.e. the Bernoulli entropy H(1 - porosity) in
+    nats. A VAE that draws the mean image scores this; a model that learned shapes scores less."""
+    solid = binarise(target).flatten(1).float().mean(1).clamp(1e-7, 1.0 - 1e-7)
+    return -(solid * torch.log(solid) + (1.0 - solid) * torch.log1p(-solid))
+
+
+def blurry_fraction(logits: torch.Tensor) -> torch.Tensor:
+    """Per-sample fraction (B,) of voxels whose solid probability lies inside BLURRY_BAND."""
+    p = torch.sigmoid(logits.float()).flatten(1)
+    lo, hi = BLURRY_BAND
+    return ((p > lo) & (p < hi)).float().mean(1)
 
 
 def bce_per_sample(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -143,11 +264,25 @@ class VariationalModule(StagedModule):
     embedding, decoding, the reconstruction terms of the loss and the reconstruction metrics."""
 
     def _build_autoencoder(
-        self, input_size: int, channels: Sequence[int], hidden: int, latent_dim: int, dims: int = 3
+        self,
+        input_size: int,
+        channels: Sequence[int],
+        hidden: int,
+        latent_dim: int,
+        dims: int = 3,
+        latent: str = "dense",
+        batch_norm: bool = False,
+        periodic: bool = False,
     ) -> None:
-        self.encoder = Encoder3D(input_size, channels, hidden, latent_dim, dims)
-        self.decoder = Decoder3D(self.encoder.sizes, channels, latent_dim, dims)
+        self.encoder = Encoder3D(
+            input_size, channels, hidden, latent_dim, dims, latent, batch_norm, periodic
+        )
+        self.decoder = Decoder3D(self.encoder.sizes, channels, latent_dim, dims, latent, batch_norm)
         self.n_voxels = int(input_size) ** dims
+
+    def descriptor(self, mu: torch.Tensor) -> torch.Tensor:
+        """:meth:`Encoder3D.descriptor` of latent means ``mu``."""
+        return self.encoder.descriptor(mu)
 
     def voxel_logits(self, z: torch.Tensor) -> torch.Tensor:
         """The argument of the output sigmoid per voxel (float32) for latent codes ``z``."""
@@ -182,13 +317,28 @@ class VariationalModule(StagedModule):
             with autocast(device):
                 out.append(self.encode(x).float().cpu().numpy())
         self.train(was_training)
-        width = int(self.hparams.latent_dim)
+        width = self.encoder.code_dim
         return np.concatenate(out).astype(np.float64) if out else np.zeros((0, width))
+
+    @torch.no_grad()
+    def latent_descriptors(self, structures: Any, batch_size: int = 16) -> np.ndarray:
+        """:meth:`descriptor` (B, descriptor_dim), float64, of :meth:`latent_means`."""
+        mu = torch.as_tensor(self.latent_means(structures, batch_size), dtype=torch.float32)
+        return self.descriptor(mu).numpy().astype(np.float64)
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Voxel solid probabilities (B, 1, n, n, n), or (B, 1, n, n) for a 2D model."""
         return torch.sigmoid(self.voxel_logits(z))
+
+    def kl_weight(self, stage: str) -> float:
+        """beta, ramped linearly from 0 over the first ``kl_warmup`` training epochs (an
+        autoencoder first, so the decoder learns shapes before the KL pulls codes to the prior);
+        validation and test always weigh the KL by beta, so their loss is the objective."""
+        beta, warmup = float(self.hparams.beta), int(self.hparams.get("kl_warmup", 0))
+        if stage != "train" or warmup <= 0:
+            return beta
+        return beta * min(1.0, self.current_epoch / warmup)
 
     def reconstruction_terms(
         self, logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
@@ -201,15 +351,18 @@ class VariationalModule(StagedModule):
     def reconstruction_outputs(
         self, x: torch.Tensor
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Per-sample ``bce`` and ``kl`` (per voxel), ``accuracy`` (fraction of voxels whose phase
-        the decoded latent mean gets right), ``porosity_in``/``porosity_out``; and the latent mean.
-        """
+        """Per-sample ``bce`` and ``kl`` (per voxel), ``bce_porosity_only`` (the baseline
+        :func:`porosity_only_bce`), ``blurry`` (:func:`blurry_fraction`), ``accuracy`` (fraction of
+        voxels whose phase the decoded latent mean gets right), ``porosity_in``/``porosity_out``;
+        and the latent mean."""
         mu, logvar = self.encoder(x)
         logits = self.voxel_logits(mu)
         solid = logits > 0
         target = binarise(x)
         out = {
             "bce": bce_per_sample(logits, x) / self.n_voxels,
+            "bce_porosity_only": porosity_only_bce(x),
+            "blurry": blurry_fraction(logits),
             "kl": kl_divergence(mu.float(), logvar.float()) / self.n_voxels,
             "accuracy": (solid == target).flatten(1).float().mean(1),
             "porosity_in": 1.0 - x.flatten(1).float().mean(1),
@@ -218,10 +371,16 @@ class VariationalModule(StagedModule):
         return out, mu
 
     def reconstruction_report(self, outputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
-        """Split means of the BCE, the KL and the voxel accuracy, the reconstructed porosity's
-        MSE/MAPE/R^2 and ``loss`` = BCE + beta * KL (the training loss at z = mu)."""
+        """Split means of the BCE beside the porosity-only baseline's (and their ratio), the blurry
+        fraction, the KL and the voxel accuracy, the reconstructed porosity's MSE/MAPE/R^2 and
+        ``loss`` = BCE + beta * KL (the training loss at z = mu)."""
+        bce, baseline = float(outputs["bce"].mean()), float(outputs["bce_porosity_only"].mean())
         report: dict[str, Any] = {
-            "bce": float(outputs["bce"].mean()),
+            "bce": bce,
+            "bce_porosity_only": baseline,
+            # < 1: the model knows more than each structure's porosity; ~1: the mean image
+            "bce_ratio_to_porosity_only": bce / baseline if baseline > 0 else float("nan"),
+            "blurry_fraction": float(outputs["blurry"].mean()),
             "kl": float(outputs["kl"].mean()),
             "voxel_accuracy": float(outputs["accuracy"].mean()),
         }
@@ -244,10 +403,16 @@ class VAE3D(VariationalModule):
         beta: float = 1.0,
         lr: float = 1e-5,
         betas: Sequence[float] = (0.9, 0.999),
+        latent: str = "dense",
+        batch_norm: bool = False,
+        periodic: bool = False,
+        kl_warmup: int = 0,
     ):
         super().__init__()
         self.save_hyperparameters()
-        self._build_autoencoder(input_size, channels, hidden, latent_dim)
+        self._build_autoencoder(
+            input_size, channels, hidden, latent_dim, 3, latent, batch_norm, periodic
+        )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Decoder logits (sample z during training, z = mu in eval mode), mu, log variance."""
@@ -255,14 +420,14 @@ class VAE3D(VariationalModule):
         z = reparameterize(mu, logvar) if self.training else mu
         return self.decoder(z), mu, logvar
 
-    def losses(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def losses(self, x: torch.Tensor, stage: str = "val") -> dict[str, torch.Tensor]:
         logits, mu, logvar = self(x)
         bce, kl = self.reconstruction_terms(logits, x, mu, logvar)
-        return {"loss": bce + self.hparams.beta * kl, "bce": bce, "kl": kl}
+        return {"loss": bce + self.kl_weight(stage) * kl, "bce": bce, "kl": kl}
 
     def _common_step(self, batch, stage: str) -> torch.Tensor:
         x = batch[0] if isinstance(batch, (list, tuple)) else batch
-        out = self.losses(x)
+        out = self.losses(x, stage)
         self._log_values(out, stage, x.shape[0])
         return out["loss"]
 

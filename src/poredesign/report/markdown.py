@@ -47,6 +47,20 @@ def r2_warnings(scores: Mapping[str, Any]) -> list[str]:
     return lines + [""] if lines else []
 
 
+def baseline_warnings(split: Mapping[str, Any], model: str) -> list[str]:
+    """A warning line when a VAE's BCE is not below its porosity-only baseline's (ratio >= 1):
+    the decoder draws the mean image, so its latent space learned porosity at most."""
+    ratio = split.get("bce_ratio_to_porosity_only")
+    if not isinstance(ratio, (int, float)) or not math.isfinite(ratio) or ratio < 1.0:
+        return []
+    return [
+        f"> **Warning:** the {model}'s BCE is {fmt(float(ratio), 3)} x the porosity-only "
+        f"reconstruction's: it decodes the mean image and has learned no shapes, so the figures "
+        f"that use its latent space are not to be trusted.",
+        "",
+    ]
+
+
 def transfer_warning(variants: Mapping[str, Any]) -> list[str]:
     """A warning line when the pretrained (transfer) regressor's mean test MSE is not below the
     one trained from scratch: transfer learning did not help in this run."""

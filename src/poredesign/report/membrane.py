@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from poredesign.report.markdown import (
+    baseline_warnings,
     fmt,
     r2_warnings,
     read_optional_json,
@@ -77,17 +78,30 @@ def write_membrane_summary(
         lines += [
             f"## VAE ({m.get('parameters', '?')} weights, {m.get('epochs', '?')} epochs)",
             "",
-            "| split | structures | BCE / voxel | KL / voxel | voxel accuracy | porosity R^2 |",
-            "|---|---|---|---|---|---|",
+            "| split | structures | BCE / voxel | porosity-only BCE | ratio | blurry voxels "
+            "| KL / voxel | voxel accuracy | porosity R^2 |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for split in ("train", "val", "test"):
             s = m.get(split, {})
             lines.append(
-                f"| {split} | {s.get('n', '?')} | {fmt(s.get('bce'), 4)} | {fmt(s.get('kl'), 4)} "
+                f"| {split} | {s.get('n', '?')} | {fmt(s.get('bce'), 4)} "
+                f"| {fmt(s.get('bce_porosity_only'), 4)} "
+                f"| {fmt(s.get('bce_ratio_to_porosity_only'), 3)} "
+                f"| {fmt(s.get('blurry_fraction'), 3)} | {fmt(s.get('kl'), 4)} "
                 f"| {fmt(s.get('voxel_accuracy'), 4)} | "
                 f"{fmt(s.get('r2_porosity_reconstruction'), 4)} |"
             )
-        lines += ["", f"Test loss (BCE + beta KL per voxel): {fmt(test.get('loss'), 4)}.", ""]
+        lines += [
+            "",
+            "The porosity-only BCE is what a decoder that knows only each structure's porosity "
+            "scores (the Bernoulli entropy at its solid fraction); blurry voxels are decoded with "
+            "a solid probability in (0.1, 0.9).",
+            "",
+            f"Test loss (BCE + beta KL per voxel): {fmt(test.get('loss'), 4)}.",
+            "",
+        ]
+        lines += baseline_warnings(test, "VAE")
         lines += r2_warnings(
             {"the VAE's reconstructed porosity (test)": test.get("r2_porosity_reconstruction")}
         )

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from poredesign.report.markdown import fmt, r2_warnings, read_optional_json
+from poredesign.report.markdown import baseline_warnings, fmt, r2_warnings, read_optional_json
 
 #: how the solver treated each dataset's structures, for the label section
 SOLVED_AS = {
@@ -103,8 +103,13 @@ def _squares_model_lines(
             f"Test split ({test.get('n', '?')} structures): voxel accuracy of the decoded, "
             f"binarised image {fmt(test.get('voxel_accuracy'), 4)}; its porosity against the "
             f"input's MAPE {fmt(test.get('mape_porosity_reconstruction'), 3)} %, R^2 "
-            f"{fmt(test.get('r2_porosity_reconstruction'), 4)}.",
+            f"{fmt(test.get('r2_porosity_reconstruction'), 4)}; BCE per pixel "
+            f"{fmt(test.get('bce'), 4)} against {fmt(test.get('bce_porosity_only'), 4)} for the "
+            f"porosity-only reconstruction (ratio {fmt(test.get('bce_ratio_to_porosity_only'), 3)}"
+            f"); blurry pixels (solid probability in (0.1, 0.9)) "
+            f"{fmt(test.get('blurry_fraction'), 3)}.",
             "",
+            *baseline_warnings(test, "pVAE"),
             "| regressor (test) | R^2 | MAPE (%) |",
             "|---|---|---|",
         ]
@@ -153,6 +158,18 @@ def _design_lines(design: Mapping[str, Any], paper: bool = True) -> list[str]:
         + (" Paper (CNN only): R^2 0.999 for k, 0.71 for porosity." if paper else ""),
         "",
     ]
+    rec = design.get("reconstruction") or {}
+    if rec.get("n"):
+        lines += [
+            f"The decoder's own limit: the solver on the reconstructions of {rec['n']} test "
+            f"images (latent mean decoded, binarised; {rec.get('flagged', 0)} flagged) against "
+            f"the images' own values: k MAPE {fmt(rec.get('mape_k'), 3)} % (R^2 "
+            f"{fmt(rec.get('r2_k'), 3)}), porosity MAPE {fmt(rec.get('mape_porosity'), 3)} % "
+            f"(R^2 {fmt(rec.get('r2_porosity'), 3)}). No latent design comes nearer a target "
+            f"than this.",
+            "",
+        ]
+        lines += r2_warnings({"the reconstructions' k by the solver": rec.get("r2_k")})
     solver = design["design"].get("solver", {}).get("feasible", {}).get("r2", {})
     lines += r2_warnings(
         {f"the designs' {n} by the solver (feasible)": solver.get(n) for n in solver}

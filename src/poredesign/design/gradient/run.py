@@ -47,6 +47,7 @@ from poredesign.design.gradient.evaluate import (
     decode_binary,
     evaluate_images,
     model_properties,
+    reconstruction_check,
     score,
     solver_properties,
     target_columns,
@@ -97,6 +98,7 @@ class LatentDesignSettings(Settings):
     weights: tuple[float, float] = (1.0, 1.0)
     band_quantile: float = 0.0
     batch_size: int = 64
+    reconstruction_check: int = 100
 
 
 def read_properties(labels_path: str | os.PathLike, n: int) -> np.ndarray:
@@ -207,6 +209,11 @@ def latent_design(
         progress_file,
         "baseline",
     )
+    test = np.flatnonzero((split == TEST) & np.isfinite(labelled).all(axis=1))
+    test = test[: int(settings.reconstruction_check)]
+    reconstruction = reconstruction_check(
+        pvae, mu[test], labelled[test], depth, flow, batch, progress_file
+    )
     at_code = pvae.regress(torch.as_tensor(result.z, dtype=torch.float32, device=device_))
     regressor_at_code = at_code.detach().cpu().numpy()[:, columns].astype(np.float64)
 
@@ -236,6 +243,7 @@ def latent_design(
         "designs_without_solid": _flagged(evaluations["solver_flags"], Flag.NO_SOLID),
         "design": score(evaluations, targets, feasible),
         "baseline": score(baseline, targets, feasible),
+        "reconstruction": reconstruction,
     }
     summary["latent_design_beats_baseline"] = _beats(summary["design"], summary["baseline"])
     with store.atomic_group(out_store) as group:
