@@ -16,10 +16,15 @@ Generates a Voronoi dataset (the study sampler: one stretched axis, e ~ U[0.5, 1
   is in the structures themselves at this size.
 
 ``--augment`` trains on random circular shifts and flips of every axis (exact symmetries of the
-periodic generator's distribution that keep the stretch direction). Examples (bench/RESULTS.md):
+periodic generator's distribution that keep the stretch direction). ``--latent grid`` (with
+``--batch-norm --periodic --kl-warmup``) trains issue 22's grid code, whose latent descriptors
+(translation-invariant statistics) take the place of mu. Examples (bench/RESULTS.md):
 
-    uv run python bench/vae_direction.py                                  # the reduced study's set
+    uv run python bench/vae_direction.py                                  # the paper's dense code
     uv run python bench/vae_direction.py --points 8 25 --radius 3.5 --augment --epochs 100
+    uv run python bench/vae_direction.py --structures 2400 --channels 16 32 --latent-dim 1024 \
+        --latent grid --batch-norm --periodic --kl-warmup 8 --augment --epochs 30 --batch-size 32 \
+        --lr 2e-3 --threads 2
 """
 
 from __future__ import annotations
@@ -76,6 +81,10 @@ def main() -> None:
     parser.add_argument("--beta", type=float, default=1.0)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--augment", action="store_true")
+    parser.add_argument("--latent", choices=["dense", "grid"], default="dense")
+    parser.add_argument("--batch-norm", action="store_true")
+    parser.add_argument("--periodic", action="store_true")
+    parser.add_argument("--kl-warmup", type=int, default=0)
     parser.add_argument("--seed", type=int, default=20230601)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -105,6 +114,10 @@ def main() -> None:
         latent_dim=args.latent_dim,
         beta=args.beta,
         lr=args.lr,
+        latent=args.latent,
+        batch_norm=args.batch_norm,
+        periodic=args.periodic,
+        kl_warmup=args.kl_warmup,
     )
     loader = DataLoader(
         Volumes(volumes[train], args.augment), batch_size=args.batch_size, shuffle=True
@@ -124,7 +137,7 @@ def main() -> None:
     model.eval()
     with torch.no_grad():
         outputs, _ = model.reconstruction_outputs(volumes[test])
-    mu = model.latent_means(solid)
+    mu = model.latent_descriptors(solid)  # the latent means of a dense code
     fraction = solid[test].reshape(len(test), -1).mean(axis=1)
     bce_porosity = -(fraction * np.log(fraction) + (1 - fraction) * np.log(1 - fraction))
     scores = fit_pca(mu[train]).transform(mu)
@@ -138,6 +151,7 @@ def main() -> None:
     print(
         f"train {seconds:.0f} s ({args.epochs} epochs); held-out {len(test)}: "
         f"bce {float(outputs['bce'].mean()):.4f} bce_porosity {bce_porosity.mean():.4f} "
+        f"blurry {float(outputs['blurry'].mean()):.3f} "
         f"nn_pc12 {np.mean(nn_pc12 == truth):.2f} nn_latent {np.mean(nn_latent == truth):.2f} "
         f"probe {np.mean(probe == truth):.2f} chance {majority_share(truth):.2f} "
         f"chords {np.mean(chords == truth):.2f}"

@@ -28,9 +28,27 @@ from poredesign.characterise.space import (
     write_latent,
     write_pca_json,
 )
-from poredesign.characterise.stretch import DIRECTIONS
+from poredesign.characterise.stretch import DIRECTIONS, STRONG_STRETCH, UNKNOWN, chord_directions
 
 log = logging.getLogger(__name__)
+
+
+def pore_chord_summary(structures: store.StructureStore, latent: LatentSet) -> dict[str, Any]:
+    """Accuracy of the longest-mean-pore-chord direction (:func:`.stretch.chord_directions`, no
+    model) on the training structures, all and clearly stretched: the geometric ceiling beside
+    the latent's nearest-neighbour accuracy. None where no direction is known."""
+    train = np.flatnonzero(latent.train)
+    known = latent.direction[train] != UNKNOWN
+    if not known.any():
+        return {"all": None, "strong": None}
+    rows = train[known]
+    chords = chord_directions(np.stack([structures[int(i)] for i in rows]))
+    hit = chords == latent.direction[rows]
+    strong = np.nan_to_num(latent.intensity[rows], nan=0.0) > STRONG_STRETCH
+    return {
+        "all": float(hit.mean()),
+        "strong": float(hit[strong].mean()) if strong.any() else None,
+    }
 
 
 def latent_space(
@@ -71,6 +89,7 @@ def latent_space(
     }
     latent = build_latent_set(mu, split, structures.params, structures.param_names, porosity, attrs)
     summary = latent.summary()
+    summary["direction_pore_chord"] = pore_chord_summary(structures, latent)
     if reference is not None:
         ref_scores, ref = project_into_reference(
             structures,

@@ -44,6 +44,7 @@ from poredesign import store
 from poredesign.characterise.pca import Pca, component_correlations, fit_pca, porosity_component
 from poredesign.characterise.stretch import (
     DIRECTIONS,
+    STRONG_STRETCH,
     UNKNOWN,
     leave_one_out_direction_accuracy,
     majority_share,
@@ -162,6 +163,8 @@ class LatentSet:
         scores = self.scores[train]
         r_porosity = component_correlations(scores, self.porosity[train], REPORTED)
         r_intensity = component_correlations(scores, self.intensity[train], REPORTED)
+        direction = self.direction[train]
+        strong = np.nan_to_num(self.intensity[train], nan=0.0) > STRONG_STRETCH
         return jsonable(
             {
                 "explained_variance_ratio": self.pca.explained_variance_ratio,
@@ -174,11 +177,19 @@ class LatentSet:
                 "correlation_porosity": r_porosity,
                 "correlation_intensity": r_intensity,
                 "direction_nearest_neighbour": {
-                    "pc12": leave_one_out_direction_accuracy(scores[:, :2], self.direction[train]),
-                    "latent": leave_one_out_direction_accuracy(
-                        self.mu[train], self.direction[train]
+                    "pc12": leave_one_out_direction_accuracy(scores[:, :2], direction),
+                    "latent": leave_one_out_direction_accuracy(self.mu[train], direction),
+                    "majority": majority_share(direction),
+                    # the clearly stretched structures, min(e) < 1 - STRONG_STRETCH
+                    "strong_stretch": STRONG_STRETCH,
+                    "n_strong": int(strong.sum()),
+                    "pc12_strong": leave_one_out_direction_accuracy(
+                        scores[:, :2], direction, scored=strong
                     ),
-                    "majority": majority_share(self.direction[train]),
+                    "latent_strong": leave_one_out_direction_accuracy(
+                        self.mu[train], direction, scored=strong
+                    ),
+                    "majority_strong": majority_share(direction[strong]),
                 },
                 "n_train": int(train.sum()),
                 "n": len(self.split),

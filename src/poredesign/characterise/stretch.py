@@ -82,29 +82,53 @@ def direction_names(codes: np.ndarray) -> list[str]:
     return [DIRECTIONS[c] if 0 <= c < len(DIRECTIONS) else "" for c in np.asarray(codes).ravel()]
 
 
+#: a structure counts as clearly stretched when min(e) < 1 - this ([Z23]'s directions are
+#: readable there; with e >= 0.95 the direction is nearly a coin flip even from the image)
+STRONG_STRETCH = 0.15
+
+
 def leave_one_out_direction_accuracy(
-    points: np.ndarray, direction: np.ndarray, chunk: int = 256
+    points: np.ndarray,
+    direction: np.ndarray,
+    chunk: int = 256,
+    scored: np.ndarray | None = None,
 ) -> float | None:
     """Share of the rows with a known direction whose nearest *other* such row in ``points``
     (n, k), Euclidean, has the same direction: how well nearest neighbours in that space recover
     the stretch direction within a set (e.g. the training structures in PC1-PC2, or their full
-    latent means). None when fewer than two rows have a known direction."""
+    latent means). ``scored`` (n,) bool: score only those rows (their neighbours still come from
+    every known row). None when fewer than two rows are known or none is scored."""
     direction = np.asarray(direction).ravel()
     known = direction != UNKNOWN
     points = np.asarray(points, dtype=np.float64).reshape(len(direction), -1)[known]
     labels = direction[known]
-    if len(labels) < 2:
+    keep = np.ones(len(labels), bool) if scored is None else np.asarray(scored, bool)[known]
+    if len(labels) < 2 or not keep.any():
         return None
     norms = np.einsum("ij,ij->i", points, points)
-    hits = 0
+    hits = np.zeros(len(labels), bool)
     for start in range(0, len(points), chunk):
         rows = points[start : start + chunk]
         d2 = norms[start : start + len(rows), None] + norms[None, :] - 2.0 * rows @ points.T
         d2[np.arange(len(rows)), np.arange(start, start + len(rows))] = np.inf  # not itself
-        hits += int(
-            np.count_nonzero(labels[np.argmin(d2, axis=1)] == labels[start : start + len(rows)])
+        hits[start : start + len(rows)] = (
+            labels[np.argmin(d2, axis=1)] == labels[start : start + len(rows)]
         )
-    return hits / len(labels)
+    return float(hits[keep].mean())
+
+
+def chord_directions(structures: np.ndarray) -> np.ndarray:
+    """Direction codes (n,) of the axis with the longest mean pore chord of each bool structure
+    (n, N, N, N), True = solid: the geometric descriptor a latent's direction must be compared
+    with (pore cells elongate along the stretched axis; no model involved)."""
+    from poredesign.structures.scans import mean_chord_lengths
+
+    out = np.full(len(structures), UNKNOWN, dtype=np.int8)
+    for i, solid in enumerate(structures):
+        chords = mean_chord_lengths(~np.asarray(solid, dtype=bool))
+        if np.isfinite(chords).any():
+            out[i] = int(np.nanargmax(chords))
+    return out
 
 
 def majority_share(direction: np.ndarray) -> float | None:

@@ -19,6 +19,13 @@ from poredesign.report.markdown import (
 )
 
 
+def _ratio(variants: Mapping[str, Any]) -> float | None:
+    """Mean test MSE of the pretrained (transfer) variant over scratch's, None when missing."""
+    pretrained = (variants.get("pretrained") or {}).get("test_mse_mean")
+    scratch = (variants.get("scratch") or {}).get("test_mse_mean")
+    return pretrained / scratch if pretrained is not None and scratch else None
+
+
 def _scan_summary(table_path: str | os.PathLike) -> tuple[int, dict[str, Any], list[str]]:
     """Crop count, the estimation summary (the stage's own :func:`summarise`) and the estimated
     directions of a scan's ``estimate/<scan>.csv``."""
@@ -119,11 +126,31 @@ def write_membrane_summary(
         ]
         nn = p.get("direction_nearest_neighbour")
         if nn:
-            lines.append(
-                f"- stretch direction of the nearest other training structure (leave one out): "
-                f"right for {fmt(nn.get('pc12'))} in PC1-PC2, {fmt(nn.get('latent'))} in the "
-                f"full latent mean; chance (most frequent direction) {fmt(nn.get('majority'))}"
-            )
+            chord = p.get("direction_pore_chord") or {}
+            lines += [
+                "",
+                "Stretch direction of the nearest other training structure (leave one out), "
+                "beside chance (the most frequent direction) and the geometric ceiling (the axis "
+                "of the longest mean pore chord, no model):",
+                "",
+                "| structures | n | PC1-PC2 | full latent | chance | pore chord |",
+                "|---|---|---|---|---|---|",
+                f"| all | {p.get('n_train', '?')} | {fmt(nn.get('pc12'))} | "
+                f"{fmt(nn.get('latent'))} | {fmt(nn.get('majority'))} | "
+                f"{fmt(chord.get('all'))} |",
+            ]
+            if "n_strong" in nn:
+                lines.append(
+                    f"| min(e) < {fmt(1 - float(nn['strong_stretch']))} | {nn['n_strong']} | "
+                    f"{fmt(nn.get('pc12_strong'))} | {fmt(nn.get('latent_strong'))} | "
+                    f"{fmt(nn.get('majority_strong'))} | {fmt(chord.get('strong'))} |"
+                )
+            lines += [
+                "",
+                "[Z23] reads direction and intensity in PC1-PC2 (three branches about 120 "
+                "degrees apart, isotropic structures at the centre: latent/pca.png) and porosity "
+                "along one PC.",
+            ]
         reference = p.get("reference")
         if reference:
             lines.append(
@@ -194,7 +221,8 @@ def write_membrane_summary(
             )
         lines += [
             "",
-            f"Welch test of the test MSEs: p = {fmt(t.get('welch_p_value'), 3)} (paper means: "
+            f"Welch test of the test MSEs: p = {fmt(t.get('welch_p_value'), 3)}; test MSE "
+            f"transfer / scratch = {fmt(_ratio(t.get('variants', {})), 3)} (paper 0.885: "
             "transfer 0.00401 / 0.00502, scratch 0.00460 / 0.00567).",
             "",
             *transfer_warning(t.get("variants", {})),
