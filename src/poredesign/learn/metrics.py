@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -65,3 +67,29 @@ def regression_report(
         for name, value in zip(names, np.atleast_1d(values), strict=True):
             out[f"{metric}_{name}"] = None if not np.isfinite(value) else float(value)
     return out
+
+
+def porosity_only_baseline(
+    train_true: np.ndarray, test_true: np.ndarray, targets: list[str], degree: int = 2
+) -> dict[str, Any] | None:
+    """The trivial baseline of a model that predicts a property next to ``porosity``: a degree-
+    ``degree`` polynomial of the true porosity fitted on the training labels (n, len(targets)),
+    scored on the test labels (``mse``/``mape``/``r2`` per other target, as
+    :func:`regression_report`). A model's figure for that property means something only beside
+    this one. None without a porosity target, another target or enough labels."""
+    if "porosity" not in targets or len(targets) < 2:
+        return None
+    train_true = np.asarray(train_true, dtype=float).reshape(-1, len(targets))
+    test_true = np.asarray(test_true, dtype=float).reshape(-1, len(targets))
+    if len(train_true) <= degree or len(test_true) < 2:
+        return None
+    j = targets.index("porosity")
+    others = [i for i in range(len(targets)) if i != j]
+    pred = np.column_stack(
+        [
+            np.polyval(np.polyfit(train_true[:, j], train_true[:, i], degree), test_true[:, j])
+            for i in others
+        ]
+    )
+    report = regression_report(pred, test_true[:, others], [targets[i] for i in others])
+    return {"degree": degree, **report}

@@ -44,7 +44,7 @@ from poredesign.learn.fit import (
     store_identity,
 )
 from poredesign.learn.io import load_state_dict, save_model
-from poredesign.learn.metrics import r2
+from poredesign.learn.metrics import porosity_only_baseline, r2
 from poredesign.learn.uncertainty import LogitSpread, coverage, spread_report, view_axes
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,11 @@ def train(
     for split in SPLITS:
         arrays[split] = predict_split(model, dm, split, settings)
         metrics[split] = model.split_report(arrays[split])
+    targets = list(getattr(model, "targets", []) or [])
+    if "true" in arrays["train"] and "true" in arrays["test"]:
+        baseline = porosity_only_baseline(arrays["train"]["true"], arrays["test"]["true"], targets)
+        if baseline is not None:
+            metrics["test"]["porosity_only"] = baseline
     spread = None
     if has_logit_spread(model) and metrics["val"].get("n"):
         for split, dataset in (("val", dm.val_set), ("test", dm.test_set)):

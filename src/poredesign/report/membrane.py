@@ -18,6 +18,21 @@ from poredesign.report.markdown import (
     transfer_warning,
 )
 
+#: issue 22's recovery bounds: relative for n and r, absolute for every stretch factor
+RECOVERY = {"n_points": 0.10, "radius": 0.10, "e": 0.05}
+
+
+def _recovered(params: Mapping[str, Any], true: Mapping[str, Any]) -> str:
+    """Which of n, r, e a BO result recovers within :data:`RECOVERY` ("n r e", "-" for none)."""
+    hits = [
+        key
+        for key, name in (("n", "n_points"), ("r", "radius"))
+        if abs(float(params[name]) - float(true[name])) <= RECOVERY[name] * abs(float(true[name]))
+    ]
+    if all(abs(float(params[e]) - float(true[e])) <= RECOVERY["e"] for e in ("e_x", "e_y", "e_z")):
+        hits.append("e")
+    return " ".join(hits) or "-"
+
 
 def _ratio(variants: Mapping[str, Any]) -> float | None:
     """Mean test MSE of the pretrained (transfer) variant over scratch's, None when missing."""
@@ -174,8 +189,8 @@ def write_membrane_summary(
         lines += [
             "## Bayesian optimisation of the generation parameters",
             "",
-            "| target | row | n | r | e_x | e_y | e_z | porosity | latent distance |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| target | row | n | r | e_x | e_y | e_z | porosity | latent distance | recovered |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for name, bo_path in bo.items():
             res = read_optional_json(bo_path)
@@ -191,18 +206,21 @@ def write_membrane_summary(
                     )
                 )
             for label, params, porosity, distance in rows:
+                recovered = "" if label == "true" else _recovered(params, res["true_params"])
                 lines.append(
                     f"| {name} | {label} | {int(round(float(params['n_points'])))} | "
                     f"{fmt(float(params['radius']))} | {fmt(float(params['e_x']))} | "
                     f"{fmt(float(params['e_y']))} | {fmt(float(params['e_z']))} | "
-                    f"{fmt(porosity)} | {fmt(distance, 4)} |"
+                    f"{fmt(porosity)} | {fmt(distance, 4)} | {recovered} |"
                 )
         first = read_optional_json(next(iter(bo.values())))
         lines += [
             "",
             f"Optuna GPSampler (Matern 5/2, log expected improvement), "
             f"{first.get('n_trials', '?')} trials per repeat; candidates built with the "
-            f"`{first.get('candidate_seed', '?')}` seed.",
+            f"`{first.get('candidate_seed', '?')}` seed. Recovered: the parameters within "
+            f"{int(100 * RECOVERY['n_points'])} % (n), {int(100 * RECOVERY['radius'])} % (r) "
+            f"and {RECOVERY['e']} (every e) of the target's.",
             "",
         ]
     t = read_optional_json(transfer)

@@ -69,6 +69,28 @@ def _label_lines(
     return lines
 
 
+def _porosity_only_lines(test: Mapping[str, Any], model: str, n_column: bool = False) -> list[str]:
+    """The porosity-only baseline row for k (a quadratic in the true porosity fitted on the
+    training labels) and a warning when the model's k is not better."""
+    base = test.get("porosity_only")
+    if not base:
+        return []
+    n = f" {test.get('n', '?')} |" if n_column else ""
+    lines = [
+        f"| k from porosity alone (baseline) |{n} {fmt(base.get('r2_k'), 4)} | "
+        f"{fmt(base.get('mape_k'), 3)} |"
+    ]
+    ours, theirs = test.get("mape_k"), base.get("mape_k")
+    if ours is not None and theirs is not None and ours >= theirs:
+        lines += [
+            "",
+            f"> **Warning:** the {model}'s k (MAPE {fmt(ours, 3)} %) is no better than k "
+            f"predicted from the true porosity alone ({fmt(theirs, 3)} %): it has learned "
+            f"nothing about k beyond porosity.",
+        ]
+    return lines
+
+
 def _squares_model_lines(
     permeability: Mapping | None, pvae: Mapping | None, paper: bool = True
 ) -> list[str]:
@@ -88,6 +110,7 @@ def _squares_model_lines(
                 f"| {name} | {test.get('n', '?')} | {fmt(test.get(f'r2_{name}'), 4)} | "
                 f"{fmt(test.get(f'mape_{name}'), 3)} |"
             )
+        lines += _porosity_only_lines(test, "CNN", n_column=True)
         lines += ["", "Paper: R^2 about 0.99 on unseen data.", ""] if paper else [""]
         lines += r2_warnings(
             {f"the CNN's {n} (test)": test.get(f"r2_{n}") for n in ("k", "porosity")}
@@ -116,6 +139,7 @@ def _squares_model_lines(
         for name in ("porosity", "k"):
             r2, error = test.get(f"r2_{name}"), test.get(f"mape_{name}")
             lines.append(f"| {name} | {fmt(r2, 4)} | {fmt(error, 3)} |")
+        lines += _porosity_only_lines(test, "pVAE regressor")
         lines += ["", "Paper: regressor R^2 about 0.998.", ""] if paper else [""]
         scores = {
             f"the pVAE regressor's {n} (test)": test.get(f"r2_{n}") for n in ("porosity", "k")

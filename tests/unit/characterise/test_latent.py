@@ -36,7 +36,11 @@ from poredesign.characterise import (
 )
 from poredesign.characterise.estimate import build_table, read_tau
 from poredesign.characterise.reference import reference_summary
-from poredesign.characterise.stretch import leave_one_out_direction_accuracy, majority_share
+from poredesign.characterise.stretch import (
+    chord_directions,
+    leave_one_out_direction_accuracy,
+    majority_share,
+)
 from poredesign.learn.data import split_indices
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -205,6 +209,26 @@ def test_leave_one_out_direction_accuracy():
     assert leave_one_out_direction_accuracy(points, with_unknown) == 1.0
     assert leave_one_out_direction_accuracy(points[:1], labels[:1]) is None
     assert majority_share([0, 0, 2, -1, 1]) == 0.5 and majority_share([-1]) is None
+    # scoring a subset: its rows' neighbours still come from every known row
+    mixed = labels.copy()
+    mixed[[3, 15]] = 1 - mixed[[3, 15]]  # two points labelled like the other line
+    scored = np.zeros(20, bool)
+    scored[[3, 4]] = True  # the first of 3's nearest (2, 4) and of 4's (3, 5) disagree
+    assert leave_one_out_direction_accuracy(points, mixed, scored=scored) == 0.0
+    scored[[3, 4]], scored[[0, 1]] = False, True  # 0's and 1's nearest (1 and 0) agree
+    assert leave_one_out_direction_accuracy(points, mixed, scored=scored) == 1.0
+    assert leave_one_out_direction_accuracy(points, mixed, scored=np.zeros(20, bool)) is None
+
+
+def test_chord_directions_find_the_axis_pores_run_along():
+    solid = np.ones((4, 12, 12, 12), bool)
+    solid[0, :, 4:8, 4:8] = False  # a pore channel along x
+    solid[1, 4:8, :, 4:8] = False  # along y
+    solid[2, 4:8, 4:8, :] = False  # along z
+    solid[3, 2:6, 2:6, 1:4] = False  # a short pore, longest along x and y, not z
+    directions = chord_directions(solid)
+    assert directions[:3].tolist() == [0, 1, 2] and directions[3] != 2
+    assert chord_directions(np.ones((1, 4, 4, 4), bool)).tolist() == [-1]  # no pore
 
 
 def test_nearest_and_tau_edges(tmp_path):

@@ -122,3 +122,18 @@ def test_grid_statistics_do_not_see_a_periodic_shift_but_see_the_axis():
     smooth_x = (grid + torch.roll(grid, 1, dims=2)) / 2  # correlated neighbours along x only
     stats = grid_statistics(smooth_x.flatten(1), 3, 3).reshape(5, 3)
     assert torch.all(stats[2] > 0.3) and torch.all(stats[3:].abs() < 0.3)
+
+
+def test_the_porosity_only_baseline_is_a_fit_on_porosity_alone():
+    from poredesign.learn.metrics import porosity_only_baseline
+
+    rng = np.random.default_rng(0)
+    phi = rng.uniform(0.1, 0.5, 200)
+    k = 3.0 * phi**2 + 0.1  # k a function of porosity alone: the baseline is exact
+    truth = np.column_stack([phi, k])
+    exact = porosity_only_baseline(truth[:150], truth[150:], ["porosity", "k"])
+    assert exact["mape_k"] < 1e-6 and exact["r2_k"] == pytest.approx(1.0)
+    noisy = np.column_stack([phi, k * rng.uniform(0.8, 1.2, 200)])  # what porosity cannot say
+    report = porosity_only_baseline(noisy[:150], noisy[150:], ["porosity", "k"])
+    assert 3 < report["mape_k"] < 15
+    assert porosity_only_baseline(truth, truth, ["k"]) is None
