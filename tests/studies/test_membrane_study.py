@@ -50,8 +50,20 @@ def test_the_latent_pca_is_a_pca_and_finds_porosity(membranes):
     # the direction diagnostics: accuracies are shares, chance is the most frequent of 3 directions
     nn = pca["direction_nearest_neighbour"]
     assert 0 <= nn["pc12"] <= 1 and 0 <= nn["latent"] <= 1 and 1 / 3 <= nn["majority"] <= 1
+    assert nn["n_strong"] <= pca["n_train"] and 0 <= pca["direction_pore_chord"]["all"] <= 1
     latent = open_group(membranes / "latent" / "latent.zarr")
     assert latent["mu"].shape[0] == 60 and set(np.unique(latent["split"][...])) == {0, 1, 2}
+
+
+def test_the_vae_beats_the_porosity_only_bce_and_reports_it(membranes):
+    metrics = json.loads((membranes / "models" / "vae" / "metrics.json").read_text())
+    test = metrics["test"]
+    assert 0 < test["blurry_fraction"] <= 1 and test["bce_porosity_only"] > 0.5
+    # the grid code leaves the mean image even after 8 epochs on 48 structures
+    assert test["bce_ratio_to_porosity_only"] < 0.95
+    assert test["bce_ratio_to_porosity_only"] == pytest.approx(
+        test["bce"] / test["bce_porosity_only"]
+    )
 
 
 def test_the_estimation_table_parses(membranes):

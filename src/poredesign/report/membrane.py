@@ -163,7 +163,7 @@ def write_membrane_summary(
             lines += [
                 "",
                 "[Z23] reads direction and intensity in PC1-PC2 (three branches about 120 "
-                "degrees apart, isotropic structures at the centre: latent/pca.png) and porosity "
+                "degrees apart, isotropic structures at the centre: latent/pc12.png) and porosity "
                 "along one PC.",
             ]
         reference = p.get("reference")
