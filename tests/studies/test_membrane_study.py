@@ -134,6 +134,6 @@ def test_the_summary_has_a_section_per_stage(membranes):
         "## Scan `synthetic-membrane`",
     ):
         assert heading in text
-    assert "(chance: " in text and "in the full latent mean" in text
+    assert "(chance: " in text and "| PC1-PC2 | full latent | chance | pore chord |" in text
     # the synthetic scan is stretched along y: its crops' pore chords say so in the summary
     assert "Longest mean pore chord (geometry, no VAE): y in 8 of 8" in text
