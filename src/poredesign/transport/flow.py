@@ -27,6 +27,13 @@ time to converge. A volume whose slices along the flow axis are all equal (an ex
 square-pore structures of [A25]) is solved on two slices: its periodic steady flow is uniform
 along the axis, so k is the same, at a fraction of the cost.
 
+Storage
+    ``storage="dense"`` (the default) marches every voxel (:class:`_Lattice`, 156 B per voxel);
+    ``"sparse"`` only the pore voxels of the prepared domain (:class:`.flow_sparse.SparseLattice`,
+    152 B per pore voxel: one population buffer updated in place, an int32 neighbour table),
+    the same physics and march, so the same k to float32 round-off; ``"auto"`` picks sparse when
+    the porosity of the prepared domain is at most 0.5.
+
 The mean velocity is averaged over two consecutive steps: a fluid voxel whose neighbours in every
 direction with a component along the axis are solid holds that momentum component in an undamped
 period-2 oscillation (0, -g, 0, -g, ...: every population with that component bounces back each
@@ -266,6 +273,7 @@ class FlowSolver:
     def _lattice(self, run: _Run, g: float) -> _Lattice | SparseLattice:
         """The lattice of ``run.storage``: dense (every voxel) or sparse (pore voxels only)."""
         if run.storage == "sparse":
+            self._buffers = None  # the dense arrays of an earlier run are not needed
             return SparseLattice(run.solid, run.ax, g, self.device_request, self.threads)
         return _Lattice(self, run, g)
 
