@@ -68,8 +68,8 @@ def fluid_tables(solid: np.ndarray, cell_major: bool = True) -> tuple[np.ndarray
     solid = np.ascontiguousarray(solid, dtype=bool)
     fluid = ~solid
     nf = int(np.count_nonzero(fluid))
-    if nf >= 2**31 - 1:
-        raise ValueError(f"{nf} fluid voxels do not fit an int32 index")
+    if Q * nf >= 2**31:
+        raise ValueError(f"{nf} fluid voxels: their 19 populations do not fit an int32 index")
     number = np.full(solid.shape, -1, dtype=np.int32)
     number[fluid] = np.arange(nf, dtype=np.int32)
     index = np.flatnonzero(fluid.ravel()).astype(np.int32)

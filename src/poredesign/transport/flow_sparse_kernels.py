@@ -64,7 +64,9 @@ MEASURE_CHUNK = 4096  # fluid voxels per partial sum of a measurement
 
 
 @ti.func
-def neighbour(nbr: ti.template(), n: ti.i32, q: ti.template(), nf: ti.i32, cm: ti.template()):
+def neighbour(
+    nbr: ti.template(), n: ti.i32, q: ti.template(), nf: ti.i32, cm: ti.template()
+) -> ti.i32:
     """Fluid number of the voxel ``x - c_q`` of fluid voxel ``n``, -1 when solid (q >= 1)."""
     return nbr[population_index(q - 1, n, nf, NQ, cm)]
 
