@@ -11,6 +11,7 @@
 Modules: :mod:`.inputs` (input check), :mod:`.connectivity` (spanning and winding pore space),
 :mod:`.backend` (Taichi initialisation), :mod:`.lattice`, :mod:`.streaming` (periodic offsets,
 pull streaming with halfway bounce-back), :mod:`.flow_kernels`, :mod:`.flow`,
+:mod:`.flow_sparse_kernels` and :mod:`.flow_sparse` (pore-only storage),
 :mod:`.diffusion_kernels`, :mod:`.diffusion` (the shared front end),
 :mod:`.diffusion_krylov` and :mod:`.diffusion_lbm` (one solver each), :mod:`.results`,
 :mod:`.properties`, :mod:`.labels`.

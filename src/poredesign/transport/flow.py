@@ -27,6 +27,13 @@ time to converge. A volume whose slices along the flow axis are all equal (an ex
 square-pore structures of [A25]) is solved on two slices: its periodic steady flow is uniform
 along the axis, so k is the same, at a fraction of the cost.
 
+Storage
+    ``storage="dense"`` (the default) marches every voxel (:class:`_Lattice`, 156 B per voxel);
+    ``"sparse"`` only the pore voxels of the prepared domain (:class:`.flow_sparse.SparseLattice`,
+    152 B per pore voxel: one population buffer updated in place, an int32 neighbour table),
+    the same physics and march, so the same k to float32 round-off; ``"auto"`` picks sparse when
+    the porosity of the prepared domain is at most 0.5.
+
 The mean velocity is averaged over two consecutive steps: a fluid voxel whose neighbours in every
 direction with a component along the axis are solid holds that momentum component in an undamped
 period-2 oscillation (0, -g, 0, -g, ...: every population with that component bounces back each
@@ -47,6 +54,7 @@ import numpy as np
 
 from poredesign.transport import backend
 from poredesign.transport.connectivity import winding_mask
+from poredesign.transport.flow_sparse import STORAGES, SparseLattice, resolve_storage
 from poredesign.transport.inputs import as_solid
 from poredesign.transport.lattice import MAGIC_FLOW, trt_rates
 from poredesign.transport.results import AXES, Flag, PermeabilityResult, axis_index
@@ -127,15 +135,19 @@ class FlowSolver:
         keep_velocity: bool = False,
         reduce_extrusion: bool = True,
         progress=None,
+        storage: str = "dense",
     ) -> PermeabilityResult:
         """Permeability of ``solid`` along ``axis``: k in lattice units (voxel^2), see
         :func:`permeability` for the arguments. Four steps: :meth:`_prepare` (the domain),
         :meth:`_parameters` (relaxation time, rates, force), :meth:`_iterate` (the time march to
         steady state) and :meth:`_result`."""
+        if storage not in STORAGES:
+            raise ValueError(f"{name}: storage must be one of {STORAGES}; got {storage!r}")
         run = _Run(name=name, t0=time.perf_counter(), voxel_size=voxel_size)
         trivial = self._prepare(run, solid, axis, magic, mirror, reduce_extrusion)
         if trivial is not None:
             return trivial
+        run.base["storage"] = run.storage = resolve_storage(storage, run.solid)
         params = self._parameters(run, relaxation_time, magic, force)
         march = self._iterate(
             run, params, tol, max_steps, check_every, min_steps, mach_limit, progress
@@ -219,7 +231,7 @@ class FlowSolver:
         ``check_every`` steps as the average of two consecutive states (module docstring);
         ``progress(steps, relative change of the mean velocity, tol)`` after every check."""
         shape = run.solid.shape
-        lattice = _Lattice(self, run, params.force)
+        lattice = self._lattice(run, params.force)
         n_check = check_every or max(10, min(200, int(round(max(shape) / 2))))
         budget = max_steps or default_max_steps(shape)
         march = _March(lattice=lattice, populations=lattice.buf.src)
@@ -257,6 +269,13 @@ class FlowSolver:
                 break
         march.populations = a
         return march
+
+    def _lattice(self, run: _Run, g: float) -> _Lattice | SparseLattice:
+        """The lattice of ``run.storage``: dense (every voxel) or sparse (pore voxels only)."""
+        if run.storage == "sparse":
+            self._buffers = None  # the dense arrays of an earlier run are not needed
+            return SparseLattice(run.solid, run.ax, g, self.device_request, self.threads)
+        return _Lattice(self, run, g)
 
     @staticmethod
     def _result(
@@ -320,6 +339,7 @@ class _Run:
     solid: np.ndarray | None = None  # the domain solved: closed pores filled, extrusion reduced
     full_length: int = 0  # voxels along the axis before the extrusion was reduced
     extruded: bool = False
+    storage: str = "dense"  # the lattice solved on: "dense" or "sparse" (pore voxels only)
 
     def finish(self, k, iterations, converged, flag, message, **extra) -> PermeabilityResult:
         """A :class:`PermeabilityResult` with k in voxel^2 (and m^2 when a voxel size is set)."""
@@ -403,7 +423,7 @@ class _Lattice:
 class _March:
     """State of the time march: steps taken, the last measurement, how it ended."""
 
-    lattice: _Lattice
+    lattice: _Lattice | SparseLattice
     populations: Any  # the Taichi array holding the latest state
     steps: int = 0
     mean: float = math.nan  # mean velocity along the axis, lattice units
@@ -499,6 +519,7 @@ def permeability(
     reduce_extrusion: bool = True,
     progress=None,
     lateral: str = "periodic",
+    storage: str = "dense",
 ) -> PermeabilityResult:
     """Permeability of ``solid`` (bool (x, y, z), True = solid) along ``axis`` (0/1/2 or x/y/z).
 
@@ -514,7 +535,10 @@ def permeability(
     convergence check. ``lateral="closed"`` puts a solid wall around the four lateral faces (the
     sample in a sealed sleeve, as a permeameter and TauFactor's closed sides), by one solid layer
     on the far side of each lateral axis of the periodic box, and reports k over the sample's own
-    cross section. See the module docstring for the method and the convergence test.
+    cross section. ``storage``: ``"dense"`` (every voxel, the default), ``"sparse"`` (the pore
+    voxels only, :mod:`.flow_sparse`: less memory at low porosity, the same k) or ``"auto"``
+    (sparse when the porosity of the domain solved is at most 0.5). See the module docstring for
+    the method and the convergence test.
     """
     if lateral not in ("periodic", "closed"):
         raise ValueError(f"{name}: lateral must be 'periodic' or 'closed'; got {lateral!r}")
@@ -537,6 +561,7 @@ def permeability(
             keep_velocity=keep_velocity,
             reduce_extrusion=reduce_extrusion,
             progress=progress,
+            storage=storage,
         )
     return _solver(device, threads).solve(
         solid,
@@ -554,6 +579,7 @@ def permeability(
         keep_velocity=keep_velocity,
         reduce_extrusion=reduce_extrusion,
         progress=progress,
+        storage=storage,
     )
 
 

@@ -89,6 +89,7 @@ class PermeabilityResult:
     mirrored: bool = False
     extruded: bool = False
     lateral: str = "periodic"  # "closed": solid walls on the lateral faces
+    storage: str = "dense"  # lattice solved on: "dense", "sparse" (pore voxels); trivial: "dense"
     shape: tuple[int, int, int] = (0, 0, 0)
     device: str = ""
     history: list[tuple[int, float]] = field(default_factory=list, repr=False)

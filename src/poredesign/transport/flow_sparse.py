@@ -1,0 +1,185 @@
+"""Pore-only (sparse) storage for the D3Q19 TRT flow solver: the lattice of the fluid voxels.
+
+:class:`SparseLattice` has the interface of the dense ``_Lattice`` of :mod:`.flow` (``step``,
+``measure``, ``velocity``, ``buf.src`` / ``buf.dst``), so :class:`~.flow.FlowSolver` runs the
+same march (force, magic parameter, convergence control, two-step velocity average) on it; it is
+chosen by ``storage="sparse"`` (or ``"auto"``) in :func:`~.flow.permeability`.
+
+Only the voxels of the prepared domain that carry flow (closed pores filled, extrusions reduced
+by :meth:`~.flow.FlowSolver._prepare`) are stored: their dense indices (int32), a neighbour table
+(int32, for each of the 18 moving directions the fluid number of ``x - c_q``, -1 for a solid
+voxel: a halfway bounce-back link) and one population buffer updated in place by the AA pattern
+(:mod:`.flow_sparse_kernels`). Bytes per pore voxel:
+
+    populations 19 x 4 B + neighbours 18 x 4 B + index 4 B = 152 B (AA, one buffer),
+    228 B with the two-buffer pull pattern (``pattern="pull"``),
+
+against 156 B per voxel, solid included, for the dense lattice (``DENSE_BYTES_PER_VOXEL``):
+below the dense memory for porosity < 1.03 (AA), 40 % of it at porosity 0.41. The mean velocity
+is the superficial mean over all voxels (the fluid sum divided by the total voxel count), as in
+the dense lattice.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from poredesign.transport import backend
+from poredesign.transport.lattice import D3Q19_C
+
+Q = 19
+NQ = Q - 1
+# bytes of lattice state per pore voxel: populations, neighbour table, dense index
+SPARSE_BYTES_PER_PORE_VOXEL = {
+    "aa": Q * 4 + NQ * 4 + 4,  # 152 B: one in-place population buffer
+    "pull": 2 * Q * 4 + NQ * 4 + 4,  # 228 B: two population buffers
+}
+AUTO_SPARSE_POROSITY = 0.5  # storage="auto" is sparse at or below this porosity
+STORAGES = ("dense", "sparse", "auto")
+_CS = 1.0 / math.sqrt(3.0)
+
+
+def sparse_lattice_bytes(solid: np.ndarray, pattern: str = "aa") -> int:
+    """Memory of the sparse lattice state (bytes) for the domain ``solid`` (True = solid)."""
+    return SPARSE_BYTES_PER_PORE_VOXEL[pattern] * int(np.count_nonzero(~solid))
+
+
+def resolve_storage(storage: str, solid: np.ndarray) -> str:
+    """``"dense"`` or ``"sparse"``: ``"auto"`` is sparse when the porosity of the prepared domain
+    ``solid`` is at most AUTO_SPARSE_POROSITY."""
+    if storage not in STORAGES:
+        raise ValueError(f"storage must be one of {STORAGES}; got {storage!r}")
+    if storage == "auto":
+        porosity = 1.0 - float(np.count_nonzero(solid)) / solid.size
+        return "sparse" if porosity <= AUTO_SPARSE_POROSITY else "dense"
+    return storage
+
+
+def fluid_tables(solid: np.ndarray, cell_major: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(index, nbr) of the fluid voxels of ``solid`` (True = solid, periodic).
+
+    ``index``: int32 (nf,), the dense voxel index ``(x * ny + y) * nz + z`` of each fluid voxel,
+    ascending. ``nbr``: int32 (18 * nf,), the fluid number of the voxel ``x - c_q`` for each
+    moving direction q = 1..18, -1 where it is solid; cell-major ``n * 18 + q - 1`` or
+    direction-major ``(q - 1) * nf + n``.
+    """
+    solid = np.ascontiguousarray(solid, dtype=bool)
+    fluid = ~solid
+    nf = int(np.count_nonzero(fluid))
+    if Q * nf >= 2**31:
+        raise ValueError(f"{nf} fluid voxels: their 19 populations do not fit an int32 index")
+    number = np.full(solid.shape, -1, dtype=np.int32)
+    number[fluid] = np.arange(nf, dtype=np.int32)
+    index = np.flatnonzero(fluid.ravel()).astype(np.int32)
+    nbr = np.empty((NQ, nf), dtype=np.int32)
+    for q in range(1, Q):
+        # rolled[x] = number[x - c_q]
+        nbr[q - 1] = np.roll(number, D3Q19_C[q], axis=(0, 1, 2))[fluid]
+    if cell_major:
+        nbr = np.ascontiguousarray(nbr.T)
+    return index, nbr.ravel()
+
+
+class _SparseBuffers:
+    """The Taichi arrays of one sparse run; ``src`` and ``dst`` are the same array with AA."""
+
+    def __init__(self, nf: int, pattern: str):
+        import taichi as ti
+
+        self.src = ti.ndarray(ti.f32, Q * nf)
+        self.dst = self.src if pattern == "aa" else ti.ndarray(ti.f32, Q * nf)
+        self.nbr = ti.ndarray(ti.i32, NQ * nf)
+        from poredesign.transport.flow_sparse_kernels import MEASURE_CHUNK
+
+        self.partial = ti.ndarray(ti.f64, 5 * max(1, -(-nf // MEASURE_CHUNK)))
+
+
+class SparseLattice:
+    """The fluid-voxel arrays and kernels of one run (D3Q19, float32, lattice units).
+
+    ``solid``: the prepared domain (True = solid); ``axis``: flow axis; ``g``: body force along
+    it (lattice units); ``pattern``: ``"aa"`` (one buffer, in place, default) or ``"pull"`` (two
+    buffers, as the dense step).
+    """
+
+    def __init__(
+        self,
+        solid: np.ndarray,
+        axis: int,
+        g: float,
+        device_request: str = "auto",
+        threads: int | None = None,
+        pattern: str = "aa",
+    ):
+        if pattern not in SPARSE_BYTES_PER_PORE_VOXEL:
+            raise ValueError(f"pattern must be 'aa' or 'pull'; got {pattern!r}")
+        self.device = backend.ensure_backend(device_request, threads)
+        from poredesign.transport import flow_kernels as fk
+        from poredesign.transport import flow_sparse_kernels as sk
+
+        self.fk, self.sk = fk, sk
+        self.cell_major = fk.cell_major(self.device)
+        self.pattern = pattern
+        self.shape = tuple(solid.shape)
+        self.ax = axis
+        self.nv = int(solid.size)
+        index, nbr = fluid_tables(solid, self.cell_major)
+        self.index = index  # host copy: only the velocity field needs it
+        self.nf = nf = int(index.size)
+        self.bytes_per_pore_voxel = SPARSE_BYTES_PER_PORE_VOXEL[pattern]
+        self.buf = buf = _SparseBuffers(nf, pattern)
+        buf.nbr.from_numpy(nbr)
+        fk.fill_zero(buf.src)
+        if buf.dst is not buf.src:
+            fk.fill_zero(buf.dst)
+        gvec = [0.0, 0.0, 0.0]
+        gvec[axis] = g
+        self.gvec = gvec
+        self.parity = 0  # AA: steps taken mod 2; the next step is even when 0
+
+    def _mode(self) -> int:
+        """Streaming mode of the next step."""
+        sk = self.sk
+        if self.pattern == "pull":
+            return sk.PULL
+        return sk.AA_EVEN if self.parity == 0 else sk.AA_ODD
+
+    def step(self, a, b, lp: float, lm: float) -> None:
+        """One fused stream + collide + force step, ``a`` -> ``b`` (in place on ``a`` with AA)."""
+        buf, sk = self.buf, self.sk
+        if self.pattern == "pull":
+            sk.sparse_step_pull(a, b, buf.nbr, self.nf, *self.gvec, lp, lm, self.cell_major)
+        else:
+            sk.sparse_step_aa(
+                a, buf.nbr, self.nf, *self.gvec, lp, lm, self._mode(), self.cell_major
+            )
+            self.parity ^= 1
+
+    def measure(self, arr) -> tuple[float, float, bool]:
+        """Superficial mean velocity along the axis (the fluid sum over all ``nv`` voxels,
+        lattice units), the largest lattice Mach number |u| / c_s and whether any velocity is not
+        finite."""
+        buf = self.buf
+        self.sk.sparse_measure(
+            arr, buf.nbr, self.nf, *self.gvec, buf.partial, self._mode(), self.cell_major
+        )
+        part = buf.partial.to_numpy().reshape(-1, 5)
+        bad = part[:, 4].sum() > 0
+        mean = part[:, self.ax].sum() / self.nv
+        mach = math.sqrt(part[:, 3].max()) / _CS
+        return mean, mach, bool(bad or not math.isfinite(mean))
+
+    def velocity(self, arr) -> np.ndarray:
+        """Velocity field (3, x, y, z) of the state ``arr`` (lattice units; 0 in solid)."""
+        import taichi as ti
+
+        out = ti.ndarray(ti.f32, 3 * self.nf)
+        self.sk.sparse_velocity(
+            arr, self.buf.nbr, self.nf, *self.gvec, out, self._mode(), self.cell_major
+        )
+        fluid_u = out.to_numpy().reshape(3, self.nf)
+        field = np.zeros((3, self.nv), dtype=np.float32)
+        field[:, self.index] = fluid_u
+        return field.reshape(3, *self.shape)
