@@ -153,18 +153,28 @@ def _available_memory() -> int | None:
     return None
 
 
-def _check_flow_memory(shape, label: str, factor: int = 1) -> None:
-    """Refuse (one line) a flow run whose dense lattice (``factor`` x: mirroring) would not fit
-    in the available memory."""
+def _check_flow_memory(solid: np.ndarray, label: str, storage: str, factor: int = 1) -> None:
+    """Refuse (one line) a flow run whose lattice (``storage``: dense, sparse or auto;
+    ``factor`` x: mirroring) would not fit in the available memory."""
     from poredesign.transport.flow import DENSE_BYTES_PER_VOXEL, dense_lattice_bytes
+    from poredesign.transport.flow_sparse import (
+        SPARSE_BYTES_PER_PORE_VOXEL,
+        resolve_storage,
+        sparse_lattice_bytes,
+    )
 
-    need, available = factor * dense_lattice_bytes(shape), _available_memory()
+    if resolve_storage(storage, solid) == "sparse":
+        need = factor * sparse_lattice_bytes(solid)
+        what = f"the sparse D3Q19 lattice ({SPARSE_BYTES_PER_PORE_VOXEL['aa']} B per pore voxel)"
+    else:
+        need = factor * dense_lattice_bytes(solid.shape)
+        what = f"the dense D3Q19 lattice ({DENSE_BYTES_PER_VOXEL} B per voxel)"
+    available = _available_memory()
     if available is not None and need > 0.9 * available:
         raise SystemExit(
-            f"{label}: permeability on {tuple(int(n) for n in shape)} needs about "
-            f"{need / 1e9:.1f} GB for the dense D3Q19 lattice "
-            f"({DENSE_BYTES_PER_VOXEL} B per voxel), "
-            f"{available / 1e9:.1f} GB available: solve a sub-volume with --crop"
+            f"{label}: permeability on {tuple(int(n) for n in solid.shape)} needs about "
+            f"{need / 1e9:.1f} GB for {what}, {available / 1e9:.1f} GB available: solve a "
+            f"sub-volume with --crop"
         )
 
 
@@ -185,13 +195,14 @@ def _simulate(args: argparse.Namespace) -> int:
     wanted = PROPERTIES if args.property == "all" else (args.property,)
     axes = (0, 1, 2) if args.axis == "all" else (AXES.index(args.axis),)
     if "permeability" in wanted and args.device != "cuda":
-        _check_flow_memory(solid.shape, label, 2 if args.mirror else 1)
+        _check_flow_memory(solid, label, args.storage, 2 if args.mirror else 1)
 
     def progress(what: str, axis: int):
         return None if args.quiet else ProgressLine(f"{what} {AXES[axis]}")
 
     flow = {"device": args.device, "threads": args.threads, "mirror": args.mirror}
     flow["lateral"] = args.lateral
+    flow["storage"] = args.storage
     if args.max_steps:
         flow["max_steps"] = args.max_steps
     diffusion = {"method": args.method, "lateral": args.lateral}
@@ -359,6 +370,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the four faces parallel to the transport axis: periodic (default, as the "
         "workflow's generated structures) or closed, sealed walls (no flux through them: "
         "TauFactor's and porespy's convention, and a sleeved sample in a permeameter)",
+    )
+    sim.add_argument(
+        "--storage",
+        default="auto",
+        choices=("dense", "sparse", "auto"),
+        help="flow lattice: dense (every voxel, 156 B each), sparse (pore voxels only, 152 B "
+        "each; the same k) or auto (default: sparse at porosity <= 0.5)",
     )
     sim.add_argument("--max-steps", type=_at_least(1), help="flow step budget (>= 1)")
     sim.add_argument(

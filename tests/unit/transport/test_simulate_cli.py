@@ -47,8 +47,16 @@ def test_cli_crop_solves_the_sub_volume(tmp_path, capsys):
 def test_cli_refuses_a_flow_lattice_that_does_not_fit(tmp_path, monkeypatch):
     np.save(tmp_path / "v.npy", spinodoid(16, (0.2, 0.2, 0.2), 0.5, seed=1))
     monkeypatch.setattr(cli, "_available_memory", lambda: 100_000)
+    flow = ["simulate", str(tmp_path / "v.npy"), "--property", "permeability"]
     with pytest.raises(SystemExit, match=r"needs about 0.0 GB .*156 B per voxel.*--crop"):
-        cli_main(["simulate", str(tmp_path / "v.npy"), "--property", "permeability"])
+        cli_main([*flow, "--storage", "dense"])
+    with pytest.raises(SystemExit, match=r"sparse D3Q19 lattice \(152 B per pore voxel\)"):
+        cli_main([*flow, "--storage", "sparse"])
+    # 500 kB: the dense lattice (639 kB) does not fit, the pore voxels' (half of them) do
+    monkeypatch.setattr(cli, "_available_memory", lambda: 500_000)
+    with pytest.raises(SystemExit, match="dense D3Q19"):
+        cli_main([*flow, "--storage", "dense"])
+    assert cli_main([*flow, "--storage", "sparse", "--axis", "x", "--quiet"]) == 0
     # diffusivity alone does not need the lattice
     assert cli_main(["simulate", str(tmp_path / "v.npy"), "--property", "diffusivity"]) == 0
 
