@@ -140,7 +140,7 @@ def worker(args) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             solver.solve(verbose=False)
-        tau = float(solver.tau)
+        tau = float(np.ravel(solver.tau)[0])  # TauFactor gives one tau per batch image
         porosity = float(img.mean())
         out = {"eta": porosity / tau, "tau": tau, "iterations": -1}
     else:
