@@ -402,11 +402,7 @@ class _Lattice:
         largest lattice Mach number |u| / c_s, and whether any velocity is not finite."""
         buf = self.buf
         self.fk.flow_measure(arr, buf.mask, *self.dims, *self.gvec, buf.partial, self.cell_major)
-        part = buf.partial.to_numpy().reshape(-1, 5)
-        bad = part[:, 4].sum() > 0
-        mean = part[:, self.ax].sum() / self.nv
-        mach = math.sqrt(part[:, 3].max()) / _CS
-        return mean, mach, bool(bad or not math.isfinite(mean))
+        return self.fk.reduce_measurement(buf.partial.to_numpy(), self.ax, self.nv)
 
     def velocity(self, arr) -> np.ndarray:
         """Velocity field (3, x, y, z) of the populations ``arr`` (lattice units; 0 in solid)."""
@@ -431,9 +427,6 @@ class _March:
     history: list[tuple[int, float]] = field(default_factory=list)
     converged: bool = False
     reason: str = ""  # why it diverged; empty otherwise
-
-
-_CS = 1.0 / math.sqrt(3.0)  # lattice speed of sound
 
 
 def auto_relaxation_time(solid: np.ndarray, axis: int) -> float:

@@ -63,6 +63,9 @@ F64 = ti.types.ndarray(dtype=ti.f64, ndim=1)
 U32 = ti.types.ndarray(dtype=ti.u32, ndim=1)
 Populations = ti.types.vector(Q, ti.f32)
 Vec3 = ti.types.vector(3, ti.f32)
+#: a measurement's running values: sums of j_x, j_y, j_z, max |j|^2, count of non-finite j
+Sums = ti.types.vector(5, ti.f64)
+CS = 1.0 / np.sqrt(3.0)  # lattice speed of sound
 Pair = ti.types.vector(2, ti.f32)  # (h*_q, h*_p) of an opposite pair
 PairValues = ti.types.vector(NPAIRS, ti.f32)  # one value per opposite pair
 
@@ -307,6 +310,37 @@ def cell_major(device: str) -> bool:
     return device != "cuda"
 
 
+@ti.func
+def add_velocity(sums: Sums, j: Vec3) -> Sums:
+    """``sums`` with the velocity ``j`` of one fluid voxel added (a non-finite j is counted)."""
+    out = sums
+    j2 = ti.f64(j[0] * j[0] + j[1] * j[1] + j[2] * j[2])
+    if not (j2 < 1e30):  # NaN or overflow
+        out[4] += 1.0
+    else:
+        for a in ti.static(range(3)):
+            out[a] += ti.f64(j[a])
+        out[3] = ti.max(out[3], j2)
+    return out
+
+
+@ti.func
+def store_sums(partial: ti.template(), slot: ti.i32, sums: Sums):
+    """Write one partial measurement (5 values) to slot ``slot`` of ``partial``."""
+    for k in ti.static(range(5)):
+        partial[5 * slot + k] = sums[k]
+
+
+def reduce_measurement(partial: np.ndarray, axis: int, nv: int) -> tuple[float, float, bool]:
+    """The partial sums of a measure kernel (5 per slot) reduced: the superficial mean velocity
+    along ``axis`` (the sum over all ``nv`` voxels of the domain, solid counting as zero; lattice
+    units), the largest lattice Mach number |u| / c_s and whether any velocity is not finite."""
+    part = np.asarray(partial).reshape(-1, 5)
+    mean = part[:, axis].sum() / nv
+    mach = float(np.sqrt(part[:, 3].max())) / CS
+    return float(mean), mach, bool(part[:, 4].sum() > 0 or not np.isfinite(mean))
+
+
 @ti.kernel
 def flow_measure(
     src: F32,
@@ -331,11 +365,7 @@ def flow_measure(
         xm, xp = offset_down(x, nx, ny * nz), offset_up(x, nx, ny * nz)
         ym, yp = offset_down(y, ny, nz), offset_up(y, ny, nz)
         base = (x * ny + y) * nz
-        sum_x = ti.f64(0.0)
-        sum_y = ti.f64(0.0)
-        sum_z = ti.f64(0.0)
-        max_j2 = ti.f64(0.0)
-        bad = ti.f64(0.0)
+        sums = Sums(0.0)
         for z in range(nz):
             i = base + z
             m = mask[i]
@@ -348,20 +378,8 @@ def flow_measure(
                     ),
                     g,
                 )
-                j2 = ti.f64(j[0] * j[0] + j[1] * j[1] + j[2] * j[2])
-                if not (j2 < 1e30):  # NaN or overflow
-                    bad += 1.0
-                else:
-                    sum_x += ti.f64(j[0])
-                    sum_y += ti.f64(j[1])
-                    sum_z += ti.f64(j[2])
-                    max_j2 = ti.max(max_j2, j2)
-        c = 5 * (x * ny + y)
-        partial[c + 0] = sum_x
-        partial[c + 1] = sum_y
-        partial[c + 2] = sum_z
-        partial[c + 3] = max_j2
-        partial[c + 4] = bad
+                sums = add_velocity(sums, j)
+        store_sums(partial, x * ny + y, sums)
 
 
 @ti.kernel

@@ -22,8 +22,6 @@ the dense lattice.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from poredesign.transport import backend
@@ -38,7 +36,6 @@ SPARSE_BYTES_PER_PORE_VOXEL = {
 }
 AUTO_SPARSE_POROSITY = 0.5  # storage="auto" is sparse at or below this porosity
 STORAGES = ("dense", "sparse", "auto")
-_CS = 1.0 / math.sqrt(3.0)
 
 
 def sparse_lattice_bytes(solid: np.ndarray, pattern: str = "aa") -> int:
@@ -165,11 +162,7 @@ class SparseLattice:
         self.sk.sparse_measure(
             arr, buf.nbr, self.nf, *self.gvec, buf.partial, self._mode(), self.cell_major
         )
-        part = buf.partial.to_numpy().reshape(-1, 5)
-        bad = part[:, 4].sum() > 0
-        mean = part[:, self.ax].sum() / self.nv
-        mach = math.sqrt(part[:, 3].max()) / _CS
-        return mean, mach, bool(bad or not math.isfinite(mean))
+        return self.fk.reduce_measurement(buf.partial.to_numpy(), self.ax, self.nv)
 
     def velocity(self, arr) -> np.ndarray:
         """Velocity field (3, x, y, z) of the state ``arr`` (lattice units; 0 in solid)."""

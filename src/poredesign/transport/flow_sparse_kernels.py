@@ -43,13 +43,16 @@ from poredesign.transport.flow_kernels import (  # noqa: E402
     PAIRS,
     Populations,
     Q,
+    Sums,
     Vec3,
+    add_velocity,
     collide_trt_pair,
     collide_trt_rest,
     density,
     momentum,
     pair_differences,
     pair_sums,
+    store_sums,
 )
 from poredesign.transport.lattice import D3Q19_OPP as OPP  # noqa: E402
 from poredesign.transport.streaming import population_index  # noqa: E402
@@ -210,26 +213,11 @@ def sparse_measure(
     g = Vec3(gx, gy, gz)
     chunks = (nf + MEASURE_CHUNK - 1) // MEASURE_CHUNK
     for c in range(chunks):
-        sum_x = ti.f64(0.0)
-        sum_y = ti.f64(0.0)
-        sum_z = ti.f64(0.0)
-        max_j2 = ti.f64(0.0)
-        bad = ti.f64(0.0)
+        sums = Sums(0.0)
         for n in range(c * MEASURE_CHUNK, ti.min(nf, (c + 1) * MEASURE_CHUNK)):
             j = momentum(pair_differences(load(src, nbr, n, nf, mode, cm)), g)
-            j2 = ti.f64(j[0] * j[0] + j[1] * j[1] + j[2] * j[2])
-            if not (j2 < 1e30):  # NaN or overflow
-                bad += 1.0
-            else:
-                sum_x += ti.f64(j[0])
-                sum_y += ti.f64(j[1])
-                sum_z += ti.f64(j[2])
-                max_j2 = ti.max(max_j2, j2)
-        partial[5 * c + 0] = sum_x
-        partial[5 * c + 1] = sum_y
-        partial[5 * c + 2] = sum_z
-        partial[5 * c + 3] = max_j2
-        partial[5 * c + 4] = bad
+            sums = add_velocity(sums, j)
+        store_sums(partial, c, sums)
 
 
 @ti.kernel
