@@ -138,8 +138,7 @@ def main() -> None:
     with torch.no_grad():
         outputs, _ = model.reconstruction_outputs(volumes[test])
     mu = model.latent_descriptors(solid)  # the latent means of a dense code
-    fraction = solid[test].reshape(len(test), -1).mean(axis=1)
-    bce_porosity = -(fraction * np.log(fraction) + (1 - fraction) * np.log(1 - fraction))
+    bce_porosity = outputs["bce_porosity_only"].numpy()  # the Bernoulli entropy at each porosity
     scores = fit_pca(mu[train]).transform(mu)
     nn_pc12 = direction[train][nearest(scores[train, :2], scores[test, :2])]
     nn_latent = direction[train][nearest(mu[train], mu[test])]

@@ -28,7 +28,12 @@ from poredesign.characterise.space import (
     write_latent,
     write_pca_json,
 )
-from poredesign.characterise.stretch import DIRECTIONS, STRONG_STRETCH, UNKNOWN, chord_directions
+from poredesign.characterise.stretch import (
+    DIRECTIONS,
+    UNKNOWN,
+    chord_directions,
+    strongly_stretched,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +49,7 @@ def pore_chord_summary(structures: store.StructureStore, latent: LatentSet) -> d
     rows = train[known]
     chords = chord_directions(np.stack([structures[int(i)] for i in rows]))
     hit = chords == latent.direction[rows]
-    strong = np.nan_to_num(latent.intensity[rows], nan=0.0) > STRONG_STRETCH
+    strong = strongly_stretched(latent.intensity[rows])
     return {
         "all": float(hit.mean()),
         "strong": float(hit[strong].mean()) if strong.any() else None,

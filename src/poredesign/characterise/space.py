@@ -51,6 +51,7 @@ from poredesign.characterise.stretch import (
     stretch_direction,
     stretch_factors,
     stretch_intensity,
+    strongly_stretched,
 )
 from poredesign.jsonable import jsonable, write_json
 from poredesign.runlog import progress
@@ -164,7 +165,7 @@ class LatentSet:
         r_porosity = component_correlations(scores, self.porosity[train], REPORTED)
         r_intensity = component_correlations(scores, self.intensity[train], REPORTED)
         direction = self.direction[train]
-        strong = np.nan_to_num(self.intensity[train], nan=0.0) > STRONG_STRETCH
+        strong = strongly_stretched(self.intensity[train])
         return jsonable(
             {
                 "explained_variance_ratio": self.pca.explained_variance_ratio,

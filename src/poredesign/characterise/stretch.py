@@ -87,6 +87,12 @@ def direction_names(codes: np.ndarray) -> list[str]:
 STRONG_STRETCH = 0.15
 
 
+def strongly_stretched(intensity: np.ndarray) -> np.ndarray:
+    """Bool mask (n,) of the clearly stretched structures: intensity 1 - min(e) above
+    STRONG_STRETCH (False where the intensity is unknown, NaN)."""
+    return np.nan_to_num(np.asarray(intensity, dtype=float), nan=0.0) > STRONG_STRETCH
+
+
 def leave_one_out_direction_accuracy(
     points: np.ndarray,
     direction: np.ndarray,

@@ -61,11 +61,15 @@ def baseline_warnings(split: Mapping[str, Any], model: str) -> list[str]:
     ]
 
 
+def transfer_test_mses(variants: Mapping[str, Any]) -> tuple[Any, Any]:
+    """Mean test MSE of the pretrained (transfer) and the scratch variant (None when missing)."""
+    return tuple((variants.get(v) or {}).get("test_mse_mean") for v in ("pretrained", "scratch"))
+
+
 def transfer_warning(variants: Mapping[str, Any]) -> list[str]:
     """A warning line when the pretrained (transfer) regressor's mean test MSE is not below the
     one trained from scratch: transfer learning did not help in this run."""
-    pretrained = (variants.get("pretrained") or {}).get("test_mse_mean")
-    scratch = (variants.get("scratch") or {}).get("test_mse_mean")
+    pretrained, scratch = transfer_test_mses(variants)
     if pretrained is None or scratch is None or pretrained < scratch:
         return []
     return [

@@ -15,6 +15,7 @@ from poredesign.report.markdown import (
     fmt,
     r2_warnings,
     read_optional_json,
+    transfer_test_mses,
     transfer_warning,
 )
 
@@ -36,8 +37,7 @@ def _recovered(params: Mapping[str, Any], true: Mapping[str, Any]) -> str:
 
 def _ratio(variants: Mapping[str, Any]) -> float | None:
     """Mean test MSE of the pretrained (transfer) variant over scratch's, None when missing."""
-    pretrained = (variants.get("pretrained") or {}).get("test_mse_mean")
-    scratch = (variants.get("scratch") or {}).get("test_mse_mean")
+    pretrained, scratch = transfer_test_mses(variants)
     return pretrained / scratch if pretrained is not None and scratch else None
 
 
