@@ -126,10 +126,10 @@ def _squares_model_lines(
             f"Test split ({test.get('n', '?')} structures): voxel accuracy of the decoded, "
             f"binarised image {fmt(test.get('voxel_accuracy'), 4)}; its porosity against the "
             f"input's MAPE {fmt(test.get('mape_porosity_reconstruction'), 3)} %, R^2 "
-            f"{fmt(test.get('r2_porosity_reconstruction'), 4)}; BCE per pixel "
+            f"{fmt(test.get('r2_porosity_reconstruction'), 4)}; BCE per voxel "
             f"{fmt(test.get('bce'), 4)} against {fmt(test.get('bce_porosity_only'), 4)} for the "
             f"porosity-only reconstruction (ratio {fmt(test.get('bce_ratio_to_porosity_only'), 3)}"
-            f"); blurry pixels (solid probability in (0.1, 0.9)) "
+            f"); blurry voxels (solid probability in (0.1, 0.9)) "
             f"{fmt(test.get('blurry_fraction'), 3)}.",
             "",
             *baseline_warnings(test, "pVAE"),
