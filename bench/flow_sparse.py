@@ -45,12 +45,12 @@ def _timed(step, steps: int) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def throughput(
-    solid: np.ndarray, steps: int, device: str, threads: int | None, rounds: int = 3
-) -> list[dict]:
-    """Time ``steps`` steps of the dense lattice and of the sparse AA and pull lattices,
-    interleaved over ``rounds`` rounds; the fastest round of each (a shared machine's load
-    varies)."""
+def steppers(
+    solid: np.ndarray, kinds: tuple[str, ...], device: str, threads: int | None
+) -> dict[str, tuple]:
+    """For each lattice kind (``"dense"``, ``"sparse aa"``, ``"sparse pull"``) on ``solid``: a
+    function doing one step (populations start at zero; the force makes them move) and the bytes
+    of lattice state per pore voxel."""
     import taichi as ti
 
     from poredesign.transport import backend
@@ -62,47 +62,69 @@ def throughput(
     nv, nf = solid.size, int((~solid).sum())
     lp, lm = 1.0, 1.0 / (0.5 + 0.1875 / 0.5)
     g = (1e-6, 0.0, 0.0)
+    out: dict[str, tuple] = {}
+    for kind in kinds:
+        if kind == "dense":
+            kernel = fk.step_kernel(active)
+            pair = [ti.ndarray(ti.f32, 19 * nv), ti.ndarray(ti.f32, 19 * nv)]
+            mask = ti.ndarray(ti.u32, nv)
+            mask.from_numpy(fk.neighbour_mask(solid))
+            for buf in pair:
+                fk.fill_zero(buf)
 
-    kernel = fk.step_kernel(active)
-    src, dst = ti.ndarray(ti.f32, 19 * nv), ti.ndarray(ti.f32, 19 * nv)
-    mask = ti.ndarray(ti.u32, nv)
-    mask.from_numpy(fk.neighbour_mask(solid))
-    fk.fill_zero(src)
-    fk.fill_zero(dst)
-    pair = [src, dst]
+            def dense_step(pair=pair, mask=mask, kernel=kernel):
+                kernel(pair[0], pair[1], mask, *solid.shape, *g, lp, lm)
+                pair.reverse()
 
-    def dense_step():
-        kernel(pair[0], pair[1], mask, *solid.shape, *g, lp, lm)
-        pair.reverse()
+            out[kind] = (dense_step, DENSE_BYTES_PER_VOXEL * nv / nf)
+        elif kind.startswith("sparse "):
+            pattern = kind.split()[1]
+            lattice = SparseLattice(solid, 0, g[0], device, threads, pattern=pattern)
+            bufs = [lattice.buf.src, lattice.buf.dst]
 
-    steppers = {"dense": dense_step}
-    per_pore = {"dense": DENSE_BYTES_PER_VOXEL * nv / nf}
-    for pattern in ("aa", "pull"):
-        lattice = SparseLattice(solid, 0, g[0], device, threads, pattern=pattern)
-        bufs = [lattice.buf.src, lattice.buf.dst]
+            def sparse_step(lattice=lattice, bufs=bufs):
+                lattice.step(bufs[0], bufs[1], lp, lm)
+                bufs.reverse()
 
-        def sparse_step(lattice=lattice, bufs=bufs):
-            lattice.step(bufs[0], bufs[1], lp, lm)
-            bufs.reverse()
+            out[kind] = (sparse_step, SPARSE_BYTES_PER_PORE_VOXEL[pattern])
+        else:
+            raise ValueError(f"lattice kind {kind!r}: use dense, 'sparse aa' or 'sparse pull'")
+    return out
 
-        steppers[f"sparse {pattern}"] = sparse_step
-        per_pore[f"sparse {pattern}"] = SPARSE_BYTES_PER_PORE_VOXEL[pattern]
+
+def throughput(
+    solid: np.ndarray,
+    steps: int,
+    device: str,
+    threads: int | None,
+    rounds: int = 3,
+    kinds: tuple[str, ...] = ("dense", "sparse aa", "sparse pull"),
+) -> list[dict]:
+    """Time ``steps`` steps of each lattice kind on ``solid``, interleaved over ``rounds``
+    rounds; the fastest round of each (a shared machine's load varies). Per kind: MLUPS (all
+    voxels), MFLUPS (fluid voxels), CPU seconds per wall second, bytes per pore voxel and the
+    state's memory relative to the dense lattice."""
+    from poredesign.transport.flow import DENSE_BYTES_PER_VOXEL
+
+    nv, nf = solid.size, int((~solid).sum())
+    stepping = steppers(solid, kinds, device, threads)
     best: dict[str, tuple[float, float]] = {}
     for _ in range(rounds):
-        for kind, step in steppers.items():
+        for kind, (step, _) in stepping.items():
             wall, cpu = _timed(step, steps)
             if kind not in best or wall < best[kind][0]:
                 best[kind] = (wall, cpu)
     rows = []
     for kind, (wall, cpu) in best.items():
+        per_pore = stepping[kind][1]
         rows.append(
             dict(
                 kind=kind,
                 mlups=steps * nv / wall / 1e6,
                 mflups=steps * nf / wall / 1e6,
                 cores=cpu / wall,
-                bytes_pore=per_pore[kind],
-                memory=per_pore[kind] * nf / (DENSE_BYTES_PER_VOXEL * nv),
+                bytes_pore=per_pore,
+                memory=per_pore * nf / (DENSE_BYTES_PER_VOXEL * nv),
             )
         )
     return rows

@@ -1,16 +1,23 @@
-"""Transport benchmarks: flow MLUPS and time to converge; diffusivity vs TauFactor and porespy.
+"""Transport benchmarks: flow dense vs sparse lattice; diffusivity vs TauFactor and porespy.
 
-    uv run python bench/transport.py [--device auto|cpu|cuda] [--threads T] [--flow-sizes 64 128]
-        [--diffusion-sizes 100 200 500] [--axes 0 1 2] [--volume TF-500x500x500-1x2x6-v3.tiff]
+    uv run python bench/transport.py [--device auto|cpu|cuda] [--threads T]
+        [--volume TF-500x500x500-1x2x6-v3.tiff] [--flow-sizes 100 200 500]
+        [--converge-sizes 100] [--rounds 3] [--diffusion-sizes 100 200 500] [--axes 0 1 2]
         [--lateral closed|periodic] [--skip-taufactor] [--taufactor-max 200]
         [--skip-porespy] [--porespy-max 200] [--timeout 1800] [--skip-flow] [--skip-diffusion]
 
-Flow: million lattice updates per second of the fused D3Q19 TRT kernel (float32), counting every
-voxel (MLUPS) and the fluid voxels only (MFLUPS; solid voxels are skipped), on (a) a slit (97 %
-pore, the dense worst case) and (b) a spinodoid of porosity 0.5, a = 0.1 (feature length 0.1 N),
-then the time to converge (default tolerance, automatic relaxation time) on the spinodoid.
-CPU seconds per wall second is printed too: on a shared machine it shows how many cores the run
-actually got. Defaults: sizes 64 and 128 on the CPU, 128 and 256 on CUDA.
+Flow (D3Q19 TRT, float32), per volume and lattice in its own process: the dense lattice (two
+population buffers + mask over every voxel, 156 B per voxel) and the pore-only sparse lattice
+(one in-place AA buffer + int32 neighbour table, 152 B per pore voxel) on the domain the solver
+marches on (closed pore clusters along x filled). Printed: million updates of all voxels per
+second (MLUPS) and of the fluid voxels (MFLUPS, fluid-node updates), bytes of lattice state per
+pore voxel, the state in GB, the process's peak RSS, CPU seconds per wall second (how many cores
+the run got on a shared machine) and the load average; the best of ``--rounds`` timed rounds of
+2e8 / N^3 steps (at least 6). A lattice whose state exceeds 85 % of the available memory is
+skipped and said so. Then k, steps and wall time of the full solve with each lattice
+(``--converge-sizes``). Volumes: with ``--volume``, its n^3 corner crops (default 100, 200, 500;
+converged at 100); without, a slit (97 % pore, the dense worst case) and a spinodoid of porosity
+0.5, a = 0.1, at 64 and 128 (CPU) or 128 and 256 (CUDA).
 
 Diffusivity: per size and axis, our Krylov path (CG + matrix-free geometric multigrid), TauFactor
 2 on the CPU (``taufactor.Solver``, its default 1 % flux criterion; run through ``uv run --with
@@ -41,68 +48,138 @@ def _spinodoid(n: int, porosity: float = 0.5, a: float = 0.1, seed: int = 1) -> 
     return spinodoid(n, (a, a, a), porosity, seed=seed)
 
 
-def flow_throughput(solid: np.ndarray, steps: int, device: str, threads: int | None) -> dict:
-    """Time ``steps`` fused steps on ``solid`` (after one warm-up step)."""
+FLOW_LATTICES = ("dense", "sparse aa")  # the workflow's two storages (sparse = AA pattern)
+
+
+def _flow_domain(case: str, n: int, path: str | None) -> np.ndarray:
+    """The domain the flow solver marches on (closed pore clusters along x filled) for a slit
+    (97 % pore, the dense worst case), a spinodoid of porosity 0.5 or the volume's n^3 crop."""
+    from poredesign.transport.connectivity import winding_mask
+
+    if case == "slit":
+        solid = np.zeros((n, n, n), dtype=bool)
+        solid[:, :, : max(2, n // 32)] = True
+    elif case == "spinodoid":
+        solid = _spinodoid(n)
+    else:
+        solid = _volume(n, path)
+    return ~winding_mask(~solid, 0)
+
+
+def _available_bytes() -> int:
+    """MemAvailable of /proc/meminfo (bytes); the machine's total where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def flow_worker(args) -> dict:
+    """One lattice on one domain in this process: throughput of ``args.steps`` steps (best of
+    ``args.rounds``), bytes per pore voxel, the lattice state (GB) and, with ``--converge``, the
+    full solve's k, steps and wall time. A lattice whose state would not fit in 85 % of the
+    available memory is not allocated."""
+    from flow_sparse import throughput
+
+    from poredesign.transport.flow import dense_lattice_bytes
+    from poredesign.transport.flow_sparse import resolve_storage, sparse_lattice_bytes
+
+    t0 = time.perf_counter()
+    solid = _flow_domain(args.case, args.size, args.volume)
+    setup = time.perf_counter() - t0
+    porosity = 1.0 - float(solid.mean())
+    storage = args.lattice.split()[0]
+    state = (
+        dense_lattice_bytes(solid.shape)
+        if storage == "dense"
+        else sparse_lattice_bytes(solid, args.lattice.split()[1])
+    )
+    out = {"porosity": porosity, "state_gb": state / 1e9, "domain_s": setup}
+    try:
+        resolve_storage(storage, solid)  # refuses a dense lattice too large to index
+    except ValueError as err:
+        out["skipped"] = f"state {state / 1e9:.1f} GB; {str(err).split(';')[0]}"
+        return out
+    available = _available_bytes()
+    if state > 0.85 * available:
+        out["skipped"] = f"state {state / 1e9:.1f} GB > 85 % of {available / 1e9:.1f} GB free"
+        return out
+    if args.converge:
+        from poredesign.transport import permeability
+
+        res = permeability(solid, "x", storage=storage, device=args.device, threads=args.threads)
+        out.update(
+            k=res.k, iterations=res.iterations, relax=res.relaxation_time, wall=res.wall_time
+        )
+        return out
+    (row,) = throughput(
+        solid, args.steps, args.device, args.threads, args.rounds, kinds=(args.lattice,)
+    )
+    out.update(row)
+    return out
+
+
+def _flow_cases(args, sizes) -> list[tuple[str, int]]:
+    if args.volume:
+        return [("volume", n) for n in sizes]
+    return [(case, n) for n in sizes for case in ("slit", "spinodoid")]
+
+
+def bench_flow(args, sizes, device) -> None:
     from poredesign.transport import backend
 
-    active = backend.ensure_backend(device, threads)
-    import taichi as ti
-
-    from poredesign.transport import flow_kernels as fk
-
-    step = fk.step_kernel(active)
-
-    n = solid.shape
-    nv = solid.size
-    src = ti.ndarray(ti.f32, 19 * nv)
-    dst = ti.ndarray(ti.f32, 19 * nv)
-    mask = ti.ndarray(ti.u32, nv)
-    mask.from_numpy(fk.neighbour_mask(solid))
-    fk.fill_zero(src)
-    fk.fill_zero(dst)
-    args = (*n, 1e-6, 0.0, 0.0, 1.0, 1.0 / (0.5 + 0.1875 / 0.5))
-    step(src, dst, mask, *args)
-    ti.sync()
-    wall, cpu = time.perf_counter(), time.process_time()
-    for _ in range(steps // 2):
-        step(src, dst, mask, *args)
-        step(dst, src, mask, *args)
-    ti.sync()
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    steps = 2 * (steps // 2)
-    fluid = int((~solid).sum())
-    return {
-        "mlups": steps * nv / wall / 1e6,
-        "mflups": steps * fluid / wall / 1e6,
-        "cores": cpu / wall,
-        "porosity": fluid / nv,
-    }
-
-
-def bench_flow(sizes, device, threads) -> None:
-    from poredesign.transport import backend, permeability
-
-    active = backend.ensure_backend(device, threads)
+    active = backend.ensure_backend(device, args.threads)
+    source = f"{args.volume} corner crops (pore = 255)" if args.volume else "slit, spinodoid 0.5"
     print(f"\n## Flow (D3Q19 TRT, float32) on {active}, {backend.active_threads() or '-'} threads")
-    print(f"{'case':<26} {'MLUPS':>8} {'MFLUPS':>8} {'cores':>6}")
-    for n in sizes:
-        steps = max(20, int(4e8 / n**3)) if active == "cpu" else max(200, int(2e10 / n**3))
-        slit = np.zeros((n, n, n), dtype=bool)
-        slit[:, :, : max(2, n // 32)] = True
-        for name, solid in ((f"slit {n}^3", slit), (f"spinodoid 0.5 {n}^3", _spinodoid(n))):
-            r = flow_throughput(solid, steps, device, threads)
-            print(f"{name:<26} {r['mlups']:8.1f} {r['mflups']:8.1f} {r['cores']:6.2f}")
-    print(
-        f"\n{'time to converge':<26} {'k':>10} {'steps':>7} {'relax':>6} {'wall s':>8} {'MLUPS':>8}"
+    print(f"{source}; closed pores along x filled; one process per lattice (peak RSS)")
+    header = (
+        f"{'case':<18} {'porosity':>8} {'lattice':<10} {'steps':>5} {'MLUPS':>8} {'MFLUPS':>8} "
+        f"{'B/pore':>6} {'state GB':>8} {'RSS GB':>6} {'cores':>5} {'load':>9}"
     )
-    for n in sizes:
-        solid = _spinodoid(n)
-        for axis in ("x",):
-            res = permeability(solid, axis, device=device, threads=threads)
-            mlups = res.iterations * solid.size / res.wall_time / 1e6
+    print(header)
+    print("-" * len(header))
+    for case, n in _flow_cases(args, sizes):
+        nv = n**3
+        steps = max(6, int(2e8 / nv)) if active == "cpu" else max(200, int(2e10 / nv))
+        steps += steps % 2  # the AA pattern alternates even and odd steps
+        for lattice in FLOW_LATTICES:
+            extra = ["--case", case, "--lattice", lattice, "--steps", str(steps)]
+            r = _run_worker("flow", n, 0, args, extra)
+            name = f"{case} {n}^3"
+            if "error" in r or "skipped" in r:
+                why = r.get("error") or f"{r['porosity']:8.3f} {lattice:<10} {r['skipped']}"
+                print(f"{name:<18} {why}", flush=True)
+                continue
             print(
-                f"{'spinodoid 0.5 ' + str(n) + '^3 ' + axis:<26} {res.k:10.5f} "
-                f"{res.iterations:7d} {res.relaxation_time:6.3f} {res.wall_time:8.2f} {mlups:8.1f}"
+                f"{name:<18} {r['porosity']:8.3f} {lattice:<10} {steps:>5} {r['mlups']:8.1f} "
+                f"{r['mflups']:8.1f} {r['bytes_pore']:6.0f} {r['state_gb']:8.2f} "
+                f"{r['rss_gb']:6.2f} {r['cores']:5.2f} {r['load'][0]:4.1f}-{r['load'][1]:<4.1f}",
+                flush=True,
+            )
+    print(
+        f"\n{'time to converge (x)':<18} {'lattice':<10} {'k':>10} {'steps':>7} {'relax':>6} "
+        f"{'wall s':>8} {'MLUPS':>8} {'RSS GB':>6}"
+    )
+    for case, n in _flow_cases(args, args.converge_sizes or sizes):
+        if case == "slit":
+            continue
+        for lattice in FLOW_LATTICES:
+            r = _run_worker(
+                "flow", n, 0, args, ["--case", case, "--lattice", lattice, "--converge"]
+            )
+            name = f"{case} {n}^3"
+            if "error" in r or "skipped" in r:
+                print(f"{name:<18} {lattice:<10} {r.get('error') or r['skipped']}", flush=True)
+                continue
+            mlups = r["iterations"] * n**3 / r["wall"] / 1e6
+            print(
+                f"{name:<18} {lattice:<10} {r['k']:10.5f} {r['iterations']:7d} {r['relax']:6.3f} "
+                f"{r['wall']:8.2f} {mlups:8.1f} {r['rss_gb']:6.2f}",
+                flush=True,
             )
 
 
@@ -120,12 +197,19 @@ def _volume(n: int, path: str | None) -> np.ndarray:
 
 
 def worker(args) -> None:
-    """One solve in this process; prints one JSON line (eta, tau, wall, cpu, peak RSS)."""
+    """One solve (or one flow lattice) in this process; prints one JSON line (eta, tau, wall,
+    cpu, peak RSS, load average before / after)."""
     import json
     import resource
 
-    solid = _volume(args.size, args.volume)
     load = os.getloadavg()[0]
+    if args.worker == "flow":
+        out = flow_worker(args)
+        out["rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+        out["load"] = [load, os.getloadavg()[0]]
+        print("RESULT " + json.dumps(out), flush=True)
+        return
+    solid = _volume(args.size, args.volume)
     wall, cpu = time.perf_counter(), time.process_time()
     if args.worker == "ours":
         from poredesign.transport import diffusivity
@@ -160,7 +244,7 @@ def worker(args) -> None:
     print("RESULT " + json.dumps(out), flush=True)
 
 
-def _run_worker(kind: str, n: int, axis: int, args) -> dict | None:
+def _run_worker(kind: str, n: int, axis: int, args, extra: list[str] = ()) -> dict:
     """Run ``worker`` in a fresh process (its own peak RSS); TauFactor through ``uv run --with``
     (a throwaway environment: TauFactor is a comparison, not a dependency)."""
     import json
@@ -171,6 +255,9 @@ def _run_worker(kind: str, n: int, axis: int, args) -> dict | None:
     if kind == "taufactor":
         cmd = ["uv", "run", "--with", "taufactor", "python", __file__]
     cmd += ["--worker", kind, "--size", str(n), "--axis", str(axis), "--lateral", args.lateral]
+    cmd += ["--device", args.device, "--rounds", str(args.rounds), *extra]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
     if args.volume:
         cmd += ["--volume", args.volume]
     try:
@@ -228,7 +315,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--flow-sizes", type=int, nargs="*", default=None)
+    parser.add_argument(
+        "--flow-sizes",
+        type=int,
+        nargs="*",
+        default=None,
+        help="default 100 200 500 with --volume, else 64 128 (CPU) / 128 256 (CUDA)",
+    )
+    parser.add_argument(
+        "--converge-sizes",
+        type=int,
+        nargs="*",
+        default=None,
+        help="sizes solved to steady state per lattice; default 100 with --volume, else the"
+        " flow sizes",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="flow: timed rounds, best kept")
     parser.add_argument("--diffusion-sizes", type=int, nargs="*", default=[100, 200])
     parser.add_argument("--axes", type=int, nargs="*", default=[0, 1, 2])
     parser.add_argument(
@@ -242,8 +344,12 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per solve")
     parser.add_argument("--skip-flow", action="store_true")
     parser.add_argument("--skip-diffusion", action="store_true")
-    kinds = ("ours", "taufactor", "porespy")
+    kinds = ("ours", "taufactor", "porespy", "flow")
     parser.add_argument("--worker", choices=kinds, help=argparse.SUPPRESS)
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--lattice", choices=FLOW_LATTICES, help=argparse.SUPPRESS)
+    parser.add_argument("--steps", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--converge", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--axis", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -253,10 +359,17 @@ def main() -> None:
     from poredesign.transport import backend
 
     device = backend.resolve_device(args.device)
-    sizes = args.flow_sizes or ([64, 128] if device == "cpu" else [128, 256])
+    if args.flow_sizes:
+        sizes = args.flow_sizes
+    elif args.volume:
+        sizes = [100, 200, 500]
+    else:
+        sizes = [64, 128] if device == "cpu" else [128, 256]
+    if args.converge_sizes is None and args.volume:
+        args.converge_sizes = [100]
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     if not args.skip_flow:
-        bench_flow(sizes, device, args.threads)
+        bench_flow(args, sizes, device)
     if not args.skip_diffusion:
         bench_diffusion(args)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")

@@ -163,7 +163,11 @@ def _check_flow_memory(solid: np.ndarray, label: str, storage: str, factor: int 
         sparse_lattice_bytes,
     )
 
-    if resolve_storage(storage, solid) == "sparse":
+    try:
+        chosen = resolve_storage(storage, solid)
+    except ValueError as err:  # a dense lattice too large to index
+        raise SystemExit(f"{label}: {err}") from err
+    if chosen == "sparse":
         need = factor * sparse_lattice_bytes(solid)
         what = f"the sparse D3Q19 lattice ({SPARSE_BYTES_PER_PORE_VOXEL['aa']} B per pore voxel)"
     else:

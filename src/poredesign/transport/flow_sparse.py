@@ -36,6 +36,9 @@ SPARSE_BYTES_PER_PORE_VOXEL = {
 }
 AUTO_SPARSE_POROSITY = 0.5  # storage="auto" is sparse at or below this porosity
 STORAGES = ("dense", "sparse", "auto")
+# Taichi indexes an ndarray with int32: the dense lattice's 19 populations per voxel cap it at
+# 113 M voxels (about 483^3), the sparse one's at 113 M pore voxels
+MAX_LATTICE_NODES = (2**31 - 1) // Q
 
 
 def sparse_lattice_bytes(solid: np.ndarray, pattern: str = "aa") -> int:
@@ -45,12 +48,20 @@ def sparse_lattice_bytes(solid: np.ndarray, pattern: str = "aa") -> int:
 
 def resolve_storage(storage: str, solid: np.ndarray) -> str:
     """``"dense"`` or ``"sparse"``: ``"auto"`` is sparse when the porosity of the prepared domain
-    ``solid`` is at most AUTO_SPARSE_POROSITY."""
+    ``solid`` is at most AUTO_SPARSE_POROSITY or when the volume has more voxels than a dense
+    lattice can index (MAX_LATTICE_NODES). Raises ValueError for ``"dense"`` on such a volume."""
     if storage not in STORAGES:
         raise ValueError(f"storage must be one of {STORAGES}; got {storage!r}")
+    too_big = solid.size > MAX_LATTICE_NODES
     if storage == "auto":
         porosity = 1.0 - float(np.count_nonzero(solid)) / solid.size
-        return "sparse" if porosity <= AUTO_SPARSE_POROSITY else "dense"
+        return "sparse" if porosity <= AUTO_SPARSE_POROSITY or too_big else "dense"
+    if storage == "dense" and too_big:
+        raise ValueError(
+            f"the dense flow lattice holds at most {MAX_LATTICE_NODES:,} voxels (19 populations"
+            f" each in one int32-indexed array); {tuple(int(n) for n in solid.shape)} has"
+            f" {solid.size:,}: use storage 'sparse' or 'auto' (pore voxels only) or a crop"
+        )
     return storage
 
 
@@ -65,8 +76,11 @@ def fluid_tables(solid: np.ndarray, cell_major: bool = True) -> tuple[np.ndarray
     solid = np.ascontiguousarray(solid, dtype=bool)
     fluid = ~solid
     nf = int(np.count_nonzero(fluid))
-    if Q * nf >= 2**31:
-        raise ValueError(f"{nf} fluid voxels: their 19 populations do not fit an int32 index")
+    if nf > MAX_LATTICE_NODES:
+        raise ValueError(
+            f"{nf:,} pore voxels: the sparse flow lattice holds at most {MAX_LATTICE_NODES:,}"
+            f" (19 populations each in one int32-indexed array); solve a crop"
+        )
     number = np.full(solid.shape, -1, dtype=np.int32)
     number[fluid] = np.arange(nf, dtype=np.int32)
     index = np.flatnonzero(fluid.ravel()).astype(np.int32)

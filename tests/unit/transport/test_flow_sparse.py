@@ -99,6 +99,22 @@ def test_auto_is_sparse_at_low_porosity_only():
         permeability(low, "x", storage="compressed")
 
 
+def test_a_volume_too_large_for_the_dense_lattice_goes_sparse(monkeypatch):
+    # Taichi's int32 array index caps a lattice at MAX_LATTICE_NODES nodes (483^3 dense voxels);
+    # shrunk here so that 8^3 voxels exceed it and its ~300 pore voxels do not
+    from poredesign.transport import flow_sparse
+
+    solid = spinodoid(8, (0.3, 0.3, 0.3), 0.6, seed=2)
+    monkeypatch.setattr(flow_sparse, "MAX_LATTICE_NODES", 400)
+    with pytest.raises(ValueError, match=r"dense flow lattice holds at most 400 voxels.*'sparse'"):
+        permeability(solid, "x", storage="dense")
+    result = permeability(solid, "x", storage="auto")  # porosity 0.6: dense if it could index
+    assert result.storage == "sparse" and result.k > 0
+    monkeypatch.setattr(flow_sparse, "MAX_LATTICE_NODES", 100)
+    with pytest.raises(ValueError, match=r"pore voxels: the sparse flow lattice holds at most 100"):
+        permeability(solid, "x", storage="sparse")
+
+
 def test_closed_sides_pass_the_storage_on():
     solid = spinodoid(16, (0.2, 0.2, 0.2), 0.4, seed=5)
     dense, sparse = _both(solid, "y", lateral="closed")

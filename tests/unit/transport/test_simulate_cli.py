@@ -57,6 +57,13 @@ def test_cli_refuses_a_flow_lattice_that_does_not_fit(tmp_path, monkeypatch):
     with pytest.raises(SystemExit, match="dense D3Q19"):
         cli_main([*flow, "--storage", "dense"])
     assert cli_main([*flow, "--storage", "sparse", "--axis", "x", "--quiet"]) == 0
+    # more voxels than a dense lattice can index: one line, not Taichi's shape error
+    from poredesign.transport import flow_sparse
+
+    monkeypatch.setattr(flow_sparse, "MAX_LATTICE_NODES", 1000)
+    with pytest.raises(SystemExit, match=r"v.npy: the dense flow lattice holds at most 1,000"):
+        cli_main([*flow, "--storage", "dense"])
+    monkeypatch.undo()
     # diffusivity alone does not need the lattice
     assert cli_main(["simulate", str(tmp_path / "v.npy"), "--property", "diffusivity"]) == 0
 
