@@ -159,6 +159,7 @@ def _check_flow_memory(solid: np.ndarray, label: str, storage: str, factor: int 
     from poredesign.transport.flow import DENSE_BYTES_PER_VOXEL, dense_lattice_bytes
     from poredesign.transport.flow_sparse import (
         SPARSE_BYTES_PER_PORE_VOXEL,
+        SPARSE_SETUP_BYTES_PER_PORE_VOXEL,
         resolve_storage,
         sparse_lattice_bytes,
     )
@@ -168,8 +169,11 @@ def _check_flow_memory(solid: np.ndarray, label: str, storage: str, factor: int 
     except ValueError as err:  # a dense lattice too large to index
         raise SystemExit(f"{label}: {err}") from err
     if chosen == "sparse":
-        need = factor * sparse_lattice_bytes(solid)
-        what = f"the sparse D3Q19 lattice ({SPARSE_BYTES_PER_PORE_VOXEL['aa']} B per pore voxel)"
+        need = factor * sparse_lattice_bytes(solid, peak=True)
+        what = (
+            f"the sparse D3Q19 lattice ({SPARSE_BYTES_PER_PORE_VOXEL['aa']} B per pore voxel,"
+            f" + {SPARSE_SETUP_BYTES_PER_PORE_VOXEL} B while it is built)"
+        )
     else:
         need = factor * dense_lattice_bytes(solid.shape)
         what = f"the dense D3Q19 lattice ({DENSE_BYTES_PER_VOXEL} B per voxel)"
