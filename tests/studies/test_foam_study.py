@@ -31,9 +31,9 @@ def reduced_config() -> dict:
     config["learn"]["permeability"].update(
         epochs=3, hparams={"channels": [4, 8, 8], "kernels": [3, 3, 3], "hidden": [16]}
     )
-    config["learn"]["pvae"].update(
-        phase_epochs=[4, 2, 2], hparams={"channels": [8, 16, 16], "hidden": 64, "latent_dim": 8}
-    )
+    # the study's grid code, narrower: 1 channel on the 4^3 grid
+    hparams = {**SMALL["learn"]["pvae"]["hparams"], "channels": [8, 16], "latent_dim": 64}
+    config["learn"]["pvae"].update(phase_epochs=[4, 2, 2], hparams=hparams)
     config["design"]["latent"].update(
         targets={**SMALL["design"]["latent"]["targets"], "count": TARGETS},
         starts=3,
