@@ -25,7 +25,9 @@ taufactor``, a throwaway environment) and porespy's ``tortuosity_fd`` (OpenPNM),
 process: tau, its difference to ours, wall and CPU seconds, the process's peak RSS and the load
 average before / after. The volume is the n^3 corner crop of TauFactor's public 500^3 test
 volume (``--volume``; docs/paper/TF-500x500x500-1x2x6-v3.tiff.zip in tldr-group/taufactor; pore =
-255, porosity 0.3) or, without it, a spinodoid of porosity 0.3. Closed lateral faces by default
+255, porosity 0.3; read as ``poredesign simulate`` reads a TIFF: x = columns, y = rows, z = pages,
+so the page axis of TauFactor's published tau 4.2431 is z here) or, without it, a spinodoid of
+porosity 0.3. Closed lateral faces by default
 (TauFactor's and porespy's convention). Sizes above ``--taufactor-max`` / ``--porespy-max`` skip
 those (porespy's network does not fit in memory at 500^3; TauFactor's SOR on 2 CPU cores would
 take hours there).
@@ -185,11 +187,12 @@ def bench_flow(args, sizes, device) -> None:
 
 def _volume(n: int, path: str | None) -> np.ndarray:
     """Solid (True) of the n^3 corner crop of TauFactor's test volume (pore = 255), or a
-    spinodoid of porosity 0.3 (a = 0.1) without one."""
+    spinodoid of porosity 0.3 (a = 0.1) without one. The TIFF is read as ``poredesign
+    simulate`` reads it (x = columns, y = rows, z = pages), so that the axes mean the same."""
     if path:
-        import tifffile
+        from poredesign.structures.volume_io import read_tiff
 
-        volume = tifffile.imread(path)
+        volume = read_tiff(path)
         if min(volume.shape) < n:
             raise SystemExit(f"{path}: shape {volume.shape} is smaller than {n}^3")
         return np.ascontiguousarray(volume[:n, :n, :n] != 255)
