@@ -68,18 +68,6 @@ def _flow_domain(case: str, n: int, path: str | None) -> np.ndarray:
     return ~winding_mask(~solid, 0)
 
 
-def _available_bytes() -> int:
-    """MemAvailable of /proc/meminfo (bytes); the machine's total where it cannot be read."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
 def flow_worker(args) -> dict:
     """One lattice on one domain in this process: throughput of ``args.steps`` steps (best of
     ``args.rounds``), bytes per pore voxel, the lattice state (GB) and, with ``--converge``, the
@@ -106,7 +94,10 @@ def flow_worker(args) -> dict:
     except ValueError as err:
         out["skipped"] = f"state {state / 1e9:.1f} GB; {str(err).split(';')[0]}"
         return out
-    available = _available_bytes()
+    from poredesign.devices import available_memory
+
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    available = available_memory() or total
     if state > 0.85 * available:
         out["skipped"] = f"state {state / 1e9:.1f} GB > 85 % of {available / 1e9:.1f} GB free"
         return out

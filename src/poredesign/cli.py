@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from poredesign.devices import available_memory
 from poredesign.jsonable import jsonable
 from poredesign.runlog import error_line
 
@@ -141,18 +142,6 @@ def parse_crop(text: str, shape: Sequence[int]) -> tuple[slice, slice, slice]:
     return tuple(slices)
 
 
-def _available_memory() -> int | None:
-    """MemAvailable of /proc/meminfo in bytes (None where unknown)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
 def _check_flow_memory(solid: np.ndarray, label: str, storage: str, factor: int = 1) -> None:
     """Refuse (one line) a flow run whose lattice (``storage``: dense, sparse or auto;
     ``factor`` x: mirroring) would not fit in the available memory."""
@@ -177,7 +166,7 @@ def _check_flow_memory(solid: np.ndarray, label: str, storage: str, factor: int 
     else:
         need = factor * dense_lattice_bytes(solid.shape)
         what = f"the dense D3Q19 lattice ({DENSE_BYTES_PER_VOXEL} B per voxel)"
-    available = _available_memory()
+    available = available_memory()
     if available is not None and need > 0.9 * available:
         raise SystemExit(
             f"{label}: permeability on {tuple(int(n) for n in solid.shape)} needs about "

@@ -46,7 +46,7 @@ def test_cli_crop_solves_the_sub_volume(tmp_path, capsys):
 
 def test_cli_refuses_a_flow_lattice_that_does_not_fit(tmp_path, monkeypatch):
     np.save(tmp_path / "v.npy", spinodoid(16, (0.2, 0.2, 0.2), 0.5, seed=1))
-    monkeypatch.setattr(cli, "_available_memory", lambda: 100_000)
+    monkeypatch.setattr(cli, "available_memory", lambda: 100_000)
     flow = ["simulate", str(tmp_path / "v.npy"), "--property", "permeability"]
     with pytest.raises(SystemExit, match=r"needs about 0.0 GB .*156 B per voxel.*--crop"):
         cli_main([*flow, "--storage", "dense"])
@@ -54,7 +54,7 @@ def test_cli_refuses_a_flow_lattice_that_does_not_fit(tmp_path, monkeypatch):
         cli_main([*flow, "--storage", "sparse"])
     # 600 kB: the dense lattice (639 kB) does not fit, the pore voxels' (half of them, 228 B each
     # while the lattice is built) do
-    monkeypatch.setattr(cli, "_available_memory", lambda: 600_000)
+    monkeypatch.setattr(cli, "available_memory", lambda: 600_000)
     with pytest.raises(SystemExit, match="dense D3Q19"):
         cli_main([*flow, "--storage", "dense"])
     assert cli_main([*flow, "--storage", "sparse", "--axis", "x", "--quiet"]) == 0
