@@ -252,8 +252,9 @@ class FlowSolver:
             mean, mach, bad = 0.5 * (mean_1 + mean_2), max(mach_1, mach_2), bad_1 or bad_2
             march.mean, march.mach = mean, mach
             march.history.append((march.steps, mean))
-            if progress is not None and len(march.history) > 1:
-                previous = march.history[-2][1]
+            if progress is not None:
+                # the march starts from rest: the first check's change is from a zero velocity
+                previous = march.history[-2][1] if len(march.history) > 1 else 0.0
                 change = abs(mean - previous) / max(abs(mean), 1e-300)
                 progress(march.steps, change, tol)
             if bad:

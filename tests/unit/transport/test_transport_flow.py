@@ -197,3 +197,14 @@ def test_a_foreign_reinitialisation_is_noticed():
     ti.init(arch=ti.cpu)  # someone else resets Taichi: every array made before is gone
     assert permeability(solid, "x").k == pytest.approx(before, rel=1e-6)
     assert backend.generation() > generation
+
+
+def test_progress_is_reported_from_the_first_check():
+    # a large scan's first check comes minutes after the start: it is reported (the change from
+    # the state of rest, 1), then the relative change of the mean velocity, down to below tol
+    calls = []
+    solid = spinodoid(24, (0.2, 0.2, 0.2), 0.5, seed=3)
+    result = permeability(solid, "x", check_every=20, progress=lambda *a: calls.append(a))
+    assert result.converged and calls[0] == (20, pytest.approx(1.0), 1e-4)
+    assert [c[0] for c in calls] == list(range(20, result.iterations + 1, 20))
+    assert calls[-1][1] < 1e-4 < calls[1][1] < 1.0
