@@ -147,8 +147,8 @@ def _check_flow_memory(solid: np.ndarray, label: str, storage: str, factor: int 
     ``factor`` x: mirroring) would not fit in the available memory."""
     from poredesign.transport.flow import DENSE_BYTES_PER_VOXEL, dense_lattice_bytes
     from poredesign.transport.flow_sparse import (
+        SETUP_BYTES_PER_VOXEL,
         SPARSE_BYTES_PER_PORE_VOXEL,
-        SPARSE_SETUP_BYTES_PER_PORE_VOXEL,
         resolve_storage,
         sparse_lattice_bytes,
     )
@@ -161,7 +161,7 @@ def _check_flow_memory(solid: np.ndarray, label: str, storage: str, factor: int 
         need = factor * sparse_lattice_bytes(solid, peak=True)
         what = (
             f"the sparse D3Q19 lattice ({SPARSE_BYTES_PER_PORE_VOXEL['aa']} B per pore voxel,"
-            f" + {SPARSE_SETUP_BYTES_PER_PORE_VOXEL} B while it is built)"
+            f" + {SETUP_BYTES_PER_VOXEL} B per voxel and a block while it is built)"
         )
     else:
         need = factor * dense_lattice_bytes(solid.shape)

@@ -58,12 +58,20 @@ from poredesign.transport.lattice import D3Q19_OPP as OPP  # noqa: E402
 from poredesign.transport.streaming import population_index  # noqa: E402
 
 I32 = ti.types.ndarray(dtype=ti.i32, ndim=1)
+
 NQ = Q - 1  # moving directions: neighbour slots per voxel
 
 PULL = 0
 AA_EVEN = 1
 AA_ODD = 2
 MEASURE_CHUNK = 4096  # fluid voxels per partial sum of a measurement
+
+
+@ti.kernel
+def upload_block(dst: I32, src: I32, offset: ti.i32):
+    """dst[offset : offset + len(src)] = src (a host block written into a device table)."""
+    for i in src:
+        dst[offset + i] = src[i]
 
 
 @ti.func

@@ -138,6 +138,21 @@ def test_fluid_tables_point_to_the_upstream_voxel():
     assert np.array_equal(direction_major.reshape(18, -1).T, table)
 
 
+@pytest.mark.parametrize("cell_major", [True, False])
+def test_the_neighbour_table_uploaded_in_blocks_gives_the_same_k(monkeypatch, cell_major):
+    # large scans upload the table block by block (cell-major on the CPU, one slice per
+    # direction with the GPU's direction-major layout): 37-voxel blocks here, 4 M by default
+    from poredesign.transport import flow_kernels, flow_sparse
+
+    solid = spinodoid(16, (0.2, 0.2, 0.2), 0.35, seed=5)
+    whole = permeability(solid, "y", storage="sparse")
+    monkeypatch.setattr(flow_sparse, "NEIGHBOUR_BLOCK", 37)
+    monkeypatch.setattr(flow_kernels, "cell_major", lambda device: cell_major)
+    blocked = permeability(solid, "y", storage="sparse")
+    assert blocked.iterations == whole.iterations
+    assert blocked.k == pytest.approx(whole.k, rel=1e-6)
+
+
 def test_memory_per_pore_voxel():
     assert SPARSE_BYTES_PER_PORE_VOXEL["aa"] == 19 * 4 + 18 * 4 + 4
     porosity = 0.4  # the in-place sparse state is at most 40 % of the dense one there
