@@ -78,9 +78,7 @@ def flow_worker(args) -> dict:
     from poredesign.transport.flow import dense_lattice_bytes
     from poredesign.transport.flow_sparse import resolve_storage, sparse_lattice_bytes
 
-    t0 = time.perf_counter()
     solid = _flow_domain(args.case, args.size, args.volume)
-    setup = time.perf_counter() - t0
     porosity = 1.0 - float(solid.mean())
     storage = args.lattice.split()[0]
     state = (
@@ -88,7 +86,7 @@ def flow_worker(args) -> dict:
         if storage == "dense"
         else sparse_lattice_bytes(solid, args.lattice.split()[1])
     )
-    out = {"porosity": porosity, "state_gb": state / 1e9, "domain_s": setup}
+    out = {"porosity": porosity, "state_gb": state / 1e9}
     try:
         resolve_storage(storage, solid)  # refuses a dense lattice too large to index
     except ValueError as err:
@@ -140,7 +138,7 @@ def bench_flow(args, sizes, device) -> None:
         steps = max(6, int(2e8 / nv)) if active == "cpu" else max(200, int(2e10 / nv))
         steps += steps % 2  # the AA pattern alternates even and odd steps
         for lattice in FLOW_LATTICES:
-            extra = ["--case", case, "--lattice", lattice, "--steps", str(steps)]
+            extra = ("--case", case, "--lattice", lattice, "--steps", str(steps))
             r = _run_worker("flow", n, 0, args, extra)
             name = f"{case} {n}^3"
             if "error" in r or "skipped" in r:
@@ -162,7 +160,7 @@ def bench_flow(args, sizes, device) -> None:
             continue
         for lattice in FLOW_LATTICES:
             r = _run_worker(
-                "flow", n, 0, args, ["--case", case, "--lattice", lattice, "--converge"]
+                "flow", n, 0, args, ("--case", case, "--lattice", lattice, "--converge")
             )
             name = f"{case} {n}^3"
             if "error" in r or "skipped" in r:
@@ -238,7 +236,7 @@ def worker(args) -> None:
     print("RESULT " + json.dumps(out), flush=True)
 
 
-def _run_worker(kind: str, n: int, axis: int, args, extra: list[str] = ()) -> dict:
+def _run_worker(kind: str, n: int, axis: int, args, extra: tuple[str, ...] = ()) -> dict:
     """Run ``worker`` in a fresh process (its own peak RSS); TauFactor through ``uv run --with``
     (a throwaway environment: TauFactor is a comparison, not a dependency)."""
     import json

@@ -41,6 +41,7 @@ STORAGES = ("dense", "sparse", "auto")
 MAX_LATTICE_NODES = (2**31 - 1) // Q
 
 
+NEIGHBOUR_BLOCK = 1 << 22  # fluid voxels per block of the neighbour table built on the host
 # while the lattice is built (:func:`neighbour_blocks`): the fluid number of every voxel (int32)
 # and one block of the neighbour table with its int64 coordinates
 SETUP_BYTES_PER_VOXEL = 4
@@ -80,10 +81,7 @@ def resolve_storage(storage: str, solid: np.ndarray) -> str:
     return storage
 
 
-NEIGHBOUR_BLOCK = 1 << 22  # fluid voxels per block of the neighbour table built on the host
-
-
-def _fluid_numbers(solid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def fluid_numbers(solid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(number, index): the fluid number of every voxel (int32, -1 where solid; flat, C order)
     and the dense index of each fluid voxel (int32, ascending)."""
     fluid = ~np.ascontiguousarray(solid, dtype=bool).ravel()
@@ -98,39 +96,21 @@ def _fluid_numbers(solid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return number, np.flatnonzero(fluid).astype(np.int32)
 
 
-def neighbour_blocks(
-    shape: tuple[int, int, int], number: np.ndarray, index: np.ndarray, block: int | None = None
-):
-    """The neighbour table in blocks of fluid voxels: yields (first fluid number, table) with
-    table int32 (n, 18), the fluid number of the voxel ``x - c_q`` (periodic) for q = 1..18, -1
-    where it is solid. Blocks (default NEIGHBOUR_BLOCK voxels) bound the host memory (72 B per
-    voxel of a block) for large scans."""
+def neighbour_blocks(shape: tuple[int, int, int], number: np.ndarray, index: np.ndarray):
+    """The neighbour table in blocks of NEIGHBOUR_BLOCK fluid voxels: yields (first fluid number,
+    table) with table int32 (n, 18), the fluid number of the voxel ``x - c_q`` (periodic) for
+    q = 1..18, -1 where it is solid. Blocks bound the host memory (72 B per voxel of a block)
+    for large scans."""
     nx, ny, nz = shape
-    block = block or NEIGHBOUR_BLOCK
-    for start in range(0, index.size, block):
-        x, y, z = np.unravel_index(index[start : start + block].astype(np.int64), shape)
+    for start in range(0, index.size, NEIGHBOUR_BLOCK):
+        block = index[start : start + NEIGHBOUR_BLOCK].astype(np.int64)
+        x, y, z = np.unravel_index(block, shape)
         table = np.empty((x.size, NQ), dtype=np.int32)
         for q in range(1, Q):
             cx, cy, cz = D3Q19_C[q]
             upstream = (((x - cx) % nx) * ny + (y - cy) % ny) * nz + (z - cz) % nz
             table[:, q - 1] = number[upstream]
         yield start, table
-
-
-def fluid_tables(solid: np.ndarray, cell_major: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """(index, nbr) of the fluid voxels of ``solid`` (True = solid, periodic), whole on the host.
-
-    ``index``: int32 (nf,), the dense voxel index ``(x * ny + y) * nz + z`` of each fluid voxel,
-    ascending. ``nbr``: int32 (18 * nf,), the fluid number of the voxel ``x - c_q`` for each
-    moving direction q = 1..18, -1 where it is solid; cell-major ``n * 18 + q - 1`` or
-    direction-major ``(q - 1) * nf + n``.
-    """
-    number, index = _fluid_numbers(solid)
-    blocks = [table for _, table in neighbour_blocks(solid.shape, number, index)]
-    nbr = np.concatenate(blocks) if blocks else np.empty((0, NQ), dtype=np.int32)
-    if not cell_major:
-        nbr = np.ascontiguousarray(nbr.T)
-    return index, nbr.ravel()
 
 
 class _SparseBuffers:
@@ -176,7 +156,7 @@ class SparseLattice:
         self.shape = tuple(solid.shape)
         self.ax = axis
         self.nv = int(solid.size)
-        number, index = _fluid_numbers(solid)
+        number, index = fluid_numbers(solid)
         self.index = index  # host copy: only the velocity field needs it
         self.nf = nf = int(index.size)
         self.bytes_per_pore_voxel = SPARSE_BYTES_PER_PORE_VOXEL[pattern]
@@ -188,7 +168,6 @@ class SparseLattice:
             else:
                 for q in range(NQ):
                     sk.upload_block(buf.nbr, np.ascontiguousarray(table[:, q]), q * nf + start)
-        del number
         fk.fill_zero(buf.src)
         if buf.dst is not buf.src:
             fk.fill_zero(buf.dst)

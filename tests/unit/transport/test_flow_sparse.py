@@ -11,7 +11,8 @@ from poredesign.transport.flow import DENSE_BYTES_PER_VOXEL, FlowSolver
 from poredesign.transport.flow_sparse import (
     SPARSE_BYTES_PER_PORE_VOXEL,
     SparseLattice,
-    fluid_tables,
+    fluid_numbers,
+    neighbour_blocks,
     resolve_storage,
 )
 from poredesign.transport.lattice import D3Q19_C
@@ -121,21 +122,29 @@ def test_closed_sides_pass_the_storage_on():
     assert sparse.lateral == "closed" and sparse.k == pytest.approx(dense.k, rel=REL)
 
 
-def test_fluid_tables_point_to_the_upstream_voxel():
+def test_the_neighbour_table_points_to_the_upstream_voxel(monkeypatch):
+    from poredesign.transport import flow_kernels
+
     rng = np.random.default_rng(0)
     solid = rng.random((3, 4, 5)) < 0.4
-    index, nbr = fluid_tables(solid, cell_major=True)
+    number, index = fluid_numbers(solid)
+    blocks = list(neighbour_blocks(solid.shape, number, index))
     fluid = np.argwhere(~solid)
-    assert index.dtype == np.int32 and nbr.dtype == np.int32
+    assert index.dtype == np.int32 and all(t.dtype == np.int32 for _, t in blocks)
     assert np.array_equal(index, np.ravel_multi_index(fluid.T, solid.shape))
-    table = nbr.reshape(len(index), 18)
+    table = np.concatenate([t for _, t in blocks])
     number = {tuple(p): n for n, p in enumerate(fluid)}
     for n, p in enumerate(fluid):
         for q in range(1, 19):
             up = tuple((p - np.array(D3Q19_C[q])) % solid.shape)
             assert table[n, q - 1] == (-1 if solid[up] else number[up])
-    _, direction_major = fluid_tables(solid, cell_major=False)
-    assert np.array_equal(direction_major.reshape(18, -1).T, table)
+    # the table the lattice holds: cell-major n * 18 + q - 1 (CPU), direction-major
+    # (q - 1) * nf + n (CUDA's layout, forced here)
+    cell = SparseLattice(solid, 0, 1e-6).buf.nbr.to_numpy()
+    assert np.array_equal(cell.reshape(len(index), 18), table)
+    monkeypatch.setattr(flow_kernels, "cell_major", lambda device: False)
+    direction = SparseLattice(solid, 0, 1e-6).buf.nbr.to_numpy()
+    assert np.array_equal(direction.reshape(18, -1).T, table)
 
 
 @pytest.mark.parametrize("cell_major", [True, False])
