@@ -67,8 +67,12 @@ def main() -> None:
             Path(args.out) / args.target / name.replace("=", "-").replace(",", "_"),
             settings=RefineSettings.from_config(refine),
             abc=AbcSettings.from_config(config["design"]["abc"]),
-            train=TrainSettings.from_config(
-                config["learn"]["diffusivity"], config["learn"], config["seed"], config["device"]
+            train=TrainSettings.for_model(
+                "diffusivity",
+                config["learn"]["diffusivity"],
+                config["learn"],
+                config["seed"],
+                config["device"],
             ),
             ranges=config["spinodoid"],
             solver=config["transport"]["diffusion"],

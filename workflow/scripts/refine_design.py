@@ -25,8 +25,8 @@ record = refine_spinodoid_design(
     params.work_dir,
     settings=RefineSettings.from_config(params.refine),
     abc=AbcSettings.from_config(params.abc),
-    train=TrainSettings.from_config(
-        params.learn_section, params.learn_common, params.seed, params.device
+    train=TrainSettings.for_model(
+        "diffusivity", params.learn_section, params.learn_common, params.seed, params.device
     ),
     ranges=params.prior,
     solver=params.solver,

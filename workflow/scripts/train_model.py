@@ -2,8 +2,9 @@
 
 import torch
 
+from poredesign.learn.data import DataConfig
 from poredesign.learn.fit import TrainSettings
-from poredesign.learn.train import data_from_config, train
+from poredesign.learn.train import train
 from poredesign.runlog import setup_logging
 from poredesign.store import verify_store
 
@@ -19,8 +20,12 @@ train(
     inp.properties[0] if inp.properties else None,
     out_dir=params.out_dir,
     model_kwargs=section.get("hparams", {}),
-    data=data_from_config(section, common),
-    settings=TrainSettings.from_config(section, common, params.seed, params.device),
+    data=DataConfig.for_model(
+        snakemake.wildcards.model, section, split=common["split"], seed=params.seed
+    ),
+    settings=TrainSettings.for_model(
+        snakemake.wildcards.model, section, common, params.seed, params.device
+    ),
     outputs={
         "model": out.model,
         "metrics": out.metrics,

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -38,6 +38,8 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from poredesign.config import schema_default
+from poredesign.learn.registry import model_spec
 from poredesign.learn.transforms import (
     Augment,
     extrusion_image,
@@ -294,23 +296,52 @@ class DataConfig:
     )
 
     @classmethod
-    def from_config(
+    def for_model(
         cls,
-        model: str,
-        section: Mapping[str, Any],
-        common: Mapping[str, Any],
-        seed: int,
+        name: str,
+        section: Mapping[str, Any] | None = None,
+        *,
+        split: Sequence[float] | None = None,
+        seed: int = 0,
     ) -> DataConfig:
-        """The sample definition of model ``model`` from its validated ``learn.<model>`` section
-        (:data:`SECTION_KEYS`, those not null), the shared ``learn.split`` and the study
-        ``seed``, over the model's paper defaults
-        (:func:`~poredesign.learn.factory.data_config`)."""
-        from poredesign.learn.factory import data_config
+        """The sample definition of model ``name`` (a key of the model registry): the schema's
+        defaults of ``learn.<name>`` (:data:`SECTION_KEYS`) and ``learn.split``, the model's
+        fixed values (input scale; keys its section does not hold), then ``section``: the
+        validated ``learn.<name>`` section, or any of this class's fields to override (null
+        values skipped, ``augment`` merged by key), then ``split`` and ``seed``.
 
-        data = {k: section[k] for k in cls.SECTION_KEYS if section.get(k) is not None}
-        if "split" in common:
-            data["split"] = list(common["split"])
-        return data_config(model, data, int(seed))
+        The one way from config to a sample definition: the workflow passes the validated
+        section, a library caller a few overrides or nothing, and both get the schema's defaults.
+        """
+        spec = model_spec(name)
+        defaults = schema_default(f"learn.{name}")
+        values: dict[str, Any] = {
+            k: defaults[k] for k in cls.SECTION_KEYS if defaults.get(k) is not None
+        }
+        values.update({"scale": spec.scale, "split": schema_default("learn.split"), **spec.samples})
+        names = {f.name for f in fields(cls)}
+        for key, value in (section or {}).items():
+            if key not in names or value is None:
+                continue
+            if key == "augment":
+                value = {**values.get("augment", cls().augment), **value}
+            values[key] = value
+        if split is not None:
+            values["split"] = list(split)
+        values["seed"] = int(values.get("seed", seed))
+        return cls(**_plain(values))
+
+
+def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Tuples (of frozen settings) as lists and nested mappings as dicts: the stored form."""
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            value = dict(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[key] = value
+    return out
 
 
 PERIODIC_GENERATORS = {"spinodoid", "voronoi", "squares"}

@@ -19,7 +19,8 @@ from torch import nn
 
 from poredesign.devices import autocast
 from poredesign.learn.base import ConvRegressor
-from poredesign.learn.shapes import DEFAULT_CHANNELS, minimum_input_edge, unpadded_block_edge
+from poredesign.learn.registry import MODELS
+from poredesign.learn.shapes import minimum_input_edge, unpadded_block_edge
 from poredesign.learn.transforms import rotate_to_x_torch, to_input_torch
 
 
@@ -27,7 +28,7 @@ class DiffusivityCNN(ConvRegressor):
     def __init__(
         self,
         input_size: int = 96,
-        channels: Sequence[int] = DEFAULT_CHANNELS["diffusivity"],
+        channels: Sequence[int] = MODELS["diffusivity"].channels,
         hidden: Sequence[int] = (256, 192, 128, 64),
         targets: Sequence[str] = ("eta",),
         optimizer: str = "sgd",

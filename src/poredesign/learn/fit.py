@@ -48,6 +48,17 @@ from poredesign.store import attributes, open_group
 
 log = logging.getLogger(__name__)
 
+
+class _NoProductTips(logging.Filter):
+    """Drops Lightning's product tips ("💡 Tip: ... litlogger / litmodels"): they say nothing
+    about the run and would stand in every training log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip:")
+
+
+logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_NoProductTips())
+
 #: settings that do not change what is learned (not part of the resume fingerprint)
 NOT_FINGERPRINTED = ("epochs", "num_workers", "device", "precision", "log_every_n_steps")
 
@@ -77,7 +88,7 @@ class TrainSettings:
         """The Trainer's settings of a model's validated ``learn.<model>`` section (epochs, batch
         size, early stopping, pVAE phases) and the shared ``learn`` keys (workers, precision, log
         interval), the study ``seed`` and ``device``. The section's other keys are the data's
-        (:meth:`~poredesign.learn.data.DataConfig.from_config`) and the model's (``hparams``).
+        (:meth:`~poredesign.learn.data.DataConfig.for_model`) and the model's (``hparams``).
         The fallbacks are the defaults of the fields (the shared ones the schema's; the
         per-model ones differ by model, and a validated section always holds them)."""
         return cls(
@@ -91,6 +102,24 @@ class TrainSettings:
             log_every_n_steps=int(common.get("log_every_n_steps", cls.log_every_n_steps)),
             phase_epochs=section.get("phase_epochs"),
         )
+
+    @classmethod
+    def for_model(
+        cls,
+        name: str,
+        section: Mapping[str, Any] | None = None,
+        common: Mapping[str, Any] | None = None,
+        seed: int = 0,
+        device: str = "auto",
+    ) -> TrainSettings:
+        """Model ``name``'s Trainer settings: :meth:`from_config` on the schema's defaults of
+        ``learn.<name>`` and the shared ``learn`` keys, overridden by ``section`` and ``common``
+        (the validated sections, in the workflow, hold every key already)."""
+        from poredesign.config import schema_default
+
+        section = {**schema_default(f"learn.{name}"), **dict(section or {})}
+        common = {**schema_default("learn"), **dict(common or {})}
+        return cls.from_config(section, common, seed, device)
 
     def accelerator(self) -> str:
         """Lightning's accelerator name, ``"gpu"`` or ``"cpu"``."""

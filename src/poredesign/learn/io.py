@@ -24,16 +24,10 @@ import torch
 
 from poredesign import __version__
 from poredesign.jsonable import jsonable, read_json, write_json
-from poredesign.learn.diffusivity import DiffusivityCNN
-from poredesign.learn.permeability import PermeabilityCNN
-from poredesign.learn.pvae import PropertyVAE
-from poredesign.learn.transfer import TransferRegressor
-from poredesign.learn.vae import VAE3D
+from poredesign.learn.registry import MODELS
 
-MODEL_CLASSES = {
-    cls.__name__: cls
-    for cls in (DiffusivityCNN, PermeabilityCNN, VAE3D, PropertyVAE, TransferRegressor)
-}
+#: class name (as saved in a model's JSON) -> class, for every model of the registry
+MODEL_CLASSES = {cls.__name__: cls for cls in (spec.load() for spec in MODELS.values())}
 
 
 def hparams_path(weights: str | os.PathLike) -> Path:

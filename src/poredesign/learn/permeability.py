@@ -22,14 +22,15 @@ import torch
 from torch import nn
 
 from poredesign.learn.base import CONVOLUTIONS, MAX_POOLS, ConvRegressor, check_dims
-from poredesign.learn.shapes import DEFAULT_CHANNELS, halving_edge
+from poredesign.learn.registry import MODELS
+from poredesign.learn.shapes import halving_edge
 
 
 class PermeabilityCNN(ConvRegressor):
     def __init__(
         self,
         input_size: int = 100,
-        channels: Sequence[int] = DEFAULT_CHANNELS["permeability"],
+        channels: Sequence[int] = MODELS["permeability"].channels,
         kernels: Sequence[int] = (3, 3, 5, 7),
         hidden: Sequence[int] = (64, 32),
         targets: Sequence[str] = ("k", "porosity"),

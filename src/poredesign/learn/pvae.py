@@ -30,7 +30,7 @@ predictions from the latent mean; ``split_report`` the metrics of both and the f
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -44,17 +44,20 @@ from poredesign.learn.base import (
     regression_split_report,
     split_size,
 )
-from poredesign.learn.shapes import DEFAULT_CHANNELS
+from poredesign.learn.registry import MODELS
 from poredesign.learn.vae import VariationalModule, reparameterize
 
 PHASES = ("vae", "regressor", "joint")
 
 
 class PropertyVAE(VariationalModule):
+    #: trained phase by phase (:func:`poredesign.learn.experiments.fit_phases`)
+    PHASES: ClassVar[tuple[str, ...]] = PHASES
+
     def __init__(
         self,
         input_size: int = 100,
-        channels: Sequence[int] = DEFAULT_CHANNELS["pvae"],
+        channels: Sequence[int] = MODELS["pvae"].channels,
         hidden: int = 512,
         latent_dim: int = 32,
         regressor_hidden: Sequence[int] = (16, 16),

@@ -1,8 +1,9 @@
 """Feature-map arithmetic of the models, without torch (lengths in voxels per cube edge).
 
 The models build their layers from these functions, and the config validation uses them to
-refuse, before any job runs, a ``dataset.size`` too small for a model's convolutions. The
-default channel counts (the papers' depths) live here for the same reason.
+refuse, before any job runs, a ``dataset.size`` too small for a model's convolutions (the paper
+channel widths and each model's feature-map rule are the registry's,
+:data:`poredesign.learn.registry.MODELS`).
 """
 
 from __future__ import annotations
@@ -10,14 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-#: paper channel widths per model (the depth sets the minimum input edge)
-DEFAULT_CHANNELS: dict[str, tuple[int, ...]] = {
-    "diffusivity": (32, 48, 64),
-    "permeability": (32, 64, 128, 256),
-    "vae": (16, 32, 64, 128),
-    "pvae": (16, 32, 64, 128),
-    "transfer": (16, 32, 64, 128),
-}
+from poredesign.learn.registry import model_spec
 
 
 def conv_out(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
@@ -39,7 +33,7 @@ def halving_edge(size: int) -> int:
 def feature_edge(model: str, input_size: int, n_blocks: int) -> int:
     """Edge of the last feature map of ``model`` for a cubic input of ``input_size`` voxels."""
     size = int(input_size)
-    step = unpadded_block_edge if model == "diffusivity" else halving_edge
+    step = unpadded_block_edge if model_spec(model).blocks == "unpadded" else halving_edge
     for _ in range(int(n_blocks)):
         size = step(size)
     return size
@@ -55,7 +49,7 @@ def minimum_input_edge(model: str, n_blocks: int) -> int:
 
 def input_edge_problem(model: str, input_edge: int, hparams: Mapping[str, Any]) -> str | None:
     """Why ``model`` cannot take inputs of ``input_edge`` voxels with ``hparams``, or None."""
-    channels: Sequence[int] = hparams.get("channels") or DEFAULT_CHANNELS[model]
+    channels: Sequence[int] = hparams.get("channels") or model_spec(model).channels
     if feature_edge(model, input_edge, len(channels)) >= 1:
         return None
     return (

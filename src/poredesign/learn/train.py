@@ -10,7 +10,7 @@ the model's own ``predict_step``/``split_report`` and writes
 - ``history.csv`` (per-epoch losses, all resumed segments joined), ``predictions.csv`` (test split);
 - figures: loss curves and predicted-vs-true parity plots (PNG).
 
-:meth:`TrainSettings.from_config` and :func:`data_from_config` read a model's ``learn`` section.
+:meth:`TrainSettings.from_config` and :meth:`DataConfig.for_model` read a model's ``learn`` section.
 Names used before the split into modules are re-exported here.
 """
 
@@ -20,7 +20,7 @@ import csv
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from poredesign.jsonable import jsonable, write_json
 from poredesign.learn.base import n_parameters
 from poredesign.learn.data import DataConfig, PoreDataModule
 from poredesign.learn.experiments import fit_phases, search_latent_size
-from poredesign.learn.factory import DATA_DEFAULTS, MODELS, build_model, data_config
+from poredesign.learn.factory import MODELS, build_model
 from poredesign.learn.figures import plot_loss_curves, plot_parity
 from poredesign.learn.fit import (
     NOT_FINGERPRINTED,
@@ -45,6 +45,7 @@ from poredesign.learn.fit import (
 )
 from poredesign.learn.io import load_state_dict, save_model
 from poredesign.learn.metrics import porosity_only_baseline, r2
+from poredesign.learn.registry import model_class
 from poredesign.learn.uncertainty import LogitSpread, coverage, spread_report, view_axes
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def train(
     properties: str | os.PathLike | None,
     out_dir: str | os.PathLike,
     model_kwargs: Mapping[str, Any] | None = None,
-    data: Mapping[str, Any] | None = None,
+    data: DataConfig | Mapping[str, Any] | None = None,
     settings: TrainSettings | Mapping[str, Any] | None = None,
     outputs: Mapping[str, str | os.PathLike | None] | None = None,
     encoder: str | os.PathLike | None = None,
@@ -93,11 +94,15 @@ def train(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if not isinstance(settings, TrainSettings):
-        settings = TrainSettings(**(settings or {}))
+    if not isinstance(settings, TrainSettings):  # the schema's settings of the model, overridden
+        settings = replace(TrainSettings.for_model(name), **dict(settings or {}))
     outs = Outputs.in_dir(out_dir, **dict(outputs or {}))
     model_kwargs = dict(model_kwargs or {})
-    data_cfg = data_config(name, data, settings.seed)
+    data_cfg = (
+        data
+        if isinstance(data, DataConfig)
+        else DataConfig.for_model(name, data, seed=settings.seed)
+    )
     dm = PoreDataModule(
         structures,
         properties if data_cfg.targets else None,
@@ -108,7 +113,8 @@ def train(
     dm.setup()
 
     search_result = None
-    if name == "pvae" and search and int(search.get("trials", 0)) > 0:
+    phased = bool(getattr(model_class(name), "PHASES", ()))
+    if phased and search and int(search.get("trials", 0)) > 0:
         search_result = search_latent_size(dm, model_kwargs, settings, out_dir=out_dir, **search)
         model_kwargs["latent_dim"] = search_result["best_latent_dim"]
 
@@ -137,7 +143,7 @@ def train(
         settings.resolved_precision(),
     )
 
-    if name == "pvae":
+    if phased:
         result = fit_phases(model, dm, out_dir, settings, fingerprint)
     else:
         result = fit(model, dm, out_dir, settings, fingerprint)
@@ -257,23 +263,13 @@ def _write_predictions(
             writer.writerow([index, axis, *arrays["true"][i].tolist(), *arrays["pred"][i].tolist()])
 
 
-def data_from_config(section: Mapping[str, Any], common: Mapping[str, Any]) -> dict[str, Any]:
-    """The DataConfig overrides of a model section (pool, axes, targets, augment) + shared split."""
-    data = {k: section[k] for k in DataConfig.SECTION_KEYS if section.get(k) is not None}
-    if "split" in common:
-        data["split"] = list(common["split"])
-    return data
-
-
 __all__ = [
-    "DATA_DEFAULTS",
     "MODELS",
     "SPLITS",
     "FitResult",
     "Outputs",
     "TrainSettings",
     "build_model",
-    "data_from_config",
     "fit",
     "quick_fit",
     "search_latent_size",

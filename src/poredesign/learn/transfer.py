@@ -14,13 +14,15 @@ different seeds (paper: 20 each) and reports train/test MSE and Welch's test.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
 from poredesign.learn.base import PropertyRegressor, xavier_init
-from poredesign.learn.shapes import DEFAULT_CHANNELS
+from poredesign.learn.registry import MODELS
 from poredesign.learn.vae import Encoder3D
 
 
@@ -37,7 +39,7 @@ class TransferRegressor(PropertyRegressor):
     def __init__(
         self,
         input_size: int = 128,
-        channels: Sequence[int] = DEFAULT_CHANNELS["transfer"],
+        channels: Sequence[int] = MODELS["transfer"].channels,
         hidden: int = 2048,
         latent_dim: int = 256,
         head: Sequence[int] = (64, 64),
@@ -69,6 +71,35 @@ class TransferRegressor(PropertyRegressor):
         # the log variance head is part of a dense VAE encoder but unused here (latent mean only)
         if self.encoder.latent == "dense":
             self.encoder.logvar.requires_grad_(False)
+
+    @classmethod
+    def from_encoder(
+        cls, kwargs: Mapping[str, Any], encoder: str | os.PathLike | None
+    ) -> TransferRegressor:
+        """The regressor on the saved VAE ``encoder`` (its architecture read from the VAE's
+        hyperparameters where ``kwargs`` does not set it; its weights loaded when pretrained)."""
+        from poredesign.learn.io import load_state_dict, read_meta
+
+        kwargs = dict(kwargs)
+        if encoder is not None:
+            vae_hp = read_meta(encoder)["hparams"]
+            for key in ("channels", "hidden", "latent_dim", "latent", "batch_norm", "periodic"):
+                if key in vae_hp:  # models saved before the grid code have no latent/batch_norm
+                    kwargs.setdefault(key, vae_hp[key])
+            if vae_hp["input_size"] != kwargs.get("input_size"):
+                raise ValueError(
+                    f"the VAE encoder {encoder} takes {vae_hp['input_size']}^3 inputs; "
+                    f"the transfer data give {kwargs.get('input_size')}^3"
+                )
+        model = cls(**kwargs)
+        if model.hparams.pretrained:
+            if encoder is None:
+                raise ValueError(
+                    "the pretrained transfer regressor needs VAE encoder weights "
+                    "(learn.transfer.encoder)"
+                )
+            model.load_encoder(load_state_dict(encoder))
+        return model
 
     @property
     def frozen(self) -> bool:

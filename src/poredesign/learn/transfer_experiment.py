@@ -131,14 +131,12 @@ def transfer_datamodule(
     num_workers: int = 0,
 ):
     """The second dataset's :class:`~poredesign.learn.data.PoreDataModule`: the transfer model's
-    sample definition (``DATA_DEFAULTS['transfer']``: binary input, no augmentation) with
+    sample definition (:meth:`DataConfig.for_model`: binary input, no augmentation) with
     ``learn.transfer``'s pool/axes/targets, the ``transfer_data.split`` fractions and the split
     drawn from the study ``seed``; set up."""
-    from poredesign.learn.data import PoreDataModule
-    from poredesign.learn.factory import data_config
-    from poredesign.learn.train import data_from_config
+    from poredesign.learn.data import DataConfig, PoreDataModule
 
-    data = data_config("transfer", data_from_config(section, {"split": list(split)}), int(seed))
+    data = DataConfig.for_model("transfer", section, split=split, seed=seed)
     if len(data.targets) != 1:
         raise ValueError(f"learn.transfer.targets must name one label; got {data.targets}")
     dm = PoreDataModule(
@@ -234,7 +232,7 @@ def compare_transfer(
         model_kwargs.pop("pretrained")
     if section.get("early_stopping"):
         log.warning("learn.transfer.early_stopping is ignored by the transfer stage (no val split)")
-    settings = TrainSettings.from_config(section, common, seed, device)
+    settings = TrainSettings.for_model("transfer", section, common, seed, device)
     dm = transfer_datamodule(
         structures, transport, section, split, seed, settings.batch_size, settings.num_workers
     )

@@ -49,7 +49,8 @@ from poredesign.learn.base import (
     split_size,
 )
 from poredesign.learn.metrics import regression_report
-from poredesign.learn.shapes import DEFAULT_CHANNELS, halving_edge
+from poredesign.learn.registry import MODELS
+from poredesign.learn.shapes import halving_edge
 from poredesign.structures.resize import binarise
 
 #: the two latent codes: the paper's ``dense`` vector, or a ``grid`` of channels on the
@@ -77,7 +78,7 @@ def grid_channels(latent_dim: int, grid_edge: int, dims: int) -> int:
 
 def _feature_block(layer: nn.Module, channels: int, dims: int, batch_norm: bool) -> list[nn.Module]:
     """``layer`` then (batch norm and) ReLU: the norm is what lets a VAE leave the mean image
-    (issue 22: without it the Voronoi VAE stays at the porosity-only BCE for thousands of steps)."""
+    (without it the Voronoi VAE stays at the porosity-only BCE for thousands of steps)."""
     norm = [BATCH_NORMS[dims](channels)] if batch_norm else []
     return [layer, *norm, nn.ReLU()]
 
@@ -92,7 +93,7 @@ class Encoder3D(nn.Module):
     def __init__(
         self,
         input_size: int,
-        channels: Sequence[int] = DEFAULT_CHANNELS["vae"],
+        channels: Sequence[int] = MODELS["vae"].channels,
         hidden: int = 2048,
         latent_dim: int = 256,
         dims: int = 3,
@@ -164,7 +165,7 @@ class Decoder3D(nn.Module):
     def __init__(
         self,
         sizes: Sequence[int],
-        channels: Sequence[int] = DEFAULT_CHANNELS["vae"],
+        channels: Sequence[int] = MODELS["vae"].channels,
         latent_dim: int = 256,
         dims: int = 3,
         latent: str = "dense",
@@ -209,8 +210,8 @@ def grid_statistics(mu: torch.Tensor, channels: int, dims: int) -> torch.Tensor:
     per channel the mean and standard deviation over the cells and, per axis, the correlation
     of neighbouring cells (periodic lag 1). A grid code of a shifted structure is shifted, so
     comparing codes cell by cell compares positions; these statistics compare what the
-    structures are (porosity in the means, elongation along an axis in that axis' correlation:
-    issue 22). Differentiable."""
+    structures are (porosity in the means, elongation along an axis in that axis' correlation).
+    Differentiable."""
     b = mu.shape[0]
     edge = round((mu.shape[1] // channels) ** (1.0 / dims))
     grid = mu.reshape(b, channels, *[edge] * dims)
@@ -397,7 +398,7 @@ class VAE3D(VariationalModule):
     def __init__(
         self,
         input_size: int = 128,
-        channels: Sequence[int] = DEFAULT_CHANNELS["vae"],
+        channels: Sequence[int] = MODELS["vae"].channels,
         hidden: int = 2048,
         latent_dim: int = 256,
         beta: float = 1.0,

@@ -168,16 +168,17 @@ def test_the_schema_lists_exactly_the_models_constructor_arguments():
     import yaml
 
     from poredesign.config import SCHEMA_PATH
-    from poredesign.learn.factory import MODELS
-    from poredesign.learn.shapes import DEFAULT_CHANNELS, minimum_input_edge
+    from poredesign.learn.registry import MODELS
+    from poredesign.learn.shapes import minimum_input_edge
 
     learn = yaml.safe_load(SCHEMA_PATH.read_text())["properties"]["learn"]["properties"]
-    for name, cls in MODELS.items():
+    for name, spec in MODELS.items():
+        cls = spec.load()
         # targets and dims come from the sample definition (learn.<model>.targets, .dims)
         arguments = set(inspect.signature(cls.__init__).parameters) - {"self", "targets", "dims"}
         assert set(learn[name]["properties"]["hparams"]["properties"]) == arguments, name
         # the torch-free arithmetic matches the model: the smallest input builds, one less fails
-        n = len(DEFAULT_CHANNELS[name])
+        n = len(spec.channels)
         smallest = minimum_input_edge(name, n)
         kwargs = {"pretrained": False} if name == "transfer" else {}
         cls(input_size=smallest, **kwargs)

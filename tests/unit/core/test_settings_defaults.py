@@ -1,9 +1,11 @@
-"""The schema is the one source of defaults: every settings type's field defaults equal the
-schema default of its key (config/schema.yaml), so a library caller gets what the workflow gets.
+"""The schema is the one source of defaults: what the library does when a caller leaves a setting
+out equals what the workflow does for a study file that leaves it out.
 
-A settings type of one config section (:class:`poredesign.config.Settings`) maps every field to
-the key of its name; the two learn types are built from a model section and the shared learn
-keys, and their per-model fields are checked through ``from_config`` on each model's section.
+The workflow's side goes through the path the Snakefile and the scripts take: a study file read
+and validated (:func:`poredesign.config.load_config`, the schema's defaults filled in), its
+sections turned into settings the way the workflow scripts do. The library's side is what a caller
+gets without a config: a settings type's field defaults, :func:`poredesign.learn.train.train`'s
+sample definition and Trainer settings when it is given none.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from poredesign.config import (
     Settings,
     load_config,
     load_schema,
-    schema_default,
     schema_node,
 )
 from poredesign.design.benchmark import BenchmarkSettings
@@ -27,8 +28,8 @@ from poredesign.design.gradient import LatentDesignSettings, LatentTargets
 from poredesign.design.refine import AbcSettings, RefineSettings
 from poredesign.design.search import SearchSettings
 from poredesign.learn.data import DataConfig
-from poredesign.learn.factory import DATA_DEFAULTS
 from poredesign.learn.fit import TrainSettings
+from poredesign.learn.registry import MODELS as REGISTRY
 
 SRC = Path(__file__).resolve().parents[3] / "src" / "poredesign"
 CONFIGS = sorted(
@@ -45,31 +46,31 @@ SECTION_TYPES = [
     SearchSettings,
 ]
 
-#: TrainSettings: shared keys, per-model keys (learn.<model>.<field>) and what is always passed
+#: fields of TrainSettings and DataConfig that are shared config keys, and the key
 TRAIN_SHARED = {
     "num_workers": "learn.num_workers",
     "precision": "learn.precision",
     "log_every_n_steps": "learn.log_every_n_steps",
     "device": "device",
 }
-TRAIN_PER_MODEL = ("epochs", "batch_size", "early_stopping", "phase_epochs")
-#: DataConfig: shared keys, per-model keys, and fields that are not config keys
-DATA_SHARED = {"split": "learn.split"}
-DATA_PER_MODEL = DataConfig.SECTION_KEYS
-DATA_NOT_CONFIG = ("scale", "periodic")  # the model's paper value (DATA_DEFAULTS), the store's
-#: the study seed: from_config takes it as an argument (no section holds it)
-PASSED = ("seed",)
+DATA_SHARED = {"split": "learn.split", "augment": "learn.diffusivity.augment"}
 
 SCHEMA = load_schema()
 MODELS = schema_node("learn.models", SCHEMA)["items"]["enum"]
 
 
-def default_of(f: dataclasses.Field):
-    if f.default is not dataclasses.MISSING:
-        return f.default
-    if f.default_factory is not dataclasses.MISSING:
-        return f.default_factory()
-    raise AssertionError(f"field {f.name} has no default")
+@pytest.fixture(scope="module")
+def workflow_config(tmp_path_factory) -> dict:
+    """A study file that sets nothing but its name, read and validated as the workflow does."""
+    path = tmp_path_factory.mktemp("defaults") / "study.yaml"
+    path.write_text("study: defaults\n")
+    return load_config(path)
+
+
+def section_of(config: dict, key: str):
+    for part in key.split("."):
+        config = config[part]
+    return config
 
 
 def plain(value):
@@ -84,54 +85,55 @@ def plain(value):
 
 
 @pytest.mark.parametrize("cls", SECTION_TYPES, ids=lambda c: c.__name__)
-def test_section_settings_have_a_field_per_key_with_the_schema_default(cls):
+def test_section_settings_defaults_are_the_workflows(cls, workflow_config):
     keys = set(schema_node(cls.SECTION, SCHEMA)["properties"])
     names = [f.name for f in dataclasses.fields(cls)]
     assert set(names) | set(cls.IGNORED) == keys, f"{cls.__name__} vs the keys of {cls.SECTION}"
     assert not set(names) & set(cls.IGNORED)
-    for f in dataclasses.fields(cls):
-        key = f"{cls.SECTION}.{f.name}"
-        assert plain(default_of(f)) == schema_default(key, SCHEMA), f"{cls.__name__}.{f.name}"
-    # the schema's defaults read back as the defaults
-    assert cls.from_config(schema_default(cls.SECTION, SCHEMA)) == cls()
+    workflow = cls.from_config(section_of(workflow_config, cls.SECTION))
+    library = cls()
+    for name in names:
+        assert getattr(library, name) == getattr(workflow, name), (
+            f"{cls.__name__}.{name}: library default {getattr(library, name)!r}, schema default "
+            f"of {cls.SECTION}.{name} {getattr(workflow, name)!r}"
+        )
 
 
-def test_train_settings_defaults_are_the_schemas():
-    names = {f.name for f in dataclasses.fields(TrainSettings)}
-    assert names == set(TRAIN_SHARED) | set(TRAIN_PER_MODEL) | set(PASSED)
-    for f in dataclasses.fields(TrainSettings):
-        if f.name in TRAIN_SHARED:
-            assert default_of(f) == schema_default(TRAIN_SHARED[f.name], SCHEMA), f.name
-    common = {k: v for k, v in schema_default("learn", SCHEMA).items() if not isinstance(v, dict)}
-    for model in MODELS:
-        section = schema_default(f"learn.{model}", SCHEMA)
-        settings = TrainSettings.from_config(section, common, seed=7, device="cpu")
-        for name in TRAIN_PER_MODEL:
-            if name in section:
-                assert getattr(settings, name) == section[name], f"learn.{model}.{name}"
-        assert (settings.seed, settings.device) == (7, "cpu")
+@pytest.mark.parametrize("model", MODELS)
+def test_training_defaults_are_the_workflows(model, workflow_config):
+    """train() without settings trains as the workflow's train rule does (train_model.py)."""
+    learn, seed, device = workflow_config["learn"], workflow_config["seed"], "cpu"
+    # the workflow: workflow/scripts/train_model.py
+    data = DataConfig.for_model(model, learn[model], split=learn["split"], seed=seed)
+    settings = TrainSettings.for_model(model, learn[model], learn, seed, device)
+    # the library: what train() builds when given no data and no settings
+    assert DataConfig.for_model(model, seed=seed) == data, f"learn.{model}: sample definition"
+    assert TrainSettings.for_model(model, seed=seed, device=device) == settings, f"learn.{model}"
+    # and every key of the section reaches the settings as the schema gives it
+    for name in DataConfig.SECTION_KEYS:
+        if name in learn[model] and learn[model][name] is not None:
+            assert getattr(data, name) == learn[model][name], f"learn.{model}.{name}"
+    for name in ("epochs", "batch_size", "early_stopping", "phase_epochs"):
+        if name in learn[model]:
+            assert getattr(settings, name) == learn[model][name], f"learn.{model}.{name}"
 
 
-def test_data_config_defaults_are_the_schemas():
-    names = {f.name for f in dataclasses.fields(DataConfig)}
-    assert names == set(DATA_SHARED) | set(DATA_PER_MODEL) | set(DATA_NOT_CONFIG) | set(PASSED)
-    for f in dataclasses.fields(DataConfig):
-        if f.name in DATA_SHARED:
-            assert default_of(f) == schema_default(DATA_SHARED[f.name], SCHEMA), f.name
-    # the shared augmentation default (one YAML anchor for every section that has the key)
-    assert DataConfig().augment == schema_default("learn.diffusivity.augment", SCHEMA)
-    common = schema_default("learn", SCHEMA)
-    for model in MODELS:
-        section = schema_default(f"learn.{model}", SCHEMA)
-        data = DataConfig.from_config(model, section, common, seed=7)
-        for name in DATA_PER_MODEL:
-            expected = section.get(name)
-            if expected is None:  # not a key of this section (or null): the model's paper value
-                expected = DATA_DEFAULTS[model].get(
-                    name, default_of(DataConfig.__dataclass_fields__[name])
-                )
-            assert getattr(data, name) == expected, f"learn.{model}.{name}"
-        assert (data.seed, data.split) == (7, common["split"])
+def test_shared_field_defaults_are_the_schemas(workflow_config):
+    """The fields a caller may build by hand (TrainSettings(), DataConfig()) default to the
+    schema's shared keys."""
+    for cls, shared in ((TrainSettings, TRAIN_SHARED), (DataConfig, DATA_SHARED)):
+        library = cls()
+        for name, key in shared.items():
+            assert getattr(library, name) == section_of(workflow_config, key), (
+                f"{cls.__name__}.{name}: library default {getattr(library, name)!r}, schema "
+                f"default of {key} {section_of(workflow_config, key)!r}"
+            )
+
+
+def test_the_registry_holds_the_schemas_models():
+    assert list(REGISTRY) == MODELS
+    learn = schema_node("learn", SCHEMA)["properties"]
+    assert all(model in learn for model in MODELS)
 
 
 def test_every_settings_type_is_checked():
