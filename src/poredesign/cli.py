@@ -292,7 +292,11 @@ def _fmt(value: float, spec: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="poredesign", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="poredesign",
+        description="Transport properties of one volume (simulate), checksums of structure "
+        "stores (verify) and square-pore designs for a porosity and permeability target (design).",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     parser.add_argument(
         "--debug", action="store_true", help="show the traceback of an error (default: one line)"

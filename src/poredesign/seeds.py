@@ -30,9 +30,9 @@ STREAMS: dict[str, int] = {
     "bo": 9_000_002,
     # design (latent gradient design): the target draw (design.gradient.targets)
     "latent_targets": 0x7A46,
-    # design (benchmark, issue 19): the generator-space search per target (design.search)
+    # design (benchmark): the generator-space search per target (design.search)
     "square_search": 0x5C19,
-    # design (benchmark, issue 19): the benchmark's target sets (design.benchmark)
+    # design (benchmark): the benchmark's target sets (design.benchmark)
     "benchmark_targets": 0x5C1A,
     # structures: the crops of a scan taken as a dataset (structures.scan_dataset)
     "scan_crops": 0xC80B,

@@ -62,7 +62,7 @@ IMPORTED = config["generator"] == "imported"
 DATASET_SCAN = config["dataset"]["scan"]
 # the [A25] latent design and slerp stages (square pores, crops of a scan)
 LATENT_DESIGN_ON = config["generator"] in LATENT_DESIGN_GENERATORS
-# the inverse-design benchmark (issue 19): square pores only, in the design stage
+# the inverse-design benchmark: square pores only, in the design stage
 BENCHMARK_ON = config["generator"] == "squares" and config["design"]["benchmark"]["enabled"]
 REFERENCE_STUDY = config["characterise"]["reference_study"]
 # another study's VAE and latent store (its latent stage must have run): read by the latent

@@ -84,7 +84,7 @@ if LATENT_DESIGN_ON:
 
 if LATENT_DESIGN_ON and BENCHMARK_ON:
 
-    # the inverse-design benchmark (issue 19): targets in and beyond the data band, the nearest
+    # the inverse-design benchmark: targets in and beyond the data band, the nearest
     # training structure, the latent descent (paper, and best of starts by the solver) and the
     # solver-in-the-loop search in square-pore space at an equal solver budget per target
     rule design_benchmark:

@@ -1,4 +1,4 @@
-"""The inverse-design benchmark of a square-pore study (issue 19): benchmark.json and figures."""
+"""The inverse-design benchmark of a square-pore study: benchmark.json and figures."""
 
 import numpy as np
 import torch

@@ -1,4 +1,4 @@
-"""The inverse-design benchmark of square-pore studies (issue 19): targets in and beyond the data
+"""The inverse-design benchmark of square-pore studies: targets in and beyond the data
 band, methods compared at an equal, recorded solver budget per target.
 
 Targets (porosity, k in voxel^2), drawn from the study seed (stream ``benchmark_targets``), all
@@ -426,7 +426,7 @@ def score_designs(
 
 
 def goals(scores: Mapping[str, Any], budget: int) -> dict[str, Any]:
-    """The issue's goals for the search: beyond-band k MAPE <= 2 %, porosity exact, <= 100 calls;
+    """The goals of the search: beyond-band k MAPE <= 2 %, porosity exact, <= 100 calls;
     in-band k MAPE <= 1 %."""
     beyond = scores.get("beyond_band", {}).get("search")
     inside = scores.get("in_band", {}).get("search")

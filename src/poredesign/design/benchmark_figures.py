@@ -1,4 +1,4 @@
-"""Figures of the design benchmark (issue 19), drawn from benchmark.json: the k error of every
+"""Figures of the design benchmark, drawn from benchmark.json: the k error of every
 method per target set, and the feasibility map (PNG, matplotlib Agg)."""
 
 from __future__ import annotations

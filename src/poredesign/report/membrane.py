@@ -19,7 +19,7 @@ from poredesign.report.markdown import (
     transfer_warning,
 )
 
-#: issue 22's recovery bounds: relative for n and r, absolute for every stretch factor
+#: the bounds the recovered parameters are judged by: relative for n and r, absolute for each e
 RECOVERY = {"n_points": 0.10, "radius": 0.10, "e": 0.05}
 
 

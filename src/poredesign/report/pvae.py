@@ -1,6 +1,6 @@
 """The property-VAE study's summary [A25] (square pores, and crops of a scan): labels and their
 cost, the permeability CNN and the pVAE, the latent design against its baseline, the design
-benchmark (issue 19), slerp."""
+benchmark, slerp."""
 
 from __future__ import annotations
 
@@ -223,7 +223,7 @@ def _slerp_lines(slerp: Mapping[str, Any]) -> list[str]:
 
 
 def _benchmark_lines(bench: Mapping[str, Any]) -> list[str]:
-    """The design benchmark (issue 19): per target set and method, scored designs, k and porosity
+    """The design benchmark: per target set and method, scored designs, k and porosity
     MAPE by the solver, successes, solver calls and CPU seconds per target; the goals."""
     counts = {name: sum(t["set"] == name for t in bench["targets"]) for name in bench["scores"]}
     success = 100 * float(bench["settings"]["success"])
@@ -254,7 +254,7 @@ def _benchmark_lines(bench: Mapping[str, Any]) -> list[str]:
     verdict = {True: "met", False: "not met", None: "n/a"}
     lines += [
         "",
-        "Goals of the search (issue 19): beyond-band k MAPE <= 2 %: "
+        "Goals of the search: beyond-band k MAPE <= 2 %: "
         f"{verdict[goals.get('beyond_band_k_mape_le_2')]}; porosity exact: "
         f"{verdict[goals.get('beyond_band_porosity_exact')]}; <= 100 solver calls: "
         f"{verdict[goals.get('solver_calls_le_100')]}; in-band k MAPE <= 1 %: "

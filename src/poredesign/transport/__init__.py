@@ -2,7 +2,8 @@
 
 - :func:`permeability`: D3Q19 two-relaxation-time lattice Boltzmann, body-force driven Stokes flow.
 - :func:`diffusivity`: steady diffusion, effective diffusivity eta = D_eff / D and tortuosity
-  factor tau = porosity / eta; Krylov (CG + algebraic multigrid) or D3Q7 lattice Boltzmann.
+  factor tau = porosity / eta; Krylov (CG with a matrix-free geometric multigrid
+  preconditioner) or D3Q7 lattice Boltzmann.
 - :func:`properties`: porosity, effective porosity, specific surface, k, eta, tau per axis (the
   one loop that solves each requested property along each requested axis).
 - :func:`label_structures`: the simulate stage, :func:`properties` on every structure of a store

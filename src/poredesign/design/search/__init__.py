@@ -1,4 +1,4 @@
-"""Solver-in-the-loop search in generator space (issue 19): for square pores,
+"""Solver-in-the-loop search in generator space: for square pores,
 :mod:`.squares` (simulated annealing over square moves, proxy-ranked proposals, the solver
 decides)."""
 

@@ -1,8 +1,8 @@
 """``poredesign design --target porosity=P,k=K``: the generator-space search for one target.
 
 Runs :func:`poredesign.design.search.search` on square pores (default: the reduced [A25]
-study's 50 x 50 images with 5 x 5 pores, 100 pores per full image, whose k scale the issue's
-example targets use; ``--image 100 --pore 10`` for the paper's) from a random placement at the
+study's 50 x 50 images with 5 x 5 pores, 100 pores per full image, the k scale of the
+README's example targets; ``--image 100 --pore 10`` for the paper's) from a random placement at the
 target's porosity level, and writes into ``--out``: ``design.npy`` and ``design.tif`` (the
 extruded volume, True/255 = solid, indexed x, y, z; TIFF pages are z slices), ``design.json``
 (the search's record: squares, solver k, flag, calls, seconds) and ``check.json`` (the written
@@ -42,7 +42,15 @@ def add_design_command(commands) -> None:
     p = commands.add_parser(
         "design",
         help="design square pores for a (porosity, k) target by a solver-in-the-loop search",
-        description=(__doc__ or "").split("\n\n")[1].replace("\n", " "),
+        description=(
+            "Search square-pore arrangements for a (porosity, k) target, the lattice Boltzmann "
+            "solver deciding, starting from a random placement at the target's porosity. The "
+            "default images are 50 x 50 pixels with 5 x 5 pores (--image 100 --pore 10 for the "
+            "paper's). Writes into --out: design.npy and design.tif (the extruded volume, "
+            "solid = True/255, indexed x, y, z; TIFF pages are z slices), design.json (squares, "
+            "solver k, calls, seconds) and check.json (the written volume solved again, and "
+            "whether the target lies below the least k any arrangement of its squares reaches)."
+        ),
     )
     p.add_argument("--target", required=True, type=parse_target, help="porosity=P,k=K (voxel^2)")
     p.add_argument("--image", type=int, default=50, help="image edge in pixels (default 50)")

@@ -1,4 +1,4 @@
-"""Solver-in-the-loop search in square-pore generator space (issue 19).
+"""Solver-in-the-loop search in square-pore generator space.
 
 A design is what the generator makes: ``n`` squares of ``pore`` x ``pore`` pixels at integer
 top-left corners in an ``image`` x ``image`` plate, in bounds, never overlapping (they may touch),
