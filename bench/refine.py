@@ -20,7 +20,8 @@ import torch
 import yaml
 
 from poredesign.config import validate_config
-from poredesign.design.refine import AbcSettings, RefineSettings
+from poredesign.design.abc import AbcSettings
+from poredesign.design.refine import RefineSettings
 from poredesign.design.refine.spinodoid import RefineInputs, refine_spinodoid_design
 from poredesign.jsonable import write_json
 from poredesign.learn.fit import TrainSettings

@@ -2,8 +2,9 @@
 
 import torch
 
+from poredesign.design.abc import AbcSettings
 from poredesign.design.figures import plot_refinement
-from poredesign.design.refine import AbcSettings, RefineSettings
+from poredesign.design.refine import RefineSettings
 from poredesign.design.refine.spinodoid import RefineInputs, refine_spinodoid_design
 from poredesign.jsonable import write_json
 from poredesign.learn.fit import TrainSettings

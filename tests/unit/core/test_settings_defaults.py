@@ -23,9 +23,10 @@ from poredesign.config import (
     load_schema,
     schema_node,
 )
+from poredesign.design.abc import AbcSettings
 from poredesign.design.benchmark import BenchmarkSettings
 from poredesign.design.gradient import LatentDesignSettings, LatentTargets
-from poredesign.design.refine import AbcSettings, RefineSettings
+from poredesign.design.refine import RefineSettings
 from poredesign.design.search import SearchSettings
 from poredesign.learn.data import DataConfig
 from poredesign.learn.fit import TrainSettings
@@ -171,5 +172,5 @@ def test_unknown_keys_are_refused_with_their_section():
         LatentDesignSettings.from_config({"targets": {"cout": 3}})
     # the design stage's own keys are read elsewhere, not refused
     abc = AbcSettings.from_config({"targets": {}, "population": 8, "batch_size": 100})
-    assert abc == AbcSettings(batch_size=100)
+    assert abc == AbcSettings(population=8, batch_size=100)
     assert RefineSettings.from_config({"abc_tolerances": [3.0, 2.0]}).abc_tolerances == (3.0, 2.0)

@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from poredesign.design.abc import BoxPrior, run_abc
+from poredesign.design.abc import AbcSettings, BoxPrior, run_abc
 from poredesign.design.refine import (
-    AbcSettings,
     LabelledRound,
     RefineSettings,
     RoundZero,

@@ -16,6 +16,7 @@ module:
   :func:`continue_abc` (more generations from a stored run, with another model).
 - :mod:`.result`: :class:`AbcResult`, :class:`Generation`, the summary and the diagnosis of why
   a run ended.
+- :mod:`.settings`: :class:`AbcSettings`, the ``design.abc`` section.
 - :mod:`.posterior`: the posterior zarr store, the JSON summary, :func:`save_outputs`; the
   marginal figure is drawn by :func:`poredesign.design.figures.plot_marginals`.
 """
@@ -53,6 +54,7 @@ from poredesign.design.abc.run import (
     unit_bandwidth,
 )
 from poredesign.design.abc.sampler import BatchModel, BatchSampler, GenerationStats
+from poredesign.design.abc.settings import AbcSettings
 from poredesign.design.abc.surrogate import SpinodoidModel, spinodoid_cnn_model
 from poredesign.design.figures import plot_marginals
 
@@ -64,6 +66,7 @@ __all__ = [
     "STATUS_WALLTIME",
     "ABCStoppedError",
     "AbcResult",
+    "AbcSettings",
     "BatchJob",
     "BatchModel",
     "BatchSampler",

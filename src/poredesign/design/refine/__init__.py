@@ -5,12 +5,11 @@
 - :mod:`.spinodoid`: the spinodoid study's problem (spinodoids, diffusion solver, CNN) and
   :func:`~.spinodoid.refine_spinodoid_design`, what the ``refine_design`` rule calls.
 
-:class:`RefineSettings` (``design.refine``) and :class:`AbcSettings` (the ``design.abc`` keys the
-reruns share) are built with ``from_config(section)``; their defaults are the schema's.
+:class:`RefineSettings` (``design.refine``) is built with ``from_config(section)``; its defaults
+are the schema's. The reruns sample as :class:`poredesign.design.abc.AbcSettings` says.
 """
 
 from poredesign.design.refine.loop import (
-    AbcSettings,
     LabelledRound,
     RefineProblem,
     RefineSettings,
@@ -25,7 +24,6 @@ from poredesign.design.refine.loop import (
 )
 
 __all__ = [
-    "AbcSettings",
     "LabelledRound",
     "RefineProblem",
     "RefineSettings",

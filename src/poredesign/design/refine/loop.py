@@ -56,6 +56,7 @@ import numpy as np
 from poredesign.config import Settings
 from poredesign.design.abc.prior import BoxPrior
 from poredesign.design.abc.run import continue_abc
+from poredesign.design.abc.settings import AbcSettings
 from poredesign.design.validate import mape_standard_error
 from poredesign.jsonable import jsonable, read_json, write_json
 from poredesign.learn.metrics import mape
@@ -93,32 +94,6 @@ class RefineSettings(Settings):
         """The settings the loop reads (all but :data:`PROBLEM_KEYS`), as ``refine.json`` and the
         resume fingerprint record them."""
         return {k: v for k, v in asdict(self).items() if k not in PROBLEM_KEYS}
-
-
-@dataclass(frozen=True)
-class AbcSettings(Settings):
-    """How the reruns sample: the ``design.abc`` keys they share with the design stage (see
-    config/schema.yaml, whose defaults these are); the reruns' population and tolerances are
-    :class:`RefineSettings`' own."""
-
-    SECTION: ClassVar[str] = "design.abc"
-    #: the design stage's own keys (targets, its population, schedule and wall-clock limit)
-    IGNORED: ClassVar[tuple[str, ...]] = ("targets", "population", "tolerances", "max_walltime_s")
-
-    batch_size: int = 4096
-    model_batch_size: int = 64
-    min_acceptance_rate: float = 0.001
-    max_evaluations: int | None = None
-    restrict_prior: bool = True
-
-    def sampling(self) -> dict[str, Any]:
-        """The keyword arguments of :func:`~poredesign.design.abc.continue_abc` (fingerprinted);
-        ``model_batch_size`` and ``restrict_prior`` are the problem's (its model and prior)."""
-        return {
-            "batch_size": int(self.batch_size),
-            "min_acceptance_rate": float(self.min_acceptance_rate),
-            "max_evaluations": self.max_evaluations,
-        }
 
 
 class RefineProblem(Protocol):

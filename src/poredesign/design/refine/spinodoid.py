@@ -25,10 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from poredesign.design.abc import SPINODOID_PARAMS, spinodoid_cnn_model
+from poredesign.design.abc import SPINODOID_PARAMS, AbcSettings, spinodoid_cnn_model
 from poredesign.design.refine.correction import ParameterCorrection
 from poredesign.design.refine.loop import (
-    AbcSettings,
     LabelledRound,
     RefineSettings,
     RoundZero,
