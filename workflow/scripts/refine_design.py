@@ -2,7 +2,7 @@
 
 import torch
 
-from poredesign.design.figures import plot_refinement
+from poredesign.design.abc.figures import plot_refinement
 from poredesign.design.refine import AbcSettings, RefineSettings
 from poredesign.design.refine.spinodoid import RefineInputs, refine_spinodoid_design
 from poredesign.jsonable import write_json

@@ -7,7 +7,8 @@ defaults; each owns its loss, its logged metrics and its evaluation): :class:`Di
 
 Modules: ``data`` (views, splits, the data module), ``transforms`` (input scaling, pooling,
 rotation, augmentation), one module per model on ``base`` (target scaling, the Lightning bases),
-``metrics`` (MSE, MAPE, R^2), ``factory`` (model names, sample definitions, ``build_model``),
+``metrics`` (MSE, MAPE, R^2), ``encode`` (a trained VAE on a store: its split, latent
+means), ``factory`` (model names, sample definitions, ``build_model``),
 ``fit`` (Trainer, checkpoints, resume, evaluation), ``experiments`` (pVAE phases, latent-size
 search), ``transfer_experiment`` (the transfer stage: both variants of the transfer regressor,
 repeated, and Welch's test), ``train`` (what the Snakemake rules call), ``io`` (weights-only saving

@@ -37,7 +37,6 @@ import numpy as np
 import torch
 
 from poredesign import store
-from poredesign.characterise.space import encode_store, load_vae, split_labels
 from poredesign.config import Settings
 from poredesign.design.gradient.descent import latent_descent, reencoded_objective
 from poredesign.design.gradient.evaluate import (
@@ -60,6 +59,7 @@ from poredesign.design.gradient.targets import (
     nearest_structures,
 )
 from poredesign.jsonable import write_json
+from poredesign.learn.encode import encode_store, load_vae, split_labels
 from poredesign.learn.io import load_model
 from poredesign.transport.results import Flag
 
