@@ -1,6 +1,6 @@
 """Figures of the generate and simulate stages (matplotlib, Agg backend, PNG).
 
-The design stage's figures are in :mod:`poredesign.design.figures`, the models' in
+The design stage's figures are in :mod:`poredesign.design.abc.figures`, the models' in
 :mod:`poredesign.learn.figures`.
 """
 

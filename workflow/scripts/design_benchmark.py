@@ -3,11 +3,10 @@
 import numpy as np
 import torch
 
-from poredesign import store
-from poredesign.characterise.space import encode_store, load_vae, split_labels
 from poredesign.design.benchmark import BenchmarkSettings, pvae_latent_method, run_benchmark
 from poredesign.design.benchmark_figures import plot_benchmark, plot_feasibility
-from poredesign.design.gradient import LatentDesignSettings, ReachableBand, read_properties
+from poredesign.design.gradient import LatentDesignSettings, ReachableBand
+from poredesign.design.gradient.run import load_trained_latent
 from poredesign.jsonable import write_json
 from poredesign.runlog import setup_logging
 
@@ -17,14 +16,11 @@ params, inp, out = snakemake.params, snakemake.input, snakemake.output
 flow = dict(params.flow) | {"device": params.device, "threads": snakemake.threads}
 settings = BenchmarkSettings.from_config(params.benchmark)
 latent = LatentDesignSettings.from_config(params.latent)
-pvae = load_vae(inp.pvae, params.device)
-pvae.requires_grad_(False)
-structures = store.StructureStore(inp.structures)
-n = len(structures)
-labelled = read_properties(inp.labels, n)
-train = np.flatnonzero((split_labels(n, pvae.data_config) == 0) & np.isfinite(labelled).all(1))
-images = np.stack([np.asarray(structures[int(i)])[:, :, 0] for i in train])
-mu, _ = encode_store(pvae, structures, int(latent.batch_size), stream)
+data = load_trained_latent(
+    inp.pvae, inp.structures, inp.labels, params.device, latent.batch_size, stream
+)
+labelled, train = data.labelled, data.train
+images = np.stack([np.asarray(data.structures[int(i)])[:, :, 0] for i in train])
 band = ReachableBand.from_dataset(labelled[:, 0], labelled[:, 1], float(latent.band_quantile))
 summary = run_benchmark(
     images,
@@ -33,7 +29,7 @@ summary = run_benchmark(
     int(params.pore),
     int(params.seed),
     settings,
-    latent=pvae_latent_method(pvae, mu, train, labelled[train, 1], latent),
+    latent=pvae_latent_method(data.pvae, data.mu, train, labelled[train, 1], latent),
     flow=flow,
     progress=lambda line: print(line, file=stream),
 )

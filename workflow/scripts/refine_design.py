@@ -3,7 +3,7 @@
 import torch
 
 from poredesign.design.abc import AbcSettings
-from poredesign.design.figures import plot_refinement
+from poredesign.design.abc.figures import plot_refinement
 from poredesign.design.refine import RefineSettings
 from poredesign.design.refine.spinodoid import RefineInputs, refine_spinodoid_design
 from poredesign.jsonable import write_json

@@ -1,6 +1,6 @@
 """Upscaling check: structures at factor * N with a / factor (same feature size), solver only."""
 
-from poredesign.design.validate import posterior_mean, upscaled_theta, validate_design
+from poredesign.design.abc.validate import posterior_mean, upscaled_theta, validate_design
 from poredesign.jsonable import write_json
 from poredesign.runlog import setup_logging
 

@@ -2,8 +2,8 @@
 
 import torch
 
-from poredesign.design.figures import plot_validation
-from poredesign.design.validate import posterior_mean, validate_design
+from poredesign.design.abc.figures import plot_validation
+from poredesign.design.abc.validate import posterior_mean, validate_design
 from poredesign.devices import torch_device
 from poredesign.jsonable import write_json
 from poredesign.learn import load_model, predict

@@ -32,10 +32,7 @@ from poredesign.characterise.space import (
     SPLITS,
     LatentSet,
     build_latent_set,
-    encode_store,
-    load_vae,
     read_latent,
-    split_labels,
     write_latent,
     write_pca_json,
 )
@@ -46,6 +43,7 @@ from poredesign.characterise.stretch import (
     stretch_intensity,
     stretched_axes,
 )
+from poredesign.learn.encode import encode_store, load_vae, split_labels
 
 __all__ = [
     "COLUMNS",

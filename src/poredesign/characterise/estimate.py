@@ -33,16 +33,10 @@ from typing import Any
 import numpy as np
 
 from poredesign import store
-from poredesign.characterise.space import (
-    SPLITS,
-    TRAIN,
-    LatentSet,
-    encode_store,
-    load_vae,
-    read_latent,
-)
+from poredesign.characterise.space import SPLITS, TRAIN, LatentSet, read_latent
 from poredesign.characterise.stretch import DIRECTIONS, UNKNOWN, direction_names, majority_share
 from poredesign.jsonable import read_json
+from poredesign.learn.encode import encode_store, load_vae
 from poredesign.learn.metrics import mape
 
 COLUMNS = (

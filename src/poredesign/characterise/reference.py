@@ -24,13 +24,14 @@ from typing import Any
 import numpy as np
 
 from poredesign import store
-from poredesign.characterise.space import LatentSet, encode_store, load_vae, read_latent
+from poredesign.characterise.space import LatentSet, read_latent
 from poredesign.characterise.stretch import (
     DIRECTIONS,
     ISOTROPIC,
     stretch_factors,
     stretched_axes,
 )
+from poredesign.learn.encode import encode_store, load_vae
 
 
 def project_into_reference(

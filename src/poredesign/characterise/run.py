@@ -22,9 +22,6 @@ from poredesign.characterise.space import (
     TRAIN,
     LatentSet,
     build_latent_set,
-    encode_store,
-    load_vae,
-    split_labels,
     write_latent,
     write_pca_json,
 )
@@ -34,6 +31,7 @@ from poredesign.characterise.stretch import (
     chord_directions,
     strongly_stretched,
 )
+from poredesign.learn.encode import encode_store, load_vae, split_labels
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,8 @@ defaults; each owns its loss, its logged metrics and its evaluation): :class:`Di
 Modules: ``data`` (views, splits, the data module), ``transforms`` (input scaling, pooling,
 rotation, augmentation), one module per model on ``base`` (target scaling, the Lightning bases),
 ``metrics`` (MSE, MAPE, R^2), ``registry`` (model names: each model's class, input scale and
-channel widths; torch-free), ``factory`` (``build_model``),
+channel widths; torch-free), ``encode`` (a trained VAE on a store: its split, latent means),
+``factory`` (``build_model``),
 ``fit`` (Trainer, checkpoints, resume, evaluation), ``experiments`` (pVAE phases, latent-size
 search), ``transfer_experiment`` (the transfer stage: both variants of the transfer regressor,
 repeated, and Welch's test), ``train`` (what the Snakemake rules call), ``io`` (weights-only saving

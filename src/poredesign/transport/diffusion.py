@@ -90,42 +90,12 @@ def diffusivity(
     start = time.perf_counter()
     solid = as_solid(solid, name)
     ax = axis_index(axis)
-    if method not in METHODS:
-        raise ValueError(f"diffusivity method must be one of {METHODS}; got {method!r}")
-    if lateral not in LATERAL:
-        raise ValueError(f"diffusivity lateral must be one of {LATERAL}; got {lateral!r}")
-    tol = DEFAULT_TOL[method] if tol is None else float(tol)
-    if not tol > 0:
-        raise ValueError(f"diffusivity tol must be > 0; got {tol!r}")
+    tol = _checked_options(method, lateral, tol)
     porosity = 1.0 - float(solid.mean())
-    shape = tuple(int(s) for s in solid.shape)
     periodic = lateral == "periodic"
 
     def result(eta: float, flag: Flag, message: str = "", **extra) -> DiffusivityResult:
-        tau = (
-            porosity / eta
-            if eta > 0 and math.isfinite(eta)
-            else (math.inf if eta == 0 else math.nan)
-        )
-        device_used = "cpu"
-        if method == "lbm":
-            from poredesign.transport import backend
-
-            device_used = backend.active_device() or ""
-        return DiffusivityResult(
-            axis=ax,
-            eta=eta,
-            tau=tau,
-            converged=flag in (Flag.OK, Flag.NO_PATH, Flag.NO_SOLID),
-            wall_time=time.perf_counter() - start,
-            flag=flag,
-            message=message,
-            porosity=porosity,
-            method=method,
-            shape=shape,
-            device=device_used,
-            **{"iterations": 0, **extra},
-        )
+        return _result(eta, flag, message, ax, porosity, method, solid.shape, start, **extra)
 
     if not solid.any():
         return result(1.0, Flag.NO_SOLID, f"{name}: no solid voxel, eta = 1", porosity_eff=1.0)
@@ -137,28 +107,12 @@ def diffusivity(
             0.0, Flag.NO_PATH, f"{name}: no pore path along axis {'xyz'[ax]}", porosity_eff=0.0
         )
 
-    n_layers = connected.shape[0]
-    area = connected.shape[1] * connected.shape[2]
     if method == "krylov":
         budget = 2000 if max_iterations is None else int(max_iterations)
         fluxes, iterations, residual, spread = solve_krylov(
             connected, periodic, tol, budget, progress=progress
         )
-        if not (residual <= 10 * tol or spread <= FLUX_TOL):
-            message = (
-                f"{name}: diffusion along {'xyz'[ax]} not converged after {iterations} "
-                f"iterations (relative residual {residual:.2e} > {tol:.0e})"
-            )
-            log.warning(message)
-            warnings.warn(message, RuntimeWarning, stacklevel=2)
-            return result(
-                math.nan,
-                Flag.NOT_CONVERGED,
-                message,
-                iterations=iterations,
-                residual=residual,
-                porosity_eff=porosity_eff,
-            )
+        failure = _krylov_failure(name, ax, iterations, residual, spread, tol)
     else:
         fluxes, iterations, converged, residual = solve_lbm(
             connected,
@@ -170,26 +124,92 @@ def diffusivity(
             relaxation_time_minus,
             check_every,
         )
-        if not converged:
-            reason = (
-                "NaN in the flux"
-                if not np.isfinite(fluxes).all()
-                else f"flux spread across layers {residual:.2e} > {tol:.0e}"
-            )
-            flag = Flag.DIVERGED if not np.isfinite(fluxes).all() else Flag.NOT_CONVERGED
-            message = (
-                f"{name}: lattice Boltzmann diffusion along {AXES[ax]} not converged "
-                f"after {iterations} steps ({reason})"
-            )
-            log.warning(message)
-            warnings.warn(message, RuntimeWarning, stacklevel=2)
-            return result(
-                math.nan,
-                flag,
-                message,
-                iterations=iterations,
-                residual=residual,
-                porosity_eff=porosity_eff,
-            )
+        failure = None if converged else _lbm_failure(name, ax, fluxes, iterations, residual, tol)
+    if failure is not None:
+        flag, message = failure
+        log.warning(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+        return result(
+            math.nan,
+            flag,
+            message,
+            iterations=iterations,
+            residual=residual,
+            porosity_eff=porosity_eff,
+        )
+    n_layers = connected.shape[0]
+    area = connected.shape[1] * connected.shape[2]
     eta = float(fluxes.mean()) * (n_layers - 1) / area
     return result(eta, Flag.OK, iterations=iterations, residual=residual, porosity_eff=porosity_eff)
+
+
+def _checked_options(method: str, lateral: str, tol: float | None) -> float:
+    """The solver tolerance (the method's default when None), or a ValueError naming the option."""
+    if method not in METHODS:
+        raise ValueError(f"diffusivity method must be one of {METHODS}; got {method!r}")
+    if lateral not in LATERAL:
+        raise ValueError(f"diffusivity lateral must be one of {LATERAL}; got {lateral!r}")
+    tol = DEFAULT_TOL[method] if tol is None else float(tol)
+    if not tol > 0:
+        raise ValueError(f"diffusivity tol must be > 0; got {tol!r}")
+    return tol
+
+
+def _krylov_failure(
+    name: str, ax: int, iterations: int, residual: float, spread: float, tol: float
+) -> tuple[Flag, str] | None:
+    """The flag and message of a CG solve that met neither its residual nor the flux test."""
+    if residual <= 10 * tol or spread <= FLUX_TOL:
+        return None
+    return Flag.NOT_CONVERGED, (
+        f"{name}: diffusion along {'xyz'[ax]} not converged after {iterations} "
+        f"iterations (relative residual {residual:.2e} > {tol:.0e})"
+    )
+
+
+def _lbm_failure(
+    name: str, ax: int, fluxes: np.ndarray, iterations: int, residual: float, tol: float
+) -> tuple[Flag, str]:
+    """The flag and message of a lattice Boltzmann solve that did not converge."""
+    finite = np.isfinite(fluxes).all()
+    reason = (
+        "NaN in the flux" if not finite else f"flux spread across layers {residual:.2e} > {tol:.0e}"
+    )
+    return (Flag.NOT_CONVERGED if finite else Flag.DIVERGED), (
+        f"{name}: lattice Boltzmann diffusion along {AXES[ax]} not converged "
+        f"after {iterations} steps ({reason})"
+    )
+
+
+def _result(
+    eta: float,
+    flag: Flag,
+    message: str,
+    ax: int,
+    porosity: float,
+    method: str,
+    shape: tuple[int, ...],
+    start: float,
+    **extra,
+) -> DiffusivityResult:
+    """The result of one solve: tau from eta (inf without a path, NaN when unsolved)."""
+    tau = porosity / eta if eta > 0 and math.isfinite(eta) else (math.inf if eta == 0 else math.nan)
+    device_used = "cpu"
+    if method == "lbm":
+        from poredesign.transport import backend
+
+        device_used = backend.active_device() or ""
+    return DiffusivityResult(
+        axis=ax,
+        eta=eta,
+        tau=tau,
+        converged=flag in (Flag.OK, Flag.NO_PATH, Flag.NO_SOLID),
+        wall_time=time.perf_counter() - start,
+        flag=flag,
+        message=message,
+        porosity=porosity,
+        method=method,
+        shape=tuple(int(s) for s in shape),
+        device=device_used,
+        **{"iterations": 0, **extra},
+    )

@@ -26,7 +26,6 @@ from poredesign.characterise import (
     porosity_component,
     read_latent,
     read_table,
-    split_labels,
     stretch_direction,
     stretch_intensity,
     stretched_axes,
@@ -42,6 +41,7 @@ from poredesign.characterise.stretch import (
     majority_share,
 )
 from poredesign.learn.data import split_indices
+from poredesign.learn.encode import split_labels
 
 ROOT = Path(__file__).resolve().parents[3]
 NAMES = ["n_points", "radius", "e_x", "e_y", "e_z", "porosity"]

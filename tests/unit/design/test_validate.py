@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from poredesign.design.validate import (
+from poredesign.design.abc.validate import (
     posterior_mean,
     upscaled_theta,
     validate_design,

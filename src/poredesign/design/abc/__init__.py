@@ -17,12 +17,15 @@ module:
 - :mod:`.result`: :class:`AbcResult`, :class:`Generation`, the summary and the diagnosis of why
   a run ended.
 - :mod:`.settings`: :class:`AbcSettings`, the ``design.abc`` section.
-- :mod:`.posterior`: the posterior zarr store, the JSON summary, :func:`save_outputs`; the
-  marginal figure is drawn by :func:`poredesign.design.figures.plot_marginals`.
+- :mod:`.posterior`: the posterior zarr store, the JSON summary, :func:`save_outputs`.
+- :mod:`.validate`: a design through the solver: fresh structures at the posterior mean (CNN and
+  solver), the upscaling check at k N with a / k.
+- :mod:`.figures`: the ABC stages' figures (posterior marginals, validation, refinement).
 """
 
 from poredesign.design.abc.batch_job import BatchJob
 from poredesign.design.abc.distance import MAPEDistance
+from poredesign.design.abc.figures import plot_marginals
 from poredesign.design.abc.posterior import (
     read_posterior_store,
     save_outputs,
@@ -56,7 +59,6 @@ from poredesign.design.abc.run import (
 from poredesign.design.abc.sampler import BatchModel, BatchSampler, GenerationStats
 from poredesign.design.abc.settings import AbcSettings
 from poredesign.design.abc.surrogate import SpinodoidModel, spinodoid_cnn_model
-from poredesign.design.figures import plot_marginals
 
 __all__ = [
     "SPINODOID_PARAMS",

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from poredesign import store
+from poredesign.design.abc.figures import plot_marginals
 from poredesign.design.abc.result import AbcResult
-from poredesign.design.figures import plot_marginals
 from poredesign.jsonable import write_json
 
 

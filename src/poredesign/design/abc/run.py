@@ -132,34 +132,15 @@ def run_abc(
         of replacing it; ``max_total_nr_simulations`` then counts the new generations only.
     """
     prior = _as_prior(prior_bounds, support)
-    target = np.asarray(target, dtype=float).ravel()
-    if target.size == 0 or not np.all(np.isfinite(target)) or np.any(target <= 0):
-        raise ValueError(
-            f"target {stat_name} must be finite and > 0 (relative distance); got {target.tolist()}"
-        )
-    tolerances = default_tolerances() if tolerances is None else [float(v) for v in tolerances]
-    if not tolerances or any(not (v > 0) for v in tolerances):
-        raise ValueError(
-            f"tolerances must be a non-empty list of positive values; got {tolerances}"
-        )
-    if int(population) < 2:
-        raise ValueError(f"population must be >= 2; got {population}")
-    if not (0 < min_acceptance_rate <= 1):
-        raise ValueError(
-            f"min_acceptance_rate must lie in (0, 1] so that every generation "
-            f"terminates; got {min_acceptance_rate}"
-        )
-
+    target, tolerances = _checked_inputs(
+        target, tolerances, population, min_acceptance_rate, stat_name
+    )
     sampler = sampler if sampler is not None else BatchSampler(batch_size, min_batch_size)
     schedule = list(tolerances)
     if append:
         db_path = Path(db_path).resolve()
         history = pyabc.History(f"sqlite:///{db_path}")
-        old = history.get_all_populations()
-        old = old[old.t >= 0].sort_values("t")
-        if old.empty:
-            raise RuntimeError(f"{db_path}: the stored ABC run completed no generation to extend")
-        schedule = [float(v) for v in old.epsilon] + schedule
+        schedule = _stored_tolerances(history, db_path) + schedule
         if max_total_nr_simulations is not None:
             max_total_nr_simulations += int(history.total_nr_simulations)
     abc = _abcsmc(
@@ -167,22 +148,9 @@ def run_abc(
     )
     np.random.seed(int(seed) % 2**32)  # noqa: NPY002  (pyABC draws from the global state)
     if append:
-        abc.load(f"sqlite:///{db_path}", abc_id=history.id)
-        stored = np.asarray(abc.x_0[stat_name], dtype=float).ravel()
-        if not np.allclose(stored, target):
-            raise ValueError(
-                f"{db_path} holds the ABC run of {stored.tolist()}, not of {target.tolist()}"
-            )
+        _load_stored_run(abc, history, db_path, stat_name, target)
     else:
-        if db_path is None:
-            db_url, db_path = "sqlite://", ":memory:"
-        else:
-            db_path = Path(db_path).resolve()
-            db_path.parent.mkdir(parents=True, exist_ok=True)
-            if db_path.exists():
-                db_path.unlink()
-            db_url = f"sqlite:///{db_path}"
-        abc.new(db_url, {stat_name: target})
+        db_path = _new_run(abc, db_path, stat_name, target)
     log.info(
         "ABC for %s* = %s: population %d, tolerances %s, db %s%s",
         stat_name,
@@ -203,13 +171,12 @@ def run_abc(
     )
     wall = time.perf_counter() - start
 
-    names = prior.names
     attempts = _attempts(sampler, history)
-    generations = _read_generations(history, names, stat_name, attempts)
+    generations = _read_generations(history, prior.names, stat_name, attempts)
     result = AbcResult(
         status="",
         message="",
-        param_names=list(names),
+        param_names=list(prior.names),
         stat_name=stat_name,
         target=target,
         tolerances=schedule,
@@ -238,6 +205,70 @@ def run_abc(
     if strict and not result.converged:
         raise ABCStoppedError(result)
     return result
+
+
+def _checked_inputs(
+    target: Sequence[float],
+    tolerances: Sequence[float] | None,
+    population: int,
+    min_acceptance_rate: float,
+    stat_name: str,
+) -> tuple[np.ndarray, list[float]]:
+    """The target as a flat array and the tolerance schedule, or a ValueError naming the value."""
+    target = np.asarray(target, dtype=float).ravel()
+    if target.size == 0 or not np.all(np.isfinite(target)) or np.any(target <= 0):
+        raise ValueError(
+            f"target {stat_name} must be finite and > 0 (relative distance); got {target.tolist()}"
+        )
+    tolerances = default_tolerances() if tolerances is None else [float(v) for v in tolerances]
+    if not tolerances or any(not (v > 0) for v in tolerances):
+        raise ValueError(
+            f"tolerances must be a non-empty list of positive values; got {tolerances}"
+        )
+    if int(population) < 2:
+        raise ValueError(f"population must be >= 2; got {population}")
+    if not (0 < min_acceptance_rate <= 1):
+        raise ValueError(
+            f"min_acceptance_rate must lie in (0, 1] so that every generation "
+            f"terminates; got {min_acceptance_rate}"
+        )
+    return target, tolerances
+
+
+def _stored_tolerances(history: pyabc.History, db_path: Path) -> list[float]:
+    """The tolerances of the generations a stored run completed (to extend its schedule)."""
+    old = history.get_all_populations()
+    old = old[old.t >= 0].sort_values("t")
+    if old.empty:
+        raise RuntimeError(f"{db_path}: the stored ABC run completed no generation to extend")
+    return [float(v) for v in old.epsilon]
+
+
+def _load_stored_run(
+    abc: pyabc.ABCSMC, history: pyabc.History, db_path: Path, stat_name: str, target: np.ndarray
+) -> None:
+    """Continue the run stored at ``db_path``, refusing one made for another target."""
+    abc.load(f"sqlite:///{db_path}", abc_id=history.id)
+    stored = np.asarray(abc.x_0[stat_name], dtype=float).ravel()
+    if not np.allclose(stored, target):
+        raise ValueError(
+            f"{db_path} holds the ABC run of {stored.tolist()}, not of {target.tolist()}"
+        )
+
+
+def _new_run(
+    abc: pyabc.ABCSMC, db_path: str | os.PathLike | None, stat_name: str, target: np.ndarray
+) -> Path | str:
+    """Start a new History at ``db_path`` (replacing a file there; None: in memory)."""
+    if db_path is None:
+        abc.new("sqlite://", {stat_name: target})
+        return ":memory:"
+    db_path = Path(db_path).resolve()
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    if db_path.exists():
+        db_path.unlink()
+    abc.new(f"sqlite:///{db_path}", {stat_name: target})
+    return db_path
 
 
 def continue_abc(

@@ -188,22 +188,10 @@ class BatchSampler(Sampler):
         counted = accepted = simulated = batches = 0
         best = math.inf
         redraws = 0
-        # before the first batch: the previous generation's acceptance rate (an upper bound, as the
-        # tolerance shrinks), or 1 for the first generation
-        previous = [g for g in self.generations if not g.calibration and g.accepted]
-        first_rate = previous[-1].acceptance_rate if previous and t > 0 else 1.0
+        first_rate = self._first_rate(t)
         while accepted < n and counted < limit:
-            needed = n - accepted
-            if job is None:
-                k = 1
-            elif job.calibration:
-                k = needed
-            else:
-                rate = accepted / counted if counted else first_rate
-                want = self.batch_size if rate == 0 else math.ceil(self.safety * needed / rate)
-                k = min(self.batch_size, max(self.min_batch_size, want))
-            if math.isfinite(limit):
-                k = min(k, int(limit - counted))
+            rate = accepted / counted if counted else first_rate
+            k = self._batch_count(job, n - accepted, rate, limit - counted)
             if job is None:
                 particles = [(simulate_one(), None)]
             else:
@@ -228,35 +216,58 @@ class BatchSampler(Sampler):
             sample.ok = False
         stop = STOP_OK if accepted >= n else stop_kind
         eps = None if job is None or job.eps is None else float(job.eps(t))
-        stats = GenerationStats(
-            t=int(t),
-            epsilon=eps,
-            requested=int(n),
-            accepted=accepted,
-            nr_evaluations=counted,
-            model_evaluations=simulated,
-            batches=batches,
-            best_distance=best,
-            zero_prior_redraws=redraws,
-            wall_time=time.perf_counter() - start,
-            stop=stop,
-            max_eval=float(limit),
-            calibration=bool(job is not None and job.calibration),
+        self._record(
+            GenerationStats(
+                t=int(t),
+                epsilon=eps,
+                requested=int(n),
+                accepted=accepted,
+                nr_evaluations=counted,
+                model_evaluations=simulated,
+                batches=batches,
+                best_distance=best,
+                zero_prior_redraws=redraws,
+                wall_time=time.perf_counter() - start,
+                stop=stop,
+                max_eval=float(limit),
+                calibration=bool(job is not None and job.calibration),
+            )
         )
+        return sample
+
+    def _first_rate(self, t: int) -> float:
+        """The acceptance rate assumed before a generation's first batch: the previous
+        generation's (an upper bound, as the tolerance shrinks), or 1 for the first."""
+        previous = [g for g in self.generations if not g.calibration and g.accepted]
+        return previous[-1].acceptance_rate if previous and t > 0 else 1.0
+
+    def _batch_count(self, job: BatchJob | None, needed: int, rate: float, left: float) -> int:
+        """Proposals in the next model call: enough for the ``needed`` acceptances at ``rate``
+        (with a safety factor), within the batch bounds and the ``left`` evaluations."""
+        if job is None:
+            k = 1
+        elif job.calibration:
+            k = needed
+        else:
+            want = self.batch_size if rate == 0 else math.ceil(self.safety * needed / rate)
+            k = min(self.batch_size, max(self.min_batch_size, want))
+        return min(k, int(left)) if math.isfinite(left) else k
+
+    def _record(self, stats: GenerationStats) -> None:
+        """Keep a generation's statistics; warn when it stopped short."""
         self.generations.append(stats)
-        if stop != STOP_OK:
+        if stats.stop != STOP_OK:
             log.warning(
                 "generation t=%d (eps=%s) stopped after %d evaluations with %d of %d accepted "
                 "(%s); best distance %.4g",
-                t,
-                eps,
-                counted,
-                accepted,
-                n,
-                stop,
-                best,
+                stats.t,
+                stats.epsilon,
+                stats.nr_evaluations,
+                stats.accepted,
+                stats.requested,
+                stats.stop,
+                stats.best_distance,
             )
-        return sample
 
     def _eval_limit(self, max_eval: float, ana_vars) -> tuple[float, str]:
         limit, kind = (float(max_eval), STOP_MAX_EVAL) if self.check_max_eval else (np.inf, "")

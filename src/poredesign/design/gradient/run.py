@@ -37,7 +37,6 @@ import numpy as np
 import torch
 
 from poredesign import store
-from poredesign.characterise.space import encode_store, load_vae, split_labels
 from poredesign.config import Settings
 from poredesign.design.gradient.descent import latent_descent, reencoded_objective
 from poredesign.design.gradient.evaluate import (
@@ -60,6 +59,7 @@ from poredesign.design.gradient.targets import (
     nearest_structures,
 )
 from poredesign.jsonable import write_json
+from poredesign.learn.encode import encode_store, load_vae, split_labels
 from poredesign.learn.io import load_model
 from poredesign.transport.results import Flag
 
@@ -118,6 +118,50 @@ def _designs_like(structures: store.StructureStore, indices: np.ndarray, dims: i
     )
 
 
+@dataclass
+class TrainedLatent:
+    """A trained pVAE with the dataset it learned: every structure's labels (porosity, k_z), the
+    pVAE's own split, the latent means, and the training rows with finite labels."""
+
+    pvae: Any
+    structures: store.StructureStore
+    labelled: np.ndarray
+    split: np.ndarray
+    mu: np.ndarray
+    train: np.ndarray
+
+    @property
+    def dims(self) -> int:
+        """2 for a pVAE on the images of extrusions, 3 for one on volumes."""
+        return int(self.pvae.hparams.get("dims", 3))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.pvae.parameters()).device
+
+
+def load_trained_latent(
+    pvae_path: str | os.PathLike,
+    structures_path: str | os.PathLike,
+    labels_path: str | os.PathLike,
+    device: str = "auto",
+    batch_size: int = 64,
+    progress_file: Any = None,
+) -> TrainedLatent:
+    """Load a pVAE (frozen), encode every structure and read the labels it trained on."""
+    pvae = load_vae(pvae_path, device)
+    pvae.requires_grad_(False)
+    structures = store.StructureStore(structures_path)
+    n = len(structures)
+    split = split_labels(n, pvae.data_config)
+    labelled = read_properties(labels_path, n)
+    mu, _ = encode_store(pvae, structures, int(batch_size), progress_file)
+    train = np.flatnonzero((split == TRAIN) & np.isfinite(labelled).all(axis=1))
+    if len(train) == 0:
+        raise ValueError(f"no training structure of {structures_path} has finite labels")
+    return TrainedLatent(pvae, structures, labelled, split, mu, train)
+
+
 def latent_design(
     pvae_path: str | os.PathLike,
     cnn_path: str | os.PathLike,
@@ -136,22 +180,77 @@ def latent_design(
     ``out_json`` and returns the JSON's content (a mapping is read as the section)."""
     if not isinstance(settings, LatentDesignSettings):
         settings = LatentDesignSettings.from_config(settings)
-    pvae = load_vae(pvae_path, device)
-    cnn = load_model(cnn_path).to(next(pvae.parameters()).device)
-    dims = int(pvae.hparams.get("dims", 3))
-    columns = target_columns(pvae)
-    pvae.requires_grad_(False)
-    structures = store.StructureStore(structures_path)
-    n = len(structures)
-    split = split_labels(n, pvae.data_config)
-    labelled = read_properties(labels_path, n)
-    mu, _ = encode_store(pvae, structures, int(settings.batch_size), progress_file)
-    train = np.flatnonzero((split == TRAIN) & np.isfinite(labelled).all(axis=1))
-    if len(train) == 0:
-        raise ValueError(f"no training structure of {structures_path} has finite labels")
+    data = load_trained_latent(
+        pvae_path, structures_path, labels_path, device, settings.batch_size, progress_file
+    )
+    cnn = load_model(cnn_path).to(data.device)
+    band = ReachableBand.from_dataset(
+        data.labelled[:, 0], data.labelled[:, 1], float(settings.band_quantile)
+    )
+    targets, feasible = _draw_targets(settings.targets, band, seed)
+    starts, descent = _descend(data, targets, settings)
+    batch, depth = int(settings.batch_size), int(data.structures.size[2])
+    designs = decode_binary(data.pvae, descent.z, batch)
+    evaluations = evaluate_images(designs, data.pvae, cnn, depth, flow, batch, progress_file)
+    nearest = data.train[nearest_structures(data.labelled[data.train], targets)]
+    baseline = evaluate_images(
+        _designs_like(data.structures, nearest, data.dims),
+        data.pvae,
+        cnn,
+        depth,
+        flow,
+        batch,
+        progress_file,
+        "baseline",
+    )
+    test = np.flatnonzero((data.split == TEST) & np.isfinite(data.labelled).all(axis=1))
+    test = test[: int(settings.reconstruction_check)]
+    reconstruction = reconstruction_check(
+        data.pvae, data.mu[test], data.labelled[test], depth, flow, batch, progress_file
+    )
+    summary = _design_summary(
+        settings, targets, feasible, band, starts, descent, evaluations, baseline
+    )
+    summary["reconstruction"] = reconstruction
+    summary["latent_design_beats_baseline"] = _beats(summary["design"], summary["baseline"])
+    at_code = data.pvae.regress(torch.as_tensor(descent.z, dtype=torch.float32, device=data.device))
+    with store.atomic_group(out_store) as group:
+        store.write_array(group, "targets", targets, names=list(PROPERTIES))
+        store.write_array(group, "feasible", feasible)
+        store.write_array(group, "designs", designs)
+        store.write_array(group, "z", descent.z)
+        store.write_array(group, "loss", descent.loss)
+        store.write_array(group, "start_index", starts[np.arange(len(targets)), descent.start])
+        store.write_array(
+            group,
+            "regressor_at_code",
+            at_code.detach().cpu().numpy()[:, target_columns(data.pvae)].astype(np.float64),
+            names=list(PROPERTIES),
+        )
+        store.write_array(group, "baseline_index", nearest)
+        _write_evaluations(group, evaluations, baseline)
+        group.attrs.update(
+            store.provenance(
+                pvae=str(pvae_path),
+                cnn=str(cnn_path),
+                structures=str(structures_path),
+                labels=str(labels_path),
+                seed=int(seed),
+                units={"k": "voxel^2 (lattice units)"},
+                convention=(
+                    "designs: True = solid, "
+                    + ("images (x, y) extruded along z" if data.dims == 2 else "volumes (x, y, z)")
+                ),
+            )
+        )
+    write_json(out_json, summary)
+    return summary
 
-    spec = settings.targets
-    band = ReachableBand.from_dataset(labelled[:, 0], labelled[:, 1], float(settings.band_quantile))
+
+def _draw_targets(
+    spec: LatentTargets, band: ReachableBand, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The (porosity, k) targets from the seed and which lie in the dataset's reachable band."""
     only_feasible = band if spec.draw == "band" else None
     targets = draw_targets(int(spec.count), spec.porosity, spec.k, seed, only_feasible)
     feasible = band.feasible(targets)
@@ -162,19 +261,27 @@ def latent_design(
         band.porosity[0],
         band.porosity[-1],
     )
+    return targets, feasible
 
-    starts = train[nearest_by_k(labelled[train, 1], targets[:, 1], int(settings.starts))]
-    device_ = next(pvae.parameters()).device
+
+def _descend(
+    data: TrainedLatent, targets: np.ndarray, settings: LatentDesignSettings
+) -> tuple[np.ndarray, Any]:
+    """Per target the ``starts`` training codes nearest by k, and the batched descent from them."""
+    pvae = data.pvae
+    starts = data.train[
+        nearest_by_k(data.labelled[data.train, 1], targets[:, 1], int(settings.starts))
+    ]
     # targets and weights in the regressor's output order (outputs not designed for: weight 0)
     in_model_order = np.zeros((len(targets), len(pvae.targets)))
     weights = np.zeros(len(pvae.targets))
-    for j, name in zip(columns, PROPERTIES, strict=True):
+    for j, name in zip(target_columns(pvae), PROPERTIES, strict=True):
         in_model_order[:, j] = targets[:, PROPERTIES.index(name)]
         weights[j] = float(settings.weights[PROPERTIES.index(name)])
     scaled = pvae.scaler.encode(torch.as_tensor(in_model_order, dtype=torch.float32))
     result = latent_descent(
-        torch.as_tensor(mu[starts], dtype=torch.float32, device=device_),
-        scaled.to(device_),
+        torch.as_tensor(data.mu[starts], dtype=torch.float32, device=data.device),
+        scaled.to(data.device),
         reencoded_objective(
             pvae,
             weights,
@@ -194,30 +301,22 @@ def latent_design(
         result.seconds,
         result.candidate_steps_per_second,
     )
-    depth = int(structures.size[2])
-    batch = int(settings.batch_size)
-    designs = decode_binary(pvae, result.z, batch)
-    evaluations = evaluate_images(designs, pvae, cnn, depth, flow, batch, progress_file)
-    nearest = train[nearest_structures(labelled[train], targets)]
-    baseline = evaluate_images(
-        _designs_like(structures, nearest, dims),
-        pvae,
-        cnn,
-        depth,
-        flow,
-        batch,
-        progress_file,
-        "baseline",
-    )
-    test = np.flatnonzero((split == TEST) & np.isfinite(labelled).all(axis=1))
-    test = test[: int(settings.reconstruction_check)]
-    reconstruction = reconstruction_check(
-        pvae, mu[test], labelled[test], depth, flow, batch, progress_file
-    )
-    at_code = pvae.regress(torch.as_tensor(result.z, dtype=torch.float32, device=device_))
-    regressor_at_code = at_code.detach().cpu().numpy()[:, columns].astype(np.float64)
+    return starts, result
 
-    summary = {
+
+def _design_summary(
+    settings: LatentDesignSettings,
+    targets: np.ndarray,
+    feasible: np.ndarray,
+    band: ReachableBand,
+    starts: np.ndarray,
+    descent: Any,
+    evaluations: Mapping[str, np.ndarray],
+    baseline: Mapping[str, np.ndarray],
+) -> dict[str, Any]:
+    """``latent_design.json``: targets, descent, and the designs' and baseline's scores."""
+    spec = settings.targets
+    return {
         "targets": {
             "count": len(targets),
             "porosity": spec.porosity,
@@ -230,12 +329,12 @@ def latent_design(
         "settings": settings.as_record(),
         "starts": int(starts.shape[1]),
         "descent": {
-            "steps": result.steps,
-            "candidate_steps": result.candidate_steps_total,
-            "seconds": result.seconds,
-            "candidate_steps_per_second": result.candidate_steps_per_second,
-            "loss_median": float(np.median(result.loss)),
-            "reached_bound": int(np.sum(result.loss <= float(settings.loss_bound))),
+            "steps": descent.steps,
+            "candidate_steps": descent.candidate_steps_total,
+            "seconds": descent.seconds,
+            "candidate_steps_per_second": descent.candidate_steps_per_second,
+            "loss_median": float(np.median(descent.loss)),
+            "reached_bound": int(np.sum(descent.loss <= float(settings.loss_bound))),
         },
         "solver_seconds_per_design": float(np.mean(evaluations["solver_seconds"])),
         # an all-pore design (an under-trained decoder's) has unbounded k: flagged, not scored
@@ -243,42 +342,21 @@ def latent_design(
         "designs_without_solid": _flagged(evaluations["solver_flags"], Flag.NO_SOLID),
         "design": score(evaluations, targets, feasible),
         "baseline": score(baseline, targets, feasible),
-        "reconstruction": reconstruction,
     }
-    summary["latent_design_beats_baseline"] = _beats(summary["design"], summary["baseline"])
-    with store.atomic_group(out_store) as group:
-        store.write_array(group, "targets", targets, names=list(PROPERTIES))
-        store.write_array(group, "feasible", feasible)
-        store.write_array(group, "designs", designs)
-        store.write_array(group, "z", result.z)
-        store.write_array(group, "loss", result.loss)
-        store.write_array(group, "start_index", starts[np.arange(len(targets)), result.start])
-        store.write_array(group, "regressor_at_code", regressor_at_code, names=list(PROPERTIES))
-        store.write_array(group, "baseline_index", nearest)
-        for evaluator in EVALUATORS:
-            store.write_array(group, evaluator, evaluations[evaluator], names=list(PROPERTIES))
-            store.write_array(
-                group, f"baseline_{evaluator}", baseline[evaluator], names=list(PROPERTIES)
-            )
-        for key in ("solver_flags", "solver_seconds"):
-            store.write_array(group, key, evaluations[key])
-            store.write_array(group, f"baseline_{key}", baseline[key])
-        group.attrs.update(
-            store.provenance(
-                pvae=str(pvae_path),
-                cnn=str(cnn_path),
-                structures=str(structures_path),
-                labels=str(labels_path),
-                seed=int(seed),
-                units={"k": "voxel^2 (lattice units)"},
-                convention=(
-                    "designs: True = solid, "
-                    + ("images (x, y) extruded along z" if dims == 2 else "volumes (x, y, z)")
-                ),
-            )
+
+
+def _write_evaluations(
+    group: Any, evaluations: Mapping[str, np.ndarray], baseline: Mapping[str, np.ndarray]
+) -> None:
+    """The designs' and the baseline's evaluations, side by side (``baseline_`` prefix)."""
+    for evaluator in EVALUATORS:
+        store.write_array(group, evaluator, evaluations[evaluator], names=list(PROPERTIES))
+        store.write_array(
+            group, f"baseline_{evaluator}", baseline[evaluator], names=list(PROPERTIES)
         )
-    write_json(out_json, summary)
-    return summary
+    for key in ("solver_flags", "solver_seconds"):
+        store.write_array(group, key, evaluations[key])
+        store.write_array(group, f"baseline_{key}", baseline[key])
 
 
 def _flagged(flags: np.ndarray, flag: Flag) -> int:
@@ -382,7 +460,9 @@ def slerp_stage(
 __all__ = [
     "LatentDesignSettings",
     "LatentTargets",
+    "TrainedLatent",
     "latent_design",
+    "load_trained_latent",
     "read_properties",
     "slerp_stage",
 ]

@@ -57,7 +57,7 @@ from poredesign.config import Settings
 from poredesign.design.abc.prior import BoxPrior
 from poredesign.design.abc.run import continue_abc
 from poredesign.design.abc.settings import AbcSettings
-from poredesign.design.validate import mape_standard_error
+from poredesign.design.abc.validate import mape_standard_error
 from poredesign.jsonable import jsonable, read_json, write_json
 from poredesign.learn.metrics import mape
 from poredesign.learn.uncertainty import LogitSpread

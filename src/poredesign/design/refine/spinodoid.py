@@ -10,7 +10,7 @@ plus as many replayed training views per epoch), then, with ``correct``, the per
 correction in parameter space refitted on every label so far
 (:class:`~poredesign.design.refine.correction.ParameterCorrection`); the ABC model is
 :func:`~poredesign.design.abc.spinodoid_cnn_model` with the fine-tuned CNN and a seed per round;
-validation is :func:`~poredesign.design.validate.validate_design` (the same validation seeds as
+validation is :func:`~poredesign.design.abc.validate.validate_design` (the same validation seeds as
 the design stage's, so rounds are compared on the same random fields, which never enter
 training).
 """
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from poredesign.design.abc import SPINODOID_PARAMS, AbcSettings, spinodoid_cnn_model
+from poredesign.design.abc.validate import solve_eta, validate_design
 from poredesign.design.refine.correction import ParameterCorrection
 from poredesign.design.refine.loop import (
     LabelledRound,
@@ -34,7 +35,6 @@ from poredesign.design.refine.loop import (
     Validation,
     refine,
 )
-from poredesign.design.validate import solve_eta, validate_design
 from poredesign.jsonable import read_json, write_json
 from poredesign.runlog import progress
 from poredesign.seeds import stream_rng, stream_seed
