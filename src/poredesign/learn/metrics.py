@@ -24,12 +24,12 @@ def mse(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
 
 
 def mape(pred, true, axis: int | None = 0):
-    """Mean absolute percentage error in percent, 100 * mean(|pred - true| / |true|).
+    """Mean absolute percentage error in percent, ``100 * mean(|pred - true| / |true|)``.
 
     The one MAPE of the project: regression metrics (per column, ``axis=0``), the ABC distance
     (per proposal, ``axis=1``), design validation (``axis=None``, all values) and the logged
     training metric. Numpy inputs are taken as float64; torch tensors stay tensors (the division
-    by |true| is floored at 1e-12 there, so a zero label cannot turn a logged epoch mean into
+    by ``|true|`` is floored at 1e-12 there, so a zero label cannot turn a logged epoch mean into
     inf). Shapes broadcast.
     """
     if hasattr(pred, "detach"):  # torch: per-batch logging inside a LightningModule

@@ -79,8 +79,8 @@ def diffusivity(
     name: how warnings refer to the structure (e.g. its index in a store).
     lateral: 'periodic' (default, SPEC 2.2) or 'closed' lateral boundaries.
     device, threads: Taichi backend of the lbm method ('auto', 'cpu', 'cuda').
-    relaxation_time_minus, check_every: lbm relaxation time tau_- of the flux (dimensionless,
-        D = (tau_- - 1/2) / 4 lattice units) and the number of steps between convergence checks.
+    relaxation_time_minus, check_every: lbm relaxation time ``tau_-`` of the flux (dimensionless,
+        ``D = (tau_- - 1/2) / 4`` lattice units) and the number of steps between convergence checks.
     progress: krylov: called as ``progress(iterations, relative residual, tol)`` after every CG
         iteration (e.g. a :class:`~poredesign.transport.progress.ProgressLine`).
 
