@@ -72,6 +72,31 @@ def test_a_blank_tiff_is_refused_not_read_as_one_phase(tmp_path, value):
         choose_pore_phase(np.zeros((8, 8, 8)), porosity=0.5, name="imports.ct")
 
 
+@pytest.mark.parametrize("suffix", [".tif", ".npy", ".raw"])
+def test_nan_voxels_are_refused_not_read_as_pore(tmp_path, capsys, suffix):
+    """A float export with NaN for pore (true porosity about 0.48) must not read as all pore."""
+    from poredesign.structures.imported import write_raw
+
+    gray = np.random.default_rng(1).random((10, 10, 10)).astype(np.float32)
+    gray[gray < 0.48] = np.nan
+    path = tmp_path / f"nan{suffix}"
+    extra = []
+    if suffix == ".tif":
+        _tiff(path, gray)
+    elif suffix == ".npy":
+        np.save(path, gray)
+    else:
+        write_raw(path, gray)
+        extra = ["--shape", "10", "10", "10", "--dtype", "float32"]
+    with pytest.raises(SystemExit) as info:
+        cli_main(["simulate", str(path), *extra])
+    message = str(info.value.code)
+    nan = int(np.isnan(gray).sum())
+    assert message.startswith(f"{path}: {nan} NaN and 0 infinite voxels of 1000")
+    assert "must be finite" in message and "\n" not in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # nothing written
+
+
 @pytest.mark.parametrize(
     "option, value, expected",
     [
