@@ -3,9 +3,14 @@
 import math
 
 from poredesign.config import LATENT_DESIGN_GENERATORS
+from poredesign.solver_fingerprint import solver_fingerprint
 
 STUDY = config["study"]
 ENVS = "../../envs"
+
+# the solver's code fingerprint: a parameter of the rules that run the solver, so a changed
+# solver reruns the labels (keep old ones with --rerun-triggers mtime)
+SOLVER_FINGERPRINT = solver_fingerprint()
 
 # -- artifact paths (relative to the working directory) ----------------------------------------
 RESULTS = f"results/{STUDY}"

@@ -73,5 +73,6 @@ rule simulate_scan:
     params:
         transport=scan_transport(),
         device=config["device"],
+        solver=SOLVER_FINGERPRINT,
     script:
         "../scripts/simulate_shard.py"

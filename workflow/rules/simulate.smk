@@ -22,6 +22,7 @@ rule simulate_shard:
     params:
         transport=STUDY_TRANSPORT,
         device=config["device"],
+        solver=SOLVER_FINGERPRINT,
         stop=get_solver_stop,
     script:
         "../scripts/simulate_shard.py"
