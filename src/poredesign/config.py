@@ -22,6 +22,7 @@ from typing import Any, ClassVar, TypeVar
 import jsonschema
 import yaml
 
+from poredesign.job_resources import memory_problems
 from poredesign.splits import split_problems
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
@@ -360,6 +361,7 @@ def _check_consistency(config: MutableMapping[str, Any]) -> None:
     problems += _label_problems(config)
     problems += _latent_design_problems(config)
     problems += split_problems(config)
+    problems += memory_problems(config)
     latent_targets = config.get("design", {}).get("latent", {}).get("targets", {})
     for key in ("porosity", "k"):
         value = latent_targets.get(key)
