@@ -10,7 +10,7 @@ Devices and precision come from :mod:`poredesign.devices`: CUDA when present (``
 else the CPU; bf16 mixed precision on the GPU, fp32 on the CPU.
 
 Training is a function of the config. When ``checkpoints/last.ckpt`` exists and ``resume.json``
-(a fingerprint) matches the current settings (everything except the worker count and the device;
+(a fingerprint) matches the current settings (everything except the device and the log interval;
 the epoch budget and the precision included), training continues from that checkpoint: the
 epoch counter, optimizer and scheduler state, early-stopping and best-model bookkeeping, and
 torch's random state (shuffle, augmentation and dropout draws) carry on, so an interrupted run
@@ -53,8 +53,10 @@ from poredesign.store import attributes, open_group
 
 log = logging.getLogger(__name__)
 
-#: settings that do not change what is learned (not part of the resume fingerprint)
-NOT_FINGERPRINTED = ("num_workers", "device", "log_every_n_steps")
+#: settings that do not change what is learned (not part of the resume fingerprint); the worker
+#: count does (each worker draws its own augmentations), and the device does through the
+#: precision it resolves to
+NOT_FINGERPRINTED = ("device", "log_every_n_steps")
 
 
 @dataclass
