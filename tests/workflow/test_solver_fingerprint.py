@@ -70,3 +70,12 @@ def test_a_changed_solver_reruns_the_labels(workflow_copy, tmp_path):
     assert "simulate_shard" in out and "gather_transport" in out, out
     assert "generate_shard" not in out, out
     assert "Params have changed" in out or "params" in out.lower(), out
+
+
+def test_every_rule_that_labels_with_the_solver_takes_the_fingerprint():
+    rules = (ROOT / "workflow" / "rules").glob("*.smk")
+    text = "\n".join(p.read_text() for p in rules)
+    blocks = text.split("rule ")[1:]
+    labelling = [b for b in blocks if '"../scripts/simulate_shard.py"' in b]
+    assert len(labelling) == 3  # simulate_shard, simulate_scan, simulate_transfer
+    assert all("solver=SOLVER_FINGERPRINT" in b for b in labelling)

@@ -45,6 +45,7 @@ rule simulate_transfer:
     params:
         transport=config["transport"],
         device=config["device"],
+        solver=SOLVER_FINGERPRINT,
     script:
         "../scripts/simulate_shard.py"
 
