@@ -1,8 +1,9 @@
 """A throw-away one-node SLURM cluster on this machine, for the SLURM profile's end-to-end test.
 
-``start_cluster()`` installs Debian's ``slurm-wlm`` and ``munge`` when their daemons are missing,
-then starts a private ``munged``, ``slurmctld`` and ``slurmd`` (as root) whose configuration, keys,
-sockets, spool, state and logs all live in one directory (default ``/tmp/poredesign-slurm``, or
+``start_cluster(install=True)`` installs Debian's ``slurm-wlm`` and ``munge`` when their daemons
+are missing (only when asked: ``install``, or ``start --install`` by hand), then starts a private
+``munged``, ``slurmctld`` and ``slurmd`` (as root) whose configuration, keys, sockets, spool, state
+and logs all live in one directory (default ``/tmp/poredesign-slurm``, or
 ``$POREDESIGN_SLURM_DIR``). Nothing under ``/etc`` is written and no system service is touched:
 clients find the cluster through ``SLURM_CONF`` (see ``SlurmCluster.env``) and a link at
 ``/run/slurm/conf/slurm.conf`` (for srun inside jobs, see ``CONFIGLESS_CONF``), and munge runs on
@@ -106,11 +107,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def ensure_packages() -> None:
-    """Install slurm-wlm and munge from the Debian mirror when a daemon or client is missing."""
+def ensure_packages(install: bool = False) -> None:
+    """Install slurm-wlm and munge from the Debian mirror when a daemon or client is missing and
+    ``install`` asks for it; otherwise name what is missing."""
     missing = [name for name in DAEMONS + CLIENTS if _which(name) is None]
     if not missing:
         return
+    if not install:
+        raise SlurmClusterError(
+            f"SLURM/munge programs {missing} are missing: install {' '.join(PACKAGES)} "
+            f"(Debian), or let the test install them as root with POREDESIGN_SLURM_TEST=install"
+        )
     if os.geteuid() != 0:
         raise SlurmClusterError(
             f"SLURM/munge programs {missing} are missing and installing them needs root: run "
@@ -165,6 +172,7 @@ class SlurmCluster:
     )
     partition: str = "debug"
     started: list[str] = field(default_factory=list)  # daemons this process started
+    install: bool = False  # install slurm-wlm and munge when missing (needs root and apt-get)
 
     @property
     def conf(self) -> Path:
@@ -211,7 +219,7 @@ class SlurmCluster:
     # ---------------------------------------------------------------- start/stop
     def start(self) -> SlurmCluster:
         """Bring the cluster up (or reuse a healthy one in ``root``); wait for an idle node."""
-        ensure_packages()
+        ensure_packages(self.install)
         if self.is_ready():
             return self
         if os.geteuid() != 0:
@@ -439,13 +447,15 @@ PartitionName={self.partition} Nodes={host} Default=YES MaxTime=INFINITE State=U
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_cluster(root: str | os.PathLike | None = None) -> SlurmCluster:
-    cluster = SlurmCluster() if root is None else SlurmCluster(root=Path(root))
+def start_cluster(root: str | os.PathLike | None = None, install: bool = False) -> SlurmCluster:
+    cluster = SlurmCluster(install=install)
+    if root is not None:
+        cluster.root = Path(root)
     return cluster.start()
 
 
 def main(argv: list[str]) -> int:
-    cluster = SlurmCluster()
+    cluster = SlurmCluster(install="--install" in argv[2:])
     command = argv[1] if len(argv) > 1 else "status"
     if command == "start":
         cluster.start()

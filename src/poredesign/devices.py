@@ -97,14 +97,26 @@ def synchronize(device) -> None:
         torch.cuda.synchronize()
 
 
-def available_memory() -> int | None:
-    """Host memory available to a new allocation (MemAvailable of /proc/meminfo, bytes); None
-    where it cannot be read (not Linux)."""
+def _meminfo(key: str) -> int | None:
+    """A field of /proc/meminfo in bytes; None where it cannot be read (not Linux)."""
     try:
         with open("/proc/meminfo") as f:
             for line in f:
-                if line.startswith("MemAvailable:"):
+                if line.startswith(f"{key}:"):
                     return int(line.split()[1]) * 1024
     except OSError:
         return None
+    return None
+
+
+def available_memory() -> int | None:
+    """Host memory available to a new allocation (MemAvailable of /proc/meminfo, bytes); None
+    where it cannot be read (not Linux)."""
+    return _meminfo("MemAvailable")
+
+
+def total_memory() -> int | None:
+    """This machine's physical memory (MemTotal of /proc/meminfo, bytes); None where it cannot
+    be read."""
+    return _meminfo("MemTotal")
     return None

@@ -16,17 +16,21 @@ Every store is written into a hidden temporary directory beside its final path a
 place only when complete, so an interrupted job never leaves anything that looks like a finished
 store (the next job that writes the same store removes what a killed one left behind).
 
-On completion the store records in its group attribute ``integrity``, per array, its shape, dtype
-and the BLAKE2b checksum of every stored chunk file. :func:`open_group` checks that every
-recorded chunk is still there (cheap: one ``stat`` per chunk); :func:`verify_store` re-reads
-them and checks the checksums. A missing or damaged chunk is a :class:`CorruptStoreError` naming
-the store, the array and the chunk.
+On completion the store records in its group attribute ``integrity``, per array, its shape, dtype,
+chunk shape, the checksum of its metadata file and the BLAKE2b checksum of every stored chunk
+file. :func:`open_group` checks each array's metadata against the record (a rewritten dtype,
+shape, chunk grid or codec would decode the same bytes as other numbers) and that every recorded
+chunk is still there (cheap: one small read per array, one ``stat`` per chunk);
+:func:`verify_store` also re-reads the chunks and checks their checksums. A damaged store is a
+:class:`CorruptStoreError` naming the store, the array and what changed; an unreadable
+``zarr.json`` is one too.
 """
 
 from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -100,6 +104,8 @@ def _record_integrity(root: Path, group: zarr.Group) -> None:
         record[name] = {
             "shape": list(array.shape),
             "dtype": str(array.dtype),
+            "chunk_shape": list(array.chunks),
+            "metadata": _digest(root / name / "zarr.json"),
             "chunks": {f: _digest(root / f) for f in _chunk_files(root, name)},
         }
     group.attrs[INTEGRITY_KEY] = record
@@ -114,6 +120,56 @@ def _read_integrity(root: Path, group: zarr.Group) -> dict[str, Any] | None:
     return record
 
 
+# zarr's errors for a metadata file that is not JSON, or JSON it cannot read as zarr metadata
+_METADATA_ERRORS = (json.JSONDecodeError, ValueError, KeyError, TypeError)
+
+
+def _open_zarr_group(path: Path) -> zarr.Group:
+    try:
+        return zarr.open_group(str(path), mode="r")
+    except _METADATA_ERRORS as err:
+        raise CorruptStoreError(
+            f"store {path}: its metadata file {path / 'zarr.json'} is unreadable "
+            f"({type(err).__name__}: {err}); rerun the rule that wrote it"
+        ) from err
+
+
+def _array(root: Path, group: zarr.Group, name: str) -> zarr.Array | None:
+    """The array ``name`` of the group, None where it is missing; an unreadable metadata file
+    is a :class:`CorruptStoreError` naming it."""
+    try:
+        return group[name] if name in group else None
+    except _METADATA_ERRORS as err:
+        raise CorruptStoreError(
+            f"store {root}: the metadata file {root / name / 'zarr.json'} of array {name!r} is "
+            f"unreadable ({type(err).__name__}: {err}); rerun the rule that wrote it"
+        ) from err
+
+
+def _check_metadata(root: Path, group: zarr.Group, record: dict[str, Any]) -> None:
+    """Each recorded array is there with the recorded shape, dtype, chunk grid and metadata file
+    (records written before the chunk shape and metadata digest were kept check what they
+    hold)."""
+    for name, entry in record.items():
+        array = _array(root, group, name)
+        if array is None:
+            raise CorruptStoreError(f"store {root}: array {name!r} is missing")
+        held = {"shape": list(array.shape), "dtype": str(array.dtype)}
+        held["chunk_shape"] = list(array.chunks)
+        for key, value in held.items():
+            if key in entry and entry[key] != value:
+                raise CorruptStoreError(
+                    f"store {root}: array {name!r} has {key} {value} but was written with "
+                    f"{entry[key]} (its metadata file {root / name / 'zarr.json'} was changed); "
+                    f"rerun the rule that wrote it"
+                )
+        if "metadata" in entry and _digest(root / name / "zarr.json") != entry["metadata"]:
+            raise CorruptStoreError(
+                f"store {root}: the metadata file {root / name / 'zarr.json'} of array {name!r} "
+                f"was changed since it was written (checksum differs); rerun the rule that wrote it"
+            )
+
+
 def _check_chunks_present(root: Path, record: dict[str, Any]) -> None:
     for name, entry in record.items():
         for chunk in entry["chunks"]:
@@ -125,10 +181,12 @@ def _check_chunks_present(root: Path, record: dict[str, Any]) -> None:
 
 
 def verify_store(path: str | os.PathLike) -> int:
-    """Check every chunk of a finished store against its recorded checksum; return their count.
+    """Check a finished store against its integrity record: each array's shape, dtype, chunk
+    grid and metadata file (in :func:`open_group`) and every chunk's checksum; return the number
+    of chunks checked.
 
     Raises :class:`CorruptStoreError` naming the store, the array and the chunk that is missing,
-    changed or unexpected, or the array whose shape changed.
+    changed or unexpected, or the array whose metadata changed.
     """
     root = Path(path)
     group = open_group(root)
@@ -140,8 +198,6 @@ def verify_store(path: str | os.PathLike) -> int:
         )
     n = 0
     for name, entry in record.items():
-        if name not in group or list(group[name].shape) != entry["shape"]:
-            raise CorruptStoreError(f"store {root}: array {name!r} is missing or changed shape")
         stored = set(_chunk_files(root, name))
         extra = sorted(stored - set(entry["chunks"]))
         if extra:
@@ -212,11 +268,12 @@ def open_group(path: str | os.PathLike) -> zarr.Group:
         raise FileNotFoundError(f"no zarr store at {path}")
     if not (path / "zarr.json").is_file():
         raise IncompleteStoreError(f"{path} is not a zarr store (no zarr.json): empty or foreign")
-    group = zarr.open_group(str(path), mode="r")
+    group = _open_zarr_group(path)
     if not group.attrs.get(COMPLETE_KEY, False):
         raise IncompleteStoreError(f"store {path} is incomplete (interrupted write?)")
     record = _read_integrity(path, group)
     if record is not None:
+        _check_metadata(path, group, record)
         _check_chunks_present(path, record)
     return group
 

@@ -72,6 +72,31 @@ def test_a_blank_tiff_is_refused_not_read_as_one_phase(tmp_path, value):
         choose_pore_phase(np.zeros((8, 8, 8)), porosity=0.5, name="imports.ct")
 
 
+@pytest.mark.parametrize("suffix", [".tif", ".npy", ".raw"])
+def test_nan_voxels_are_refused_not_read_as_pore(tmp_path, capsys, suffix):
+    """A float export with NaN for pore (true porosity about 0.48) must not read as all pore."""
+    from poredesign.structures.imported import write_raw
+
+    gray = np.random.default_rng(1).random((10, 10, 10)).astype(np.float32)
+    gray[gray < 0.48] = np.nan
+    path = tmp_path / f"nan{suffix}"
+    extra = []
+    if suffix == ".tif":
+        _tiff(path, gray)
+    elif suffix == ".npy":
+        np.save(path, gray)
+    else:
+        write_raw(path, gray)
+        extra = ["--shape", "10", "10", "10", "--dtype", "float32"]
+    with pytest.raises(SystemExit) as info:
+        cli_main(["simulate", str(path), *extra])
+    message = str(info.value.code)
+    nan = int(np.isnan(gray).sum())
+    assert message.startswith(f"{path}: {nan} NaN and 0 infinite voxels of 1000")
+    assert "must be finite" in message and "\n" not in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # nothing written
+
+
 @pytest.mark.parametrize(
     "option, value, expected",
     [
@@ -328,6 +353,51 @@ def test_config_faults_stop_the_dry_run_in_one_line_without_traceback(
     assert verbose.returncode == 1 and "Traceback" in verbose.stdout + verbose.stderr
 
 
+@pytest.mark.parametrize(
+    "study, expected",
+    [
+        (
+            "stages: [generate, simulate, train]\ndataset: {size: 16, n_structures: 2}\n"
+            "learn: {split: [0.5, 0.25, 0.25]}\n",
+            "config key 'learn.split': [0.5, 0.25, 0.25] of 2 structures (dataset.n_structures) "
+            "leaves the validation and test set empty (train 2, validation 0, test 0)",
+        ),
+        (
+            "generator: voronoi\nstages: [generate, simulate, train, latent]\n"
+            "dataset: {size: 16, n_structures: 20}\nlearn: {models: [vae], split: [0.9, 0.1, 0]}\n",
+            "config key 'learn.split': [0.9, 0.1, 0] of 20 structures (dataset.n_structures) "
+            "leaves the test set empty (train 18, validation 2, test 0)",
+        ),
+        (
+            "generator: squares\nstages: [generate, simulate, train]\n"
+            "dataset: {size: 40, n_structures: 100}\nlabels: {solver_subset: 10}\n"
+            "learn: {models: [permeability], split: [0.9, 0.05, 0.05]}\n"
+            "transport: {properties: [permeability]}\n",
+            "of 10 structures (labels.solver_subset) leaves the validation and test set empty",
+        ),
+        (
+            "generator: voronoi\nstages: [generate, simulate, train, transfer]\n"
+            "dataset: {size: 16, n_structures: 20}\nlearn: {models: [vae]}\n"
+            "transfer_data: {n_structures: 3, split: [0.9, 0, 0.1]}\n",
+            "config key 'transfer_data.split': [0.9, 0, 0.1] of 3 structures "
+            "(transfer_data.n_structures) leaves the test set empty",
+        ),
+    ],
+    ids=["two-structures", "no-test-set", "solver-subset", "transfer"],
+)
+def test_a_split_with_an_empty_set_is_refused_at_the_dry_run(workflow_copy, study, expected):
+    """Every set a stage uses holds a structure, whatever the generator: an empty validation set
+    reported a best validation loss of nothing, an empty test set no metrics, without a word."""
+    from conftest import run_snakemake
+
+    (workflow_copy / "study.yaml").write_text(f"study: tiny\n{study}")
+    proc = run_snakemake(workflow_copy, "-n", "--configfile", "study.yaml", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1 and expected in out, out
+    assert "allowed: fractions (or more structures) that give each of" in out
+    assert "Traceback" not in out and not (workflow_copy / "results").exists()
+
+
 def test_the_readme_override_of_n_structures_dry_runs_on_a_study_with_larger_shards(
     workflow_copy,
 ):
@@ -335,7 +405,7 @@ def test_the_readme_override_of_n_structures_dry_runs_on_a_study_with_larger_sha
 
     study = ROOT / "config" / "studies" / "voronoi-vae-small.yaml"
     proc = run_snakemake(
-        workflow_copy, "-n", "--configfile", str(study), "--config", "dataset={n_structures: 5}"
+        workflow_copy, "-n", "--configfile", str(study), "--config", "dataset={n_structures: 10}"
     )
     assert "generate_shard" in proc.stdout + proc.stderr
 

@@ -30,9 +30,9 @@ rule bo_target:
         f"{ENVS}/poredesign.yaml"
     threads: 1  # targets run side by side on a CPU
     resources:
-        gpu=GPU_WHEN_CUDA,
-        mem_mb=8000,
-        runtime=24 * 60,
+        gpu=JOBS.gpu("bo_target"),
+        mem_mb=JOBS.mem_mb("bo_target"),
+        runtime=JOBS.runtime("bo_target"),
     params:
         target=get_bo_target,
         bo=config["design"]["bo"],
@@ -54,8 +54,8 @@ rule bo_summary:
     conda:
         f"{ENVS}/poredesign.yaml"
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=JOBS.mem_mb("bo_summary"),
+        runtime=JOBS.runtime("bo_summary"),
     params:
         targets=BO_TARGETS,
     script:

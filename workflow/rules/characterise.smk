@@ -39,9 +39,9 @@ rule latent_space:
         f"{ENVS}/poredesign.yaml"
     threads: 2
     resources:
-        gpu=GPU_UNLESS_CPU,
-        mem_mb=16000,
-        runtime=6 * 60,
+        gpu=JOBS.gpu("latent_space"),
+        mem_mb=JOBS.mem_mb("latent_space"),
+        runtime=JOBS.runtime("latent_space"),
     params:
         batch_size=config["characterise"]["batch_size"],
         device=config["device"],
@@ -65,8 +65,8 @@ rule estimate_test:
     conda:
         f"{ENVS}/poredesign.yaml"
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=JOBS.mem_mb("estimate_test"),
+        runtime=JOBS.runtime("estimate_test"),
     script:
         "../scripts/estimate_properties.py"
 
@@ -86,8 +86,9 @@ rule estimate_scan:
         f"{ENVS}/poredesign.yaml"
     threads: 2
     resources:
-        mem_mb=8000,
-        runtime=60,
+        gpu=JOBS.gpu("estimate_scan"),
+        mem_mb=JOBS.mem_mb("estimate_scan"),
+        runtime=JOBS.runtime("estimate_scan"),
     params:
         batch_size=config["characterise"]["batch_size"],
         device=config["device"],

@@ -3,9 +3,15 @@
 import math
 
 from poredesign.config import LATENT_DESIGN_GENERATORS
+from poredesign.job_resources import JobResources
+from poredesign.solver_fingerprint import solver_fingerprint
 
 STUDY = config["study"]
 ENVS = "../../envs"
+
+# the solver's code fingerprint: a parameter of the rules that run the solver, so a changed
+# solver reruns the labels (keep old ones with --rerun-triggers mtime)
+SOLVER_FINGERPRINT = solver_fingerprint()
 
 # -- artifact paths (relative to the working directory) ----------------------------------------
 RESULTS = f"results/{STUDY}"
@@ -69,10 +75,18 @@ REFERENCE_STUDY = config["characterise"]["reference_study"]
 # stage, not declared as inputs, so that this study's dry run does not need them
 REFERENCE_MODEL = REFERENCE_STUDY and f"results/{REFERENCE_STUDY}/models/vae/model.pt"
 REFERENCE_LATENT = REFERENCE_STUDY and f"results/{REFERENCE_STUDY}/latent/latent.zarr"
-# GPU jobs: simulate and ABC ask for a GPU only when the study forces CUDA (on `auto` they also
-# run well on a CPU node); training asks for one unless the study forces the CPU
-GPU_WHEN_CUDA = 1 if config["device"] == "cuda" else 0
-GPU_UNLESS_CPU = 0 if config["device"] == "cpu" else 1
+# cluster requests (SLURM --mem, --time, --gpus) of each rule's jobs: config/resources.yaml with
+# the study's sizes; a GPU only where the rule runs on the study's device and that is a GPU
+JOBS = JobResources(config)
+
+
+def model_job_request(what: str):
+    """The train rule's request ``what`` (mem_mb or runtime) for its model wildcard."""
+
+    def request(wildcards) -> int:
+        return getattr(JOBS, what)("train_model", wildcards.model)
+
+    return request
 
 
 class StageTargets(dict):

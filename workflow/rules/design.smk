@@ -30,9 +30,9 @@ rule abc_posterior:
         f"{ENVS}/poredesign.yaml"
     threads: 1  # targets run side by side on a CPU; the GPU does the work when present
     resources:
-        gpu=GPU_WHEN_CUDA,
-        mem_mb=16000,
-        runtime=24 * 60,
+        gpu=JOBS.gpu("abc_posterior"),
+        mem_mb=JOBS.mem_mb("abc_posterior"),
+        runtime=JOBS.runtime("abc_posterior"),
     params:
         target=get_abc_target,
         abc=config["design"]["abc"],
@@ -62,8 +62,9 @@ rule validate_design:
         f"{ENVS}/poredesign.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=12 * 60,
+        gpu=JOBS.gpu("validate_design"),
+        mem_mb=JOBS.mem_mb("validate_design"),
+        runtime=JOBS.runtime("validate_design"),
     params:
         n_structures=config["design"]["validation"]["n_structures"],
         size=config["dataset"]["size"],
@@ -85,8 +86,8 @@ rule upscale_design:
         f"{ENVS}/poredesign.yaml"
     threads: 1
     resources:
-        mem_mb=32000,
-        runtime=24 * 60,
+        mem_mb=JOBS.mem_mb("upscale_design"),
+        runtime=JOBS.runtime("upscale_design"),
     params:
         factor=config["design"]["validation"]["upscale_factor"],
         n_structures=config["design"]["validation"]["upscale_structures"],
@@ -119,9 +120,9 @@ rule refine_design:
         f"{ENVS}/poredesign.yaml"
     threads: 1  # targets run side by side on a CPU
     resources:
-        gpu=GPU_WHEN_CUDA,
-        mem_mb=16000,
-        runtime=24 * 60,
+        gpu=JOBS.gpu("refine_design"),
+        mem_mb=JOBS.mem_mb("refine_design"),
+        runtime=JOBS.runtime("refine_design"),
     params:
         target=get_abc_target,
         work_dir=get_refine_work,

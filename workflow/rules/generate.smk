@@ -15,8 +15,8 @@ rule generate_shard:
         f"{ENVS}/poredesign.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
-        runtime=120,
+        mem_mb=JOBS.mem_mb("generate_shard"),
+        runtime=JOBS.runtime("generate_shard"),
     params:
         generator=config["generator"],
         options=generator_options(),
@@ -39,8 +39,8 @@ rule gather_structures:
     conda:
         f"{ENVS}/poredesign.yaml"
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=JOBS.mem_mb("gather_structures"),
+        runtime=JOBS.runtime("gather_structures"),
     script:
         "../scripts/gather_structures.py"
 
@@ -59,7 +59,7 @@ rule plot_structures:
     conda:
         f"{ENVS}/poredesign.yaml"
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=JOBS.mem_mb("plot_structures"),
+        runtime=JOBS.runtime("plot_structures"),
     script:
         "../scripts/plot_structures.py"

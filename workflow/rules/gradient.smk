@@ -40,9 +40,9 @@ if LATENT_DESIGN_ON:
             f"{ENVS}/poredesign.yaml"
         threads: 2
         resources:
-            gpu=GPU_UNLESS_CPU,
-            mem_mb=16000,
-            runtime=24 * 60,
+            gpu=JOBS.gpu("latent_design"),
+            mem_mb=JOBS.mem_mb("latent_design"),
+            runtime=JOBS.runtime("latent_design"),
         params:
             settings=config["design"]["latent"],
             flow=STUDY_TRANSPORT["flow"],
@@ -71,9 +71,9 @@ if LATENT_DESIGN_ON:
             f"{ENVS}/poredesign.yaml"
         threads: 2
         resources:
-            gpu=GPU_UNLESS_CPU,
-            mem_mb=8000,
-            runtime=60,
+            gpu=JOBS.gpu("slerp"),
+            mem_mb=JOBS.mem_mb("slerp"),
+            runtime=JOBS.runtime("slerp"),
         params:
             slerp=config["design"]["slerp"],
             flow=STUDY_TRANSPORT["flow"],
@@ -112,9 +112,9 @@ if LATENT_DESIGN_ON and BENCHMARK_ON:
             f"{ENVS}/poredesign.yaml"
         threads: 2
         resources:
-            gpu=GPU_UNLESS_CPU,
-            mem_mb=16000,
-            runtime=24 * 60,
+            gpu=JOBS.gpu("design_benchmark"),
+            mem_mb=JOBS.mem_mb("design_benchmark"),
+            runtime=JOBS.runtime("design_benchmark"),
         params:
             benchmark=config["design"]["benchmark"],
             latent=config["design"]["latent"],

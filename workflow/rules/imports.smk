@@ -20,8 +20,8 @@ rule synthetic_scan:
     conda:
         f"{ENVS}/poredesign.yaml"
     resources:
-        mem_mb=4000,
-        runtime=10,
+        mem_mb=JOBS.mem_mb("synthetic_scan"),
+        runtime=JOBS.runtime("synthetic_scan"),
     params:
         foam=get_synthetic_options,
     script:
@@ -45,8 +45,8 @@ rule import_scan:
         f"{ENVS}/poredesign.yaml"
     threads: 2
     resources:
-        mem_mb=16000,
-        runtime=60,
+        mem_mb=JOBS.mem_mb("import_scan"),
+        runtime=JOBS.runtime("import_scan"),
     params:
         scan=get_scan_options,
         size=config["dataset"]["size"],
@@ -67,11 +67,12 @@ rule simulate_scan:
         f"{ENVS}/poredesign.yaml"
     threads: lbm_threads()
     resources:
-        gpu=GPU_WHEN_CUDA,
-        mem_mb=8000,
-        runtime=12 * 60,
+        gpu=JOBS.gpu("simulate_scan"),
+        mem_mb=JOBS.mem_mb("simulate_scan"),
+        runtime=JOBS.runtime("simulate_scan"),
     params:
         transport=scan_transport(),
         device=config["device"],
+        solver=SOLVER_FINGERPRINT,
     script:
         "../scripts/simulate_shard.py"

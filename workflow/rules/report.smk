@@ -17,8 +17,8 @@ rule summary_report:
     conda:
         f"{ENVS}/poredesign.yaml"
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=JOBS.mem_mb("summary_report"),
+        runtime=JOBS.runtime("summary_report"),
     params:
         **summary_params(),
     script:

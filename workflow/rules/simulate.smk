@@ -16,12 +16,13 @@ rule simulate_shard:
     # solvers (permeability, diffusion method lbm) use the threads given here
     threads: lbm_threads()
     resources:
-        gpu=GPU_WHEN_CUDA,
-        mem_mb=8000,
-        runtime=12 * 60,
+        gpu=JOBS.gpu("simulate_shard"),
+        mem_mb=JOBS.mem_mb("simulate_shard"),
+        runtime=JOBS.runtime("simulate_shard"),
     params:
         transport=STUDY_TRANSPORT,
         device=config["device"],
+        solver=SOLVER_FINGERPRINT,
         stop=get_solver_stop,
     script:
         "../scripts/simulate_shard.py"
@@ -37,8 +38,8 @@ rule gather_transport:
     conda:
         f"{ENVS}/poredesign.yaml"
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=JOBS.mem_mb("gather_transport"),
+        runtime=JOBS.runtime("gather_transport"),
     script:
         "../scripts/gather_transport.py"
 
@@ -57,8 +58,8 @@ rule plot_transport:
     conda:
         f"{ENVS}/poredesign.yaml"
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=JOBS.mem_mb("plot_transport"),
+        runtime=JOBS.runtime("plot_transport"),
     script:
         "../scripts/plot_transport.py"
 
@@ -80,9 +81,9 @@ if SOLVER_SUBSET:
             f"{ENVS}/poredesign.yaml"
         threads: 2
         resources:
-            gpu=GPU_UNLESS_CPU,
-            mem_mb=8000,
-            runtime=6 * 60,
+            gpu=JOBS.gpu("surrogate_labels"),
+            mem_mb=JOBS.mem_mb("surrogate_labels"),
+            runtime=JOBS.runtime("surrogate_labels"),
         params:
             batch_size=config["design"]["latent"]["batch_size"],
             device=config["device"],

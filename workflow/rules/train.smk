@@ -35,9 +35,9 @@ rule train_model:
         f"{ENVS}/poredesign.yaml"
     threads: 4
     resources:
-        gpu=GPU_UNLESS_CPU,
-        mem_mb=32000,
-        runtime=24 * 60,
+        gpu=JOBS.gpu("train_model"),
+        mem_mb=model_job_request("mem_mb"),
+        runtime=model_job_request("runtime"),
     params:
         section=get_model_section,
         common=LEARN_COMMON,

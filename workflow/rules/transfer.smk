@@ -16,8 +16,8 @@ rule generate_transfer:
         f"{ENVS}/poredesign.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
-        runtime=12 * 60,
+        mem_mb=JOBS.mem_mb("generate_transfer"),
+        runtime=JOBS.runtime("generate_transfer"),
     params:
         voronoi=config["voronoi"],
         transfer_data=config["transfer_data"],
@@ -39,12 +39,13 @@ rule simulate_transfer:
         f"{ENVS}/poredesign.yaml"
     threads: lbm_threads()
     resources:
-        gpu=GPU_WHEN_CUDA,
-        mem_mb=8000,
-        runtime=12 * 60,
+        gpu=JOBS.gpu("simulate_transfer"),
+        mem_mb=JOBS.mem_mb("simulate_transfer"),
+        runtime=JOBS.runtime("simulate_transfer"),
     params:
         transport=config["transport"],
         device=config["device"],
+        solver=SOLVER_FINGERPRINT,
     script:
         "../scripts/simulate_shard.py"
 
@@ -67,9 +68,9 @@ rule transfer_learning:
         f"{ENVS}/poredesign.yaml"
     threads: 4
     resources:
-        gpu=GPU_UNLESS_CPU,
-        mem_mb=16000,
-        runtime=24 * 60,
+        gpu=JOBS.gpu("transfer_learning"),
+        mem_mb=JOBS.mem_mb("transfer_learning"),
+        runtime=JOBS.runtime("transfer_learning"),
     params:
         section=LEARN["transfer"],
         common=LEARN_COMMON,

@@ -100,8 +100,8 @@ def component_correlations(scores: np.ndarray, values: np.ndarray, n: int = 3) -
 
 def porosity_component(scores: np.ndarray, porosity: np.ndarray, candidates: int = 5) -> int:
     """Index (0-based) of the porosity PC: among the first ``candidates`` components, the one
-    whose scores have the largest absolute Pearson correlation with ``porosity`` (undefined correlations
-    count as 0, so a constant porosity gives PC1)."""
+    whose scores have the largest absolute Pearson correlation with ``porosity`` (undefined
+    correlations count as 0, so a constant porosity gives PC1)."""
     r = np.abs(np.nan_to_num(component_correlations(scores, porosity, candidates), nan=0.0))
     if len(r) == 0:
         raise ValueError("porosity_component: the PCA has no components")

@@ -10,6 +10,8 @@ from typing import Any
 
 from poredesign.config.errors import ConfigError
 from poredesign.config.stages import DESIGN_STAGE_GENERATORS, LATENT_DESIGN_GENERATORS
+from poredesign.job_resources import memory_problems
+from poredesign.splits import split_problems
 
 
 def check_consistency(config: MutableMapping[str, Any]) -> None:
@@ -79,6 +81,8 @@ def check_consistency(config: MutableMapping[str, Any]) -> None:
     problems += _dims_problems(config)
     problems += _label_problems(config)
     problems += _latent_design_problems(config)
+    problems += split_problems(config)
+    problems += memory_problems(config)
     latent_targets = config.get("design", {}).get("latent", {}).get("targets", {})
     for key in ("porosity", "k"):
         value = latent_targets.get(key)
@@ -100,7 +104,8 @@ def check_consistency(config: MutableMapping[str, Any]) -> None:
 
 def _import_problems(config: Mapping[str, Any]) -> list[str]:
     """Each scan has a file or a synthetic rendering and exactly one pore-phase rule; a dataset of
-    crops (generator imported) names a scan that yields enough crops for the split."""
+    crops (generator imported) names a scan that yields enough crops (their split is checked with
+    every generator's, :func:`poredesign.splits.split_problems`)."""
     from poredesign.structures.imported import check_phase_options  # the library's own check
 
     problems, imports = [], config.get("imports") or {}
@@ -147,14 +152,6 @@ def _import_problems(config: Mapping[str, Any]) -> list[str]:
             f"config key 'dataset.n_structures': {n}, but the scan {scan_name!r} yields {crops} "
             f"crops of {scan.get('crop')}^3 every {scan.get('stride') or scan.get('crop')} voxels; "
             f"allowed: at most {crops} (or a smaller imports.{scan_name}.stride)"
-        )
-    split = config.get("learn", {}).get("split", [0.8, 0.1, 0.1])
-    parts = zip(("train", "validation", "test"), split, strict=False)
-    empty = [part for part, f in parts if f > 0 and round(f * n) < 1]
-    if empty:
-        problems.append(
-            f"config key 'dataset.n_structures': {n} crops leave the {', '.join(empty)} split of "
-            f"learn.split {split} empty; allowed: enough crops for every split"
         )
     return problems
 

@@ -48,6 +48,7 @@ from poredesign.learn.transforms import (
     voxel_counts,
 )
 from poredesign.seeds import stream_rng
+from poredesign.splits import split_counts
 from poredesign.store import StructureStore, open_group
 
 log = logging.getLogger(__name__)
@@ -234,9 +235,7 @@ def split_indices(n: int, fractions: Sequence[float], seed: int) -> tuple[np.nda
             f"numbers summing to 1; got {list(fractions)}"
         )
     order = stream_rng(seed, "split").permutation(n)
-    n_val = int(round(fractions[1] * n))
-    n_test = int(round(fractions[2] * n))
-    n_train = n - n_val - n_test
+    n_train, n_val, n_test = split_counts(n, fractions)
     if n_train <= 0:
         raise ValueError(f"split {list(fractions)} of {n} structures leaves no training structure")
     train, val, test = np.split(order, [n_train, n_train + n_val])

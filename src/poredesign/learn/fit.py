@@ -9,11 +9,16 @@ trials, repeated runs). :func:`evaluate` runs a model's own ``predict_step`` ove
 Devices and precision come from :mod:`poredesign.devices`: CUDA when present (``device: auto``),
 else the CPU; bf16 mixed precision on the GPU, fp32 on the CPU.
 
-Resuming: when ``checkpoints/last.ckpt`` exists and ``resume.json`` (a fingerprint) matches the
-current settings (everything except the epoch budget, the worker count and the device), training
-continues from that checkpoint: the epoch counter, optimizer and scheduler state, early-stopping
-and best-model bookkeeping carry on, so raising ``epochs`` and re-running extends the training. Any
-other change starts afresh. The Lightning checkpoint is read with ``weights_only=True``
+Training is a function of the config. When ``checkpoints/last.ckpt`` exists and ``resume.json``
+(a fingerprint) matches the current settings (everything except the device and the log interval;
+the epoch budget and the precision included), training continues from that checkpoint: the
+epoch counter, optimizer and scheduler state, early-stopping and best-model bookkeeping, and
+torch's random state (shuffle, augmentation and dropout draws) carry on, so an interrupted run
+resumed gives the weights an uninterrupted one gives (tested). Any other change, a higher or
+lower ``epochs`` included, trains from scratch: a resumed budget change would not give the model
+of that budget from scratch (the checkpoint is past a lower budget; early stopping and the
+best-model choice of a higher one differ), and the model must not depend on the history of the
+config. The Lightning checkpoint is read with ``weights_only=True``
 (``Trainer.fit(weights_only=True)``): torch's restricted unpickler then accepts tensors and plain
 containers only, so even the resume file cannot execute code. Hyperparameters are therefore kept
 JSON-plain (numbers, strings, lists).
@@ -59,8 +64,10 @@ class _NoProductTips(logging.Filter):
 
 logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_NoProductTips())
 
-#: settings that do not change what is learned (not part of the resume fingerprint)
-NOT_FINGERPRINTED = ("epochs", "num_workers", "device", "precision", "log_every_n_steps")
+#: settings that do not change what is learned (not part of the resume fingerprint); the worker
+#: count does (each worker draws its own augmentations), and the device does through the
+#: precision it resolves to
+NOT_FINGERPRINTED = ("device", "log_every_n_steps")
 
 
 @dataclass
@@ -161,6 +168,22 @@ class _EpochLog(Callback):
         log.info("epoch %d/%d %s", trainer.current_epoch + 1, trainer.max_epochs, text)
 
 
+class _RandomState(Callback):
+    """Keeps torch's random state in each checkpoint and restores it on resume, so the epochs
+    after a resume draw what they would have drawn without the interruption."""
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {"cpu": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        torch.set_rng_state(state_dict["cpu"])
+        if "cuda" in state_dict and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state_dict["cuda"])
+
+
 def join_history(log_dir: Path, out: Path) -> Path:
     """Join ``metrics-*.csv`` segments (oldest first) and the current ``metrics.csv``: rows of an
     older segment at or after the epoch the next segment starts from are dropped (they were
@@ -254,7 +277,15 @@ def fit(
     ckpt_dir, log_dir = work_dir / "checkpoints", work_dir / "logs"
     last = ckpt_dir / "last.ckpt"
     fp_path = work_dir / "resume.json"
-    fp = fingerprint_hash(fingerprint or {})
+    max_epochs = int(settings.epochs if epochs is None else epochs)
+    # the epoch budget of this fit (a pVAE phase's own) is part of what it learns
+    fp = fingerprint_hash(
+        {
+            **(fingerprint or {}),
+            "max_epochs": max_epochs,
+            "precision": settings.resolved_precision(),
+        }
+    )
     resume = last.exists() and fp_path.exists() and read_json(fp_path).get("hash") == fp
     resumed_from = _resume_epoch(last, model, work_dir) if resume else None
     resume = resumed_from is not None
@@ -265,7 +296,12 @@ def fit(
         log.info("resuming %s from %s (epoch %d)", type(model).__name__, last, resumed_from)
     else:
         if last.exists():
-            log.info("settings changed since %s was written: training from scratch", last)
+            log.warning(
+                "%s was trained with other settings (the epoch budget, the data or the model "
+                "differ; %s lists them): training from scratch",
+                last,
+                fp_path,
+            )
         shutil.rmtree(ckpt_dir, ignore_errors=True)
         shutil.rmtree(log_dir, ignore_errors=True)
         ckpt_dir.mkdir(parents=True)
@@ -282,7 +318,7 @@ def fit(
     latest = ModelCheckpoint(
         dirpath=ckpt_dir, filename="last", save_top_k=1, enable_version_counter=False
     )
-    callbacks: list[Callback] = [checkpoint, latest, _EpochLog()]
+    callbacks: list[Callback] = [checkpoint, latest, _EpochLog(), _RandomState()]
     if settings.early_stopping:
         callbacks.append(
             EarlyStopping(monitor=monitor, mode="min", patience=int(settings.early_stopping))
@@ -292,7 +328,7 @@ def fit(
         torch.set_float32_matmul_precision("high")
     trainer = _trainer(
         settings,
-        max_epochs=int(settings.epochs if epochs is None else epochs),
+        max_epochs=max_epochs,
         callbacks=callbacks,
         logger=CSVLogger(save_dir=work_dir, name="logs", version=""),
         default_root_dir=work_dir,

@@ -35,8 +35,11 @@ def _natural_key(path: Path) -> list:
 
 
 def check_gray(volume: np.ndarray, source: str) -> np.ndarray:
-    """``volume`` as an array if it is a non-empty 3-D volume of bool, integer or float gray
-    values; otherwise a ``ValueError`` naming ``source``."""
+    """``volume`` as an array if it is a non-empty 3-D volume of bool, integer or finite float
+    gray values; otherwise a ``ValueError`` naming ``source``.
+
+    NaN or infinite voxels are refused, not read: NaN equals no gray value and sorts below none,
+    so a NaN-for-pore export would otherwise read as one phase without a word."""
     volume = np.asarray(volume)
     if volume.ndim != 3:
         raise ValueError(f"{source}: expected a 3-D gray-value volume; got shape {volume.shape}")
@@ -46,7 +49,21 @@ def check_gray(volume: np.ndarray, source: str) -> np.ndarray:
         )
     if min(volume.shape) < 1:
         raise ValueError(f"{source}: the volume is empty (shape {volume.shape})")
+    if volume.dtype.kind == "f":
+        check_finite(volume, source)
     return volume
+
+
+def check_finite(volume: np.ndarray, source: str) -> None:
+    """A ``ValueError`` naming ``source`` and the count of NaN and infinite voxels, if any."""
+    nan = int(np.count_nonzero(np.isnan(volume)))
+    inf = int(np.count_nonzero(np.isinf(volume)))
+    if nan or inf:
+        raise ValueError(
+            f"{source}: {nan} NaN and {inf} infinite voxels of {volume.size}; gray values must "
+            f"be finite numbers (write the pore and solid phases as numbers, e.g. 0 and 1, "
+            f"and export again)"
+        )
 
 
 class _Collect(logging.Handler):
@@ -251,7 +268,7 @@ def read_raw(
     count = _check_raw_size(path, shape, dt, offset)
     data = np.fromfile(path, dtype=dt, count=count, offset=int(offset))
     volume = data.reshape(shape, order=order)
-    return np.ascontiguousarray(volume, dtype=dt.newbyteorder("="))
+    return check_gray(np.ascontiguousarray(volume, dtype=dt.newbyteorder("=")), str(path))
 
 
 def write_raw(

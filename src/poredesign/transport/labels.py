@@ -9,7 +9,9 @@ loop) on every structure of a structure store and writes what it returns into a 
 - ``porosity`` (n,), ``porosity_eff`` (n, 3): pore fraction connected inlet to outlet per axis;
 - ``flags_eta``, ``flags_k`` (n, 3): :class:`~poredesign.transport.Flag` bits (16 = not requested);
 - ``iterations_eta``, ``iterations_k``, ``seconds_eta``, ``seconds_k`` (n, 3);
-- attrs: the solver settings, the structure store and its index range.
+- attrs: the solver settings, the solver's code fingerprint
+  (:func:`~poredesign.solver_fingerprint.solver_fingerprint`), the structure store and its
+  index range.
 
 Values not requested are NaN with the SKIPPED flag. ``stop`` labels only the first structures of
 a store: the solver-subset mode of [A25] (``labels.solver_subset``), where a surrogate trained on
@@ -27,6 +29,7 @@ import numpy as np
 
 from poredesign import store
 from poredesign.runlog import progress
+from poredesign.solver_fingerprint import solver_fingerprint
 from poredesign.transport.properties import properties
 from poredesign.transport.results import Flag, axis_index
 
@@ -111,6 +114,7 @@ def label_structures(
                 diffusion=dict(diffusion or {}),
                 flow=dict(flow or {}),
                 units={"eta": "D_eff / D", "k": "voxel^2 (lattice units)"},
+                solver_fingerprint=solver_fingerprint(),
             )
         )
     flagged = {_KEYS[p]: int(np.count_nonzero(table[f"flags_{_KEYS[p]}"][:, axes])) for p in solved}

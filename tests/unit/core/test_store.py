@@ -1,5 +1,6 @@
 """The zarr store layout: round trips, gather, atomic writes, shard independence."""
 
+import json
 import os
 import signal
 import subprocess
@@ -102,3 +103,64 @@ def test_killed_writer_leaves_no_complete_looking_store(tmp_path):
         store.open_group(partial[0])
     with pytest.raises(FileNotFoundError):
         store.StructureStore(target)
+
+
+def _rewrite_metadata(path, edit):
+    meta = json.loads(path.read_text())
+    edit(meta)
+    path.write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (
+            lambda m: m.update(data_type="int64", fill_value=0),
+            "has dtype int64 but was written with float64",
+        ),
+        (
+            lambda m: m["chunk_grid"]["configuration"].update(chunk_shape=[1, 3]),
+            "has chunk_shape [1, 3] but was written with [2, 3]",
+        ),
+        (lambda m: m["codecs"][0]["configuration"].update(endian="big"), "checksum differs"),
+    ],
+)
+def test_a_rewritten_array_metadata_is_refused_naming_the_store(tmp_path, edit, expected):
+    """Chunks untouched, metadata rewritten: the same bytes would decode as other numbers."""
+    path = tmp_path / "t.zarr"
+    with store.atomic_group(path) as group:
+        store.write_array(group, "a", np.arange(6.0).reshape(2, 3))
+    _rewrite_metadata(path / "a" / "zarr.json", edit)
+    for check in (store.open_group, store.verify_store):
+        with pytest.raises(store.CorruptStoreError) as info:
+            check(path)
+        message = str(info.value)
+        assert f"store {path}" in message and "'a'" in message and expected in message
+        assert "\n" not in message
+
+
+def test_a_structure_store_with_a_rewritten_dtype_is_refused(tmp_path):
+    path = _tiny(tmp_path, "s.zarr", 0, 2)
+    _rewrite_metadata(
+        path / "params" / "zarr.json", lambda m: m.update(data_type="int64", fill_value=0)
+    )
+    with pytest.raises(store.CorruptStoreError, match="'params' has dtype int64"):
+        store.StructureStore(path)
+
+
+@pytest.mark.parametrize("where", ["zarr.json", "a/zarr.json"])
+def test_a_truncated_zarr_json_is_an_error_naming_the_store(tmp_path, capsys, where):
+    path = tmp_path / "t.zarr"
+    with store.atomic_group(path) as group:
+        store.write_array(group, "a", np.arange(3.0))
+    meta = path / where
+    meta.write_bytes(meta.read_bytes()[:40])
+    with pytest.raises(store.CorruptStoreError) as info:
+        store.verify_store(path)
+    message = str(info.value)
+    assert f"store {path}" in message and str(meta) in message and "unreadable" in message
+    from poredesign.cli import main
+
+    assert main(["verify", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(meta) in err and "JSONDecodeError" in err

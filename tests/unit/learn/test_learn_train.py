@@ -89,12 +89,72 @@ def test_a_fixed_seed_reproduces_the_loss_curve(stores, vae_run, tmp_path):
     assert history(other) != history(out)
 
 
+PERMEABILITY = {
+    "model_kwargs": {"channels": [4, 4, 8, 8], "hidden": [8, 8], "lr": 3e-3},
+    "data": {"axes": [0, 1, 2]},
+}
+
+
+def train_permeability(stores, out, epochs, **kwargs):
+    structures, properties = stores
+    return train(
+        "permeability",
+        structures,
+        properties,
+        out,
+        settings={"epochs": epochs, "batch_size": 8},
+        **{**PERMEABILITY, **kwargs},
+    )
+
+
+def weights(out):
+    return torch.load(out / "model.pt", weights_only=True)
+
+
+def same_weights(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_an_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(
+    stores, tmp_path, monkeypatch
+):
+    from poredesign.learn import fit as fit_module
+
+    clean = train_permeability(stores, tmp_path / "clean", 3)
+
+    def interrupt(self, trainer, pl_module):
+        if trainer.current_epoch == 1:
+            raise RuntimeError("killed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(fit_module._EpochLog, "on_train_epoch_end", interrupt)
+        with pytest.raises(RuntimeError, match="killed"):
+            train_permeability(stores, tmp_path / "killed", 3)
+    assert not (tmp_path / "killed" / "metrics.json").exists()
+    resumed = train_permeability(stores, tmp_path / "killed", 3)
+    assert resumed["resumed_from_epoch"] in (1, 2) and resumed["epochs"] == clean["epochs"]
+    assert same_weights(weights(tmp_path / "killed"), weights(tmp_path / "clean"))
+    assert resumed["test"] == clean["test"]
+
+
+@pytest.mark.parametrize("before, after", [(3, 2), (2, 3)])
+def test_a_changed_epoch_count_trains_from_scratch(stores, tmp_path, caplog, before, after):
+    """Lowering the budget must not return the longer-trained checkpoint, raising it must not
+    continue a run whose schedule and best-model choice belonged to the other budget."""
+    train_permeability(stores, tmp_path / "changed", before)
+    changed = train_permeability(stores, tmp_path / "changed", after)
+    assert "trained with other settings" in caplog.text and "training from scratch" in caplog.text
+    assert changed["resumed_from_epoch"] is None and changed["epochs"] == after
+    assert [e for e, _ in history(tmp_path / "changed")] == list(range(after))
+    train_permeability(stores, tmp_path / "scratch", after)
+    assert same_weights(weights(tmp_path / "changed"), weights(tmp_path / "scratch"))
+    state = torch.load(tmp_path / "changed" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert state["epoch"] == after - 1
+
+
 def test_resume_continues_and_a_changed_setting_restarts(stores, tmp_path):
     structures, properties = stores
-    kwargs = {
-        "model_kwargs": {"channels": [4, 4, 8, 8], "hidden": [8, 8], "lr": 3e-3},
-        "data": {"axes": [0, 1, 2]},
-    }
+    kwargs = PERMEABILITY
     first = train(
         "permeability",
         structures,
@@ -107,19 +167,9 @@ def test_resume_continues_and_a_changed_setting_restarts(stores, tmp_path):
     # last.ckpt is the latest epoch, whether or not it was the best one
     assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 1
     steps_per_epoch = -(-first["train"]["n"] // 8)
-    more = train(
-        "permeability",
-        structures,
-        properties,
-        tmp_path,
-        settings={"epochs": 4, "batch_size": 8},
-        **kwargs,
-    )
-    assert more["resumed_from_epoch"] == 2 and more["epochs"] == 4
-    assert [e for e, _ in history(tmp_path)] == [0, 1, 2, 3]
     state = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
-    assert state["global_step"] == 4 * steps_per_epoch
-    assert set(more["test"]) >= {"loss", "mse_k", "mape_k", "r2_k", "mse_porosity", "r2_porosity"}
+    assert state["global_step"] == 2 * steps_per_epoch
+    assert set(first["test"]) >= {"loss", "mse_k", "mape_k", "r2_k", "mse_porosity", "r2_porosity"}
     with open(tmp_path / "predictions.csv") as fh:
         assert fh.readline().strip() == "index,axis,true_k,true_porosity,pred_k,pred_porosity"
     changed = {**kwargs, "model_kwargs": {**kwargs["model_kwargs"], "lr": 1e-3}}
