@@ -201,7 +201,8 @@ def test_a_scan_is_cropped_at_every_compression_level(tmp_path):
     assert names == ("porosity", "strain")
     result = import_scan(options, 8, tmp_path / "crops.zarr", "foam", param_names=names)
     # 3 x 3 x 3 crops of the 32-voxel scan, 3 x 3 x 1 of the 16-voxel compressed one
-    assert result.n_crops == 27 + 9 == scan_crop_count(options | {"path": "x.raw", "shape": [32] * 3})
+    raw = options | {"path": "x.raw", "shape": [32] * 3}
+    assert result.n_crops == 27 + 9 == scan_crop_count(raw)
     crops = StructureStore(tmp_path / "crops.zarr")
     strain = crops.params[:, names.index("strain")]
     assert np.array_equal(strain, [0.0] * 27 + [0.5] * 9)

@@ -61,9 +61,7 @@ SCANS = list(config["imports"])
 IMPORTED = config["generator"] == "imported"
 DATASET_SCAN = config["dataset"]["scan"]
 # crops of the scan at several compression levels ([A25]'s foam): rule compression_findings
-COMPRESSION_ON = (
-    IMPORTED and len(config["imports"].get(DATASET_SCAN, {}).get("strains") or [0]) > 1
-)
+COMPRESSION_ON = IMPORTED and len(config["imports"].get(DATASET_SCAN, {}).get("strains") or [0]) > 1
 COMPRESSION_DIR = f"{RESULTS}/compression"
 # the [A25] latent design and slerp stages (square pores, crops of a scan)
 LATENT_DESIGN_ON = config["generator"] in LATENT_DESIGN_GENERATORS

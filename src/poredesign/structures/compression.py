@@ -11,8 +11,9 @@ The model: an affine squeeze along z that conserves the solid volume.
   every point moves as z -> (1 - strain) z. The volume becomes (nx, ny, round(nz (1 - strain)))
   voxels of the *same* voxel size (a scan of the compressed specimen at the same resolution).
 - Mass. The foam's polymer is far stiffer in bulk than the foam and nearly incompressible: the
-  volume lost is pore volume, not solid. So the solid voxel count is kept exactly, and the porosity
-  follows in closed form, phi(strain) = 1 - (1 - phi_0) / (1 - strain) (:func:`compressed_porosity`).
+  volume lost is pore volume, not solid. So the solid voxel count is kept exactly, and the
+  porosity follows in closed form, phi(strain) = 1 - (1 - phi_0) / (1 - strain)
+  (:func:`compressed_porosity`).
   Full density is reached at strain = phi_0; strains at or beyond it are refused.
 - Shape. The solid's signed distance (positive inside the solid, in voxels) is resampled
   along z (linear interpolation), and the solid voxel count of the input is taken as the voxels of
@@ -42,7 +43,8 @@ def check_strain(strain: float, name: str = "strain") -> float:
     try:
         value = float(strain)
     except (TypeError, ValueError):
-        raise ValueError(f"{name}: {strain!r} is not a number; allowed: 0 <= strain < 0.9") from None
+        allowed = f"allowed: 0 <= strain < {MAX_STRAIN}"
+        raise ValueError(f"{name}: {strain!r} is not a number; {allowed}") from None
     if not 0.0 <= value < MAX_STRAIN:
         raise ValueError(f"{name}: {strain!r} outside the allowed 0 <= strain < {MAX_STRAIN}")
     return value

@@ -51,7 +51,8 @@ def _file_shape(path: Path) -> tuple[int, ...] | None:
 
 def scan_crop_count(options: Mapping[str, Any]) -> int | None:
     """Crops of edge ``crop`` every ``stride`` scan voxels that an ``imports.<name>`` entry yields
-    (over its compression levels ``strains``, each scan shortened along z), or None when its shape is unknown before it is read (a TIFF folder, a missing file)."""
+    (over its compression levels ``strains``, each scan shortened along z), or None when its
+    shape is unknown before it is read (a TIFF folder, a missing file)."""
     synthetic = options.get("synthetic")
     if synthetic:
         shape: tuple[int, ...] | None = (int(synthetic["size"]),) * 3

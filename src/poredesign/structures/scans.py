@@ -267,7 +267,9 @@ def import_scan(
             )
         levels.append((strain, level, cube_origins(level.shape, opts.crop, opts.stride)))
         if strain:
-            log.info("%s: strain %.3f: %s, porosity %.4f", name, strain, level.shape, porosity(level))
+            log.info(
+                "%s: strain %.3f: %s, porosity %.4f", name, strain, level.shape, porosity(level)
+            )
     origins = np.array([o for _, _, found in levels for o in found], dtype=np.int64)
     strains = np.concatenate([np.full(len(found), strain) for strain, _, found in levels])
     n = len(origins)
