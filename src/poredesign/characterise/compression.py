@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from scipy.stats import rankdata
 
 from poredesign import store
 from poredesign.characterise.pca import fit_pca, pearson
@@ -115,8 +116,7 @@ def monotonicity(values: np.ndarray) -> dict[str, Any]:
     if len(ok) < 3:
         return {"rho": None, "trend": 0, "reversals": None, "monotone": False, "n": int(len(ok))}
     v = values[ok]
-    ranks = np.argsort(np.argsort(v, kind="stable"), kind="stable").astype(float)
-    rho = pearson(np.arange(len(v), dtype=float), ranks)
+    rho = pearson(np.arange(len(v), dtype=float), rankdata(v))  # NaN for constant values
     trend = int(np.sign(v[-1] - v[0]))
     steps = np.diff(v)
     reversals = int(np.count_nonzero(steps * trend < 0)) if trend else int(np.count_nonzero(steps))

@@ -22,7 +22,7 @@ def _pyplot():
 
 
 def _strain_scatter(ax, x, y, strain, levels):
-    cmap = _pyplot().get_cmap("viridis")
+    cmap = _pyplot().colormaps["viridis"]
     for i, level in enumerate(levels):
         at = strain == level
         colour = cmap(i / max(1, len(levels) - 1))
