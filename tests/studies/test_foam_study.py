@@ -122,7 +122,12 @@ def test_slerp_decodes_volumes_and_the_summary_has_every_section(foam):
     assert len(result["path"]) == STEPS and result["path"][-1]["t"] == 1
     for step in result["path"]:  # all-pore steps are flagged NO_SOLID (k unbounded, null)
         empty = step["solver_flag"] & NO_SOLID
-        assert step["porosity"] == 1 if empty else np.isfinite(step["k_solver"])
+        if empty:
+            assert step["porosity"] == 1
+        elif step["k_solver"] is None:  # a briefly trained decoder's step may not converge
+            assert step["solver_flag"] != 0
+        else:
+            assert np.isfinite(step["k_solver"])
     images = open_group(foam / "design" / "slerp" / "slerp.zarr")["images"]
     assert images.shape == (STEPS, 16, 16, 16)
     text = (foam / "summary.md").read_text()
@@ -151,6 +156,9 @@ def test_compression_findings_measure_the_strain_levels(foam):
     assert correlations.shape == (10, 4) and np.all(np.abs(correlations) <= 1)
     slerp = found["slerp"]
     assert len(slerp["porosity"]) == STEPS and np.array(slerp["k"]).shape == (STEPS, 3)
+    flags = np.array(slerp["flags"])
+    missing = np.array([[k is None for k in row] for row in slerp["k"]])
+    assert np.all(flags[missing] != 0)  # no k left out without the solver's reason
     porosity = [found["slerp"]["endpoint_labels"][i]["porosity"] for i in (0, 1)]
     assert porosity[0] > porosity[1]  # from the high- to the low-porosity crop
     store = open_group(foam / "compression" / "compression.zarr")
