@@ -184,3 +184,42 @@ def test_script_figure_and_solver(tmp_path):
     ok = percolates
     assert np.all(eta[ok] <= eps[:, None].repeat(3, 1)[ok] + 1e-9)
     assert np.allclose(tau[ok], (eps[:, None] / np.where(ok, eta, np.nan))[ok])
+
+
+def test_a_scan_is_cropped_at_every_compression_level(tmp_path):
+    """imports.<scan>.strains: the binarised scan is compressed along z at each level (solid
+    volume conserved) and cropped; the strain is each crop's parameter."""
+    from poredesign.structures.compression import compress_z
+    from poredesign.structures.scan_dataset import scan_crop_count, write_crop_shard
+    from poredesign.structures.spinodoid import spinodoid
+
+    solid = spinodoid(32, [0.25] * 3, 0.8, seed=np.random.default_rng(5))
+    np.save(tmp_path / "foam.npy", np.where(solid, 0, 255).astype(np.uint8))
+    options = {"path": str(tmp_path / "foam.npy"), "pore_value": 255, "crop": 16, "stride": 8}
+    options["strains"] = [0, 0.5]
+    names = generator_param_names("imported")
+    assert names == ("porosity", "strain")
+    result = import_scan(options, 8, tmp_path / "crops.zarr", "foam", param_names=names)
+    # 3 x 3 x 3 crops of the 32-voxel scan, 3 x 3 x 1 of the 16-voxel compressed one
+    raw = options | {"path": "x.raw", "shape": [32] * 3}
+    assert result.n_crops == 27 + 9 == scan_crop_count(raw)
+    crops = StructureStore(tmp_path / "crops.zarr")
+    strain = crops.params[:, names.index("strain")]
+    assert np.array_equal(strain, [0.0] * 27 + [0.5] * 9)
+    assert np.array_equal(np.asarray(crops.group["strain"][...]), strain)
+    # the compressed crops are cut from compress_z of the scan's solid, at conserved solid volume
+    squeezed = compress_z(solid, 0.5)
+    x, y, z = np.asarray(crops.group["origins"][...])[27]
+    cube = squeezed[x : x + 16, y : y + 16, z : z + 16]
+    assert np.array_equal(crops[27], resize_binary(cube, 8, periodic=False))
+    assert crops.params[27:, 0].mean() < crops.params[:27, 0].mean()  # less pore space
+    # a dataset shard keeps (porosity, strain)
+    chosen = write_crop_shard(tmp_path / "crops.zarr", tmp_path / "shard.zarr", 36, 1, 0, 36)
+    shard = StructureStore(tmp_path / "shard.zarr")
+    assert shard.param_names == ["porosity", "strain"]
+    assert np.array_equal(shard.params[:, 1], strain[chosen])
+    with pytest.raises(ValueError, match=r"imports\.foam\.strains.*0\.9"):
+        ScanOptions.from_mapping("foam", options | {"strains": [0, 0.95]})
+    with pytest.raises(ValueError, match="full density"):
+        import_scan(options | {"strains": [0.85]}, 8, tmp_path / "dense.zarr", "foam")
+    assert not (tmp_path / "dense.zarr").exists()

@@ -66,6 +66,9 @@ SCANS = list(config["imports"])
 # generator imported: the dataset is crops of the scan dataset.scan (its imports store)
 IMPORTED = config["generator"] == "imported"
 DATASET_SCAN = config["dataset"]["scan"]
+# crops of the scan at several compression levels ([A25]'s foam): rule compression_findings
+COMPRESSION_ON = IMPORTED and len(config["imports"].get(DATASET_SCAN, {}).get("strains") or [0]) > 1
+COMPRESSION_DIR = f"{RESULTS}/compression"
 # the [A25] latent design and slerp stages (square pores, crops of a scan)
 LATENT_DESIGN_ON = config["generator"] in LATENT_DESIGN_GENERATORS
 # the inverse-design benchmark: square pores only, in the design stage
@@ -314,6 +317,8 @@ def get_squares_summary_inputs(wildcards) -> dict[str, str | list[str]]:
             inputs["benchmark"] = f"{BENCHMARK_DIR}/benchmark.json"
     if "slerp" in stages:
         inputs["slerp"] = f"{SLERP_DIR}/slerp.json"
+    if COMPRESSION_ON and "pvae" in TRAIN_MODELS:
+        inputs["compression"] = f"{COMPRESSION_DIR}/compression.json"
     return inputs
 
 

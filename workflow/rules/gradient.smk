@@ -124,3 +124,45 @@ if LATENT_DESIGN_ON and BENCHMARK_ON:
             device=config["device"],
         script:
             "../scripts/design_benchmark.py"
+
+
+if LATENT_DESIGN_ON and COMPRESSION_ON:
+
+    # crops at several compression levels ([A25]'s foam): the tensor per level, the latent PCA
+    # against strain, the PC-property correlations and the slerp solved for the tensor; the
+    # summary reads them
+    rule compression_findings:
+        input:
+            pvae=f"{MODELS_DIR}/pvae/model.pt",
+            structures=STRUCTURES,
+            transport=TRANSPORT,
+        output:
+            result=f"{COMPRESSION_DIR}/compression.json",
+            store=directory(f"{COMPRESSION_DIR}/compression.zarr"),
+            latent=report(
+                f"{COMPRESSION_DIR}/latent.png",
+                caption="../report/compression.rst",
+                category="3 Inverse design",
+                subcategory="compression levels",
+            ),
+            properties=report(
+                f"{COMPRESSION_DIR}/properties.png",
+                caption="../report/compression.rst",
+                category="3 Inverse design",
+                subcategory="compression levels",
+            ),
+        log:
+            f"{LOGS}/design/compression.log",
+        conda:
+            f"{ENVS}/poredesign.yaml"
+        threads: 2
+        resources:
+            gpu=GPU_UNLESS_CPU,
+            mem_mb=8000,
+            runtime=4 * 60,
+        params:
+            steps=config["design"]["slerp"]["steps"],
+            flow=STUDY_TRANSPORT["flow"],
+            device=config["device"],
+        script:
+            "../scripts/compression_findings.py"

@@ -16,4 +16,5 @@ write_squares_summary(
     slerp=inp.get("slerp"),
     generator=snakemake.params.generator,
     benchmark=inp.get("benchmark"),
+    compression=inp.get("compression"),
 )

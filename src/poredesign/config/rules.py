@@ -122,6 +122,12 @@ def _import_problems(config: Mapping[str, Any]) -> list[str]:
             )
         if scan.get("path") and not scan.get("synthetic"):
             problems += _scan_file_problems(name, scan)
+        dense = [s for s in scan.get("strains") or [] if s >= (scan.get("porosity") or 1.0)]
+        if dense:
+            problems.append(
+                f"{key}.strains: {dense} compress a scan of porosity {scan['porosity']} beyond "
+                f"full density (the solid volume is conserved); allowed: strains < porosity"
+            )
         if scan.get("synthetic") and scan.get("porosity") is None:
             problems.append(
                 f"{key}.synthetic: the foam is rendered at the scan's porosity; give "

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from poredesign.report.compression import compression_lines
 from poredesign.report.markdown import baseline_warnings, fmt, r2_warnings, read_optional_json
 
 #: how the solver treated each dataset's structures, for the label section
@@ -275,11 +276,13 @@ def write_squares_summary(
     slerp: str | os.PathLike | None = None,
     generator: str = "squares",
     benchmark: str | os.PathLike | None = None,
+    compression: str | os.PathLike | None = None,
 ) -> None:
     """Write ``summary.md`` of an [A25] study (square pores, or crops of a scan with
     ``generator="imported"``): label cost and dataset statistics, the CNN's and the pVAE's test
-    errors, the design table (three evaluators and the baseline) and the slerp path (each
-    section only when its stage ran)."""
+    errors, the design table (three evaluators and the baseline), the slerp path and, for crops
+    at several compression levels, the compression findings (each section only when its stage
+    ran)."""
     paper = generator == "squares"  # the paper's figures are of its square-pore set
     lines = [f"# Study `{study}`: summary", "", *_label_lines(labels, generator, paper)]
     lines += _squares_model_lines(read_optional_json(permeability), read_optional_json(pvae), paper)
@@ -289,4 +292,6 @@ def write_squares_summary(
         lines += _benchmark_lines(read_optional_json(benchmark))
     if slerp is not None:
         lines += _slerp_lines(read_optional_json(slerp))
+    if compression is not None:
+        lines += compression_lines(read_optional_json(compression))
     Path(path).write_text("\n".join(lines))

@@ -30,6 +30,7 @@ import numpy as np
 from poredesign import store
 from poredesign.runlog import progress
 from poredesign.seeds import stream_rng
+from poredesign.structures.compression import compressed_height
 from poredesign.structures.imported import TIFF_SUFFIXES, cube_origins
 
 PathLike = str | os.PathLike
@@ -49,8 +50,9 @@ def _file_shape(path: Path) -> tuple[int, ...] | None:
 
 
 def scan_crop_count(options: Mapping[str, Any]) -> int | None:
-    """Crops of edge ``crop`` every ``stride`` scan voxels that an ``imports.<name>`` entry yields,
-    or None when its shape is unknown before it is read (a TIFF folder, a missing file)."""
+    """Crops of edge ``crop`` every ``stride`` scan voxels that an ``imports.<name>`` entry yields
+    (over its compression levels ``strains``, each scan shortened along z), or None when its
+    shape is unknown before it is read (a TIFF folder, a missing file)."""
     synthetic = options.get("synthetic")
     if synthetic:
         shape: tuple[int, ...] | None = (int(synthetic["size"]),) * 3
@@ -61,9 +63,12 @@ def scan_crop_count(options: Mapping[str, Any]) -> int | None:
     if shape is None or len(shape) != 3:
         return None
     crop = int(options.get("crop", 200))
-    if min(shape) < crop:
-        return 0
-    return len(cube_origins(shape, crop, options.get("stride")))
+    count = 0
+    for strain in options.get("strains") or [0.0]:  # one compressed scan per level
+        level = (*shape[:2], compressed_height(shape[2], strain))
+        if min(level) >= crop:
+            count += len(cube_origins(level, crop, options.get("stride")))
+    return count
 
 
 def select_crops(n_crops: int, n: int, seed: int) -> np.ndarray:
@@ -92,22 +97,26 @@ def write_crop_shard(
     """Write dataset structures ``start..stop-1`` (of ``n``, chosen by :func:`select_crops`) from
     the crop store ``crops_path`` into the shard store ``out_path``; returns their crop indices.
 
-    The shard keeps the crops' measured porosity as its one parameter and their corners in scan
-    voxels (``origins``); attrs name the scan and say ``periodic = False``."""
+    The shard keeps the crops' measured porosity and their compression level (``strain``, 0 for
+    a scan without ``strains``) as its parameters and their corners in scan voxels (``origins``);
+    attrs name the scan and say ``periodic = False``."""
     crops = store.StructureStore(crops_path)
     chosen = select_crops(len(crops), n, seed)[start:stop]
     if len(chosen) == 0:
         raise ValueError(f"empty index range {start}..{stop} of {n} dataset structures")
     names = crops.param_names
-    keep = [names.index("porosity")]
+    if "strain" in names:
+        strain = crops.params[chosen][:, names.index("strain")]
+    else:  # a crop store of an uncompressed scan imported for another generator
+        strain = np.zeros(len(chosen))
     origins = np.asarray(crops.group["origins"][...])[chosen]
     with store.atomic_group(out_path) as group:
         structures, params, attempts = store.create_structure_arrays(
-            group, len(chosen), crops.size, ["porosity"]
+            group, len(chosen), crops.size, ["porosity", "strain"]
         )
         for j, index in enumerate(progress(chosen, "copy crops", progress_file, unit="crop")):
             structures[j] = crops[int(index)]
-        params[...] = crops.params[chosen][:, keep]
+        params[...] = np.column_stack([crops.params[chosen][:, names.index("porosity")], strain])
         attempts[...] = np.ones(len(chosen), dtype=np.int32)
         store.write_array(group, "crop_index", chosen)
         store.write_array(group, "origins", origins, units="scan voxels", axes="x, y, z")
@@ -116,7 +125,15 @@ def write_crop_shard(
                 generator="imported",
                 generator_config={
                     key: crops.attrs.get(key)
-                    for key in ("name", "source", "crop", "stride", "scale", "scan_porosity")
+                    for key in (
+                        "name",
+                        "source",
+                        "crop",
+                        "stride",
+                        "scale",
+                        "scan_porosity",
+                        "strains",
+                    )
                 },
                 periodic=False,
                 seed=int(seed),

@@ -14,8 +14,12 @@ structures are in voxels of the resized crop, ``scale = crop / size`` scan voxel
 Store layout (beside ``structures``, ``params``, ``attempts`` of every structure store):
 
 - ``params``: the study generator's parameter names (so the latent and estimation stages line up
-  columns), all NaN except ``porosity``, measured on the resized crop.
-- ``origins`` (n, 3) int64: the crop's corner (x, y, z) in scan voxels.
+  columns), all NaN except ``porosity``, measured on the resized crop, and ``strain`` (where the
+  names hold it: generator imported), the compression level the crop was cut from.
+- ``origins`` (n, 3) int64: the crop's corner (x, y, z) in scan voxels (of the compressed scan).
+- ``strain`` (n,) float64: the compressive strain along z of the scan the crop was cut from
+  (``strains``: the scan compressed by :func:`~poredesign.structures.compression.compress_z`, its
+  lateral faces constrained; crops of every level in the order of ``strains``).
 - ``percolates`` (n, 3) bool: the pore phase connects the two faces normal to x, y, z (6-neighbour,
   no wrap-around). All crops are kept; the transport solver gives eta = 0 where it is False.
 - ``chord_lengths`` (n, 3) float64: mean pore chord length along x, y, z in voxels of the resized
@@ -44,6 +48,7 @@ import numpy as np
 from poredesign.runlog import progress
 from poredesign.store import atomic_group, create_structure_arrays, provenance, write_array
 from poredesign.structures.checks import pore_percolates, porosity
+from poredesign.structures.compression import check_strain, compress_z
 from poredesign.structures.imported import (
     check_phase_options,
     choose_pore_phase,
@@ -69,6 +74,7 @@ SCAN_DEFAULTS: dict[str, Any] = {
     "byte_order": "little",
     "offset": 0,
     "order": "F",
+    "strains": None,
 }
 
 
@@ -89,6 +95,7 @@ class ScanOptions:
     byte_order: str = "little"
     offset: int = 0
     order: str = "F"
+    strains: tuple[float, ...] = (0.0,)
 
     @classmethod
     def from_mapping(cls, name: str, options: Mapping[str, Any]) -> ScanOptions:
@@ -115,6 +122,13 @@ class ScanOptions:
             value = merged[key]
             if value is not None and (int(value) != value or value < 1):
                 raise ValueError(f"imports.{name}: {key} must be a positive integer; got {value!r}")
+        strains = merged["strains"]
+        strains = (0.0,) if strains is None else strains
+        if isinstance(strains, (int, float)) or len(strains) == 0:
+            raise ValueError(f"imports.{name}: strains must be a non-empty list; got {strains!r}")
+        strains = tuple(check_strain(v, f"imports.{name}.strains") for v in strains)
+        if len(set(strains)) != len(strains):
+            raise ValueError(f"imports.{name}: strains {list(strains)} repeat a level")
         shape = merged["shape"]
         return cls(
             name=name,
@@ -130,20 +144,22 @@ class ScanOptions:
             byte_order=merged["byte_order"],
             offset=int(merged["offset"]),
             order=merged["order"],
+            strains=strains,
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("path", *SCAN_DEFAULTS)}
+        out = {k: getattr(self, k) for k in ("path", *SCAN_DEFAULTS)}
+        return out | {"strains": list(self.strains)}
 
 
 def generator_param_names(generator: str) -> tuple[str, ...]:
     """The parameter names of a study generator's structure stores (spinodoid, voronoi, squares),
     so a scan's store lines up its ``params`` columns with the study's dataset; a dataset of
-    crops (``imported``) has the measured porosity only."""
+    crops (``imported``) has the measured porosity and the compression level (``strain``)."""
     from poredesign.structures.sampling import make_sampler
 
     if generator == "imported":
-        return ("porosity",)
+        return ("porosity", "strain")
     return tuple(make_sampler(generator, 16).param_names)
 
 
@@ -184,6 +200,7 @@ class ScanImport:
     percolates: np.ndarray
     chord_lengths: np.ndarray
     scan_porosity: float
+    strain: np.ndarray
 
 
 def _read(opts: ScanOptions) -> np.ndarray:
@@ -240,17 +257,34 @@ def import_scan(
     )
     scan_porosity = porosity(solid)
     log.info("%s: scan %s of %s, porosity %.4f", name, gray.shape, gray.dtype, scan_porosity)
-    origins = np.array(cube_origins(solid.shape, opts.crop, opts.stride), dtype=np.int64)
+    levels = []  # (strain, compressed scan, crop origins) per compression level
+    for strain in opts.strains:
+        level = compress_z(solid, strain, name=f"imports.{name} ({opts.path})")
+        if opts.crop > level.shape[2]:
+            raise ValueError(
+                f"imports.{name}: crop {opts.crop} voxels is taller than the scan compressed by "
+                f"strain {strain} ({level.shape[2]} voxels along z); choose a smaller crop"
+            )
+        levels.append((strain, level, cube_origins(level.shape, opts.crop, opts.stride)))
+        if strain:
+            log.info(
+                "%s: strain %.3f: %s, porosity %.4f", name, strain, level.shape, porosity(level)
+            )
+    origins = np.array([o for _, _, found in levels for o in found], dtype=np.int64)
+    strains = np.concatenate([np.full(len(found), strain) for strain, _, found in levels])
     n = len(origins)
     params = np.full((n, len(param_names)), np.nan)
+    if "strain" in param_names:
+        params[:, param_names.index("strain")] = strains
     percolates = np.zeros((n, 3), dtype=bool)
     chords = np.full((n, 3), np.nan)
     mid = gray.shape[2] // 2
+    crops = ((level, o) for _, level, found in levels for o in found)
     with atomic_group(out_path) as group:
         structures, params_array, attempts = create_structure_arrays(group, n, size, param_names)
         for i in progress(range(n), f"import {name}", progress_file, unit="crop"):
-            x, y, z = origins[i]
-            cube = solid[x : x + opts.crop, y : y + opts.crop, z : z + opts.crop]
+            level, (x, y, z) = next(crops)
+            cube = level[x : x + opts.crop, y : y + opts.crop, z : z + opts.crop]
             crop = resize_binary(cube, int(size), periodic=False)
             structures[i] = crop
             params[i, param_names.index("porosity")] = porosity(crop)
@@ -258,6 +292,7 @@ def import_scan(
             chords[i] = mean_chord_lengths(~crop)
         params_array[...] = params
         attempts[...] = np.ones(n, dtype=np.int32)
+        write_array(group, "strain", strains, units="1", axis="z", sign="compressive")
         write_array(group, "origins", origins, units="scan voxels", axes="x, y, z")
         write_array(group, "percolates", percolates, phase="pore", axes="x, y, z")
         write_array(group, "chord_lengths", chords, phase="pore", units="crop voxels")
@@ -275,6 +310,7 @@ def import_scan(
                 scale=opts.crop / size,
                 scan_shape=list(gray.shape),
                 scan_porosity=scan_porosity,
+                strains=list(opts.strains),
                 generator="imported",
                 study_generator=study_generator,
                 periodic=False,
@@ -300,4 +336,5 @@ def import_scan(
         percolates=percolates,
         chord_lengths=chords,
         scan_porosity=scan_porosity,
+        strain=strains,
     )

@@ -79,7 +79,8 @@ def test_crop_shards_gather_into_the_seeded_subset_of_crops(foam_crops, tmp_path
     dataset = StructureStore(tmp_path / "structures.zarr")
     crops = StructureStore(root / "crops.zarr")
     assert len(dataset) == 100 and dataset.size == (16, 16, 16)
-    assert dataset.param_names == ["porosity"]
+    assert dataset.param_names == ["porosity", "strain"]
+    assert np.all(dataset.params[:, 1] == 0)  # an uncompressed scan: strain 0
     assert dataset.attrs["generator"] == "imported" and dataset.attrs["periodic"] is False
     for j in (0, 59, 60, 99):
         assert np.array_equal(dataset[j], crops[int(chosen[j])])
@@ -109,7 +110,8 @@ def test_the_foam_study_validates_and_its_scan_yields_enough_crops():
     ("changes", "expected"),
     [
         ({"dataset.scan": "ct"}, "'ct' is not an entry of imports"),
-        ({"dataset.n_structures": 600}, "yields 512 crops"),
+        ({"dataset.n_structures": 2000}, "yields 1664 crops"),  # over the five strain levels
+        ({"imports.foam.strains": [0, 0.8]}, "beyond full density"),
         ({"dataset.n_structures": 4, "dataset.shard_size": 4}, "validation, test split"),
         ({"imports.foam.path": "scan.npy"}, "exactly one of path"),
         ({"imports.foam.porosity": None, "imports.foam.pore_value": 0}, "rendered at the scan"),
