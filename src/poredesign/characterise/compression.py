@@ -35,8 +35,9 @@ from scipy.stats import rankdata
 
 from poredesign import store
 from poredesign.characterise.pca import fit_pca, pearson
-from poredesign.characterise.space import TRAIN, encode_store, load_vae, split_labels
+from poredesign.characterise.space import TRAIN
 from poredesign.jsonable import write_json
+from poredesign.learn.encode import encode_store, load_vae, split_labels
 from poredesign.runlog import progress
 
 log = logging.getLogger(__name__)
