@@ -157,9 +157,9 @@ if LATENT_DESIGN_ON and COMPRESSION_ON:
             f"{ENVS}/poredesign.yaml"
         threads: 2
         resources:
-            gpu=GPU_UNLESS_CPU,
-            mem_mb=8000,
-            runtime=4 * 60,
+            gpu=JOBS.gpu("compression_findings"),
+            mem_mb=JOBS.mem_mb("compression_findings"),
+            runtime=JOBS.runtime("compression_findings"),
         params:
             steps=config["design"]["slerp"]["steps"],
             flow=STUDY_TRANSPORT["flow"],

@@ -112,7 +112,7 @@ def test_the_foam_study_validates_and_its_scan_yields_enough_crops():
         ({"dataset.scan": "ct"}, "'ct' is not an entry of imports"),
         ({"dataset.n_structures": 2000}, "yields 1664 crops"),  # over the five strain levels
         ({"imports.foam.strains": [0, 0.8]}, "beyond full density"),
-        ({"dataset.n_structures": 4, "dataset.shard_size": 4}, "validation, test split"),
+        ({"dataset.n_structures": 4, "dataset.shard_size": 4}, "validation and test set empty"),
         ({"imports.foam.path": "scan.npy"}, "exactly one of path"),
         ({"imports.foam.porosity": None, "imports.foam.pore_value": 0}, "rendered at the scan"),
         ({"generator": "squares"}, "read by generator imported only"),
