@@ -65,6 +65,8 @@ class Generator:
     default_size: ClassVar[int] = 48
 
     def draw(self, params: Mapping[str, Any], seed: int, size: int) -> np.ndarray:
+        """bool structure, True = solid, indexed x, y, z; ValueError for parameters the
+        generator cannot realise (the search treats that point as out of reach)."""
         raise NotImplementedError
 
     def start(self, target: Mapping[str, float], size: int) -> dict[str, float]:
@@ -194,7 +196,7 @@ class VoronoiGenerator(Generator):
 
     name = "voronoi"
     params = (
-        Param("n_points", 4, 400, integer=True),
+        Param("n_points", 8, 400, integer=True),
         Param("radius", 0.6, 8.0),
         Param("e_x", 0.3, 1.0),
         Param("e_y", 0.3, 1.0),
@@ -209,12 +211,12 @@ class VoronoiGenerator(Generator):
         return voronoi_membrane(int(size), n_points, float(params["radius"]), e, seed=int(seed))
 
     def start(self, target: Mapping[str, float], size: int) -> dict[str, float]:
-        """Cells of about 16 voxels (n = size^3 / 16^3); the radius from the porosity (the
-        target's, else eta ~ eps^1.5 as in open foams) by the Boolean strut model
+        """Cells of about 16 voxels (n = size^3 / 16^3, at least 20); the radius from the
+        porosity (the target's, else eta ~ eps^1.5 as in open foams) by the Boolean strut model
         eps = exp(-pi r^2 L_V), L_V the Poisson-Voronoi edge length per volume; stretch from
         the per-axis ratios (e_i ~ 1 / ratio_i, scaled so the largest is 1)."""
         eps = min(max(_porosity_guess(target, 0.8, m=1.5), 0.3), 0.97)
-        n_points = max(4.0, round(size**3 / 16**3))
+        n_points = max(20.0, round(size**3 / 16**3))
         edge_density = VORONOI_EDGE_DENSITY * (n_points / size**3) ** (2 / 3)
         radius = math.sqrt(-math.log(eps) / (math.pi * edge_density))
         e = 1 / _anisotropy(target, 1.0)

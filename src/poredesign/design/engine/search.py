@@ -41,6 +41,7 @@ the best solved values are reported as the nearest reachable.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Mapping
@@ -57,6 +58,8 @@ from poredesign.design.engine.targets import (
     relative_errors,
 )
 from poredesign.seeds import stream_seed
+
+log = logging.getLogger(__name__)
 
 MODES = ("structure", "parameters")
 
@@ -156,15 +159,11 @@ class _Point:
     r: np.ndarray
     values: dict[str, float]
     seed: int
+    worst: float  # largest relative error over the keys
 
     @property
     def cost(self) -> float:
         return float(np.sum(self.r**2)) if np.all(np.isfinite(self.r)) else math.inf
-
-    @property
-    def worst(self) -> float:
-        """Largest relative error over the keys."""
-        return float(np.max(np.expm1(np.abs(self.r)))) if np.all(np.isfinite(self.r)) else math.inf
 
 
 class _Search:
@@ -199,16 +198,18 @@ class _Search:
     def evaluate(self, u: np.ndarray, seed: int) -> _Point:
         u = np.clip(u, self.lo, self.hi)
         params = self.params(u)
-        gen, size = self.p.generator, self.p.size
-        if self.p.mode == "structure":
-            values = self.solver(gen.draw(params, seed, size))
-        else:
-            runs = [
-                self.solver(gen.draw(params, _seed(self.p.seed, "design_seeds", 1000 + i), size))
-                for i in range(self.p.common)
-            ]
+        seeds = [seed]
+        if self.p.mode == "parameters":
+            seeds = [_seed(self.p.seed, "design_seeds", 1000 + i) for i in range(self.p.common)]
+        try:
+            runs = [self.solver(self.p.generator.draw(params, s, self.p.size)) for s in seeds]
             values = {k: float(np.mean([v[k] for v in runs])) for k in runs[0]}
-        point = _Point(u, np.array(log_residuals(values, self.p.target)), values, seed)
+        except ValueError as err:  # parameters the generator cannot realise
+            log.info("%s: %s", params, err)
+            self.solver.calls += 1  # counted, so that the budget bounds the search
+            values = {}
+        r = np.array(log_residuals(values, self.p.target))
+        point = _Point(u, r, values, seed, max(relative_errors(values, self.p.target).values()))
         if self.best is None or point.worst < self.best.worst:
             self.best = point
         self.history.append(self.best.worst)
