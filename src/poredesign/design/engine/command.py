@@ -4,7 +4,9 @@ Runs the design engine (:func:`poredesign.design.engine.design`) for one target 
 generator and writes into ``--out``: ``design.npy`` and ``design.tif`` (the design, True/255 =
 solid, indexed x, y, z; TIFF pages are z slices), ``design.json`` (generator, parameters, seed,
 the solver's properties, the target, solver calls, CPU seconds, flag) and ``check.json`` (the
-written file solved again). Every option is checked before any solve; the files are written
+written file solved again; with ``--mode parameters`` the files hold the first of the fresh
+realisations and ``design.json`` the mean and standard error over all of them). ``-v`` logs each
+solver call. Every option is checked before any solve; the files are written
 into a temporary folder beside ``--out`` and moved in at the end, so a failed run leaves nothing.
 """
 

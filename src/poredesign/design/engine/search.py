@@ -213,6 +213,13 @@ class _Search:
         if self.best is None or point.worst < self.best.worst:
             self.best = point
         self.history.append(self.best.worst)
+        log.info(
+            "solver call %d/%d: largest error %.3g (best %.3g)",
+            self.solver.calls,
+            self.p.budget,
+            point.worst,
+            self.best.worst,
+        )
         return point
 
     def steps(self, u: np.ndarray) -> np.ndarray:
@@ -342,4 +349,34 @@ def design(problem: Problem, flow: Mapping[str, Any] | None = None, diffusion=No
     return result
 
 
-__all__ = ["MODES", "DesignResult", "Problem", "design"]
+def random_search(problem: Problem, calls: int, flow=None, diffusion=None) -> DesignResult:
+    """The baseline of the same problem: ``calls`` structures at parameters drawn uniformly on
+    the search scales of the box (a porosity the generator makes exactly fixed at the target's),
+    each with its own seed; the best by the largest relative error, as the solver gives it."""
+    problem.check()
+    t0 = time.perf_counter()
+    solver = Solver(problem.target, flow, diffusion)
+    search = _Search(problem, solver)
+    search.budget, search.per_eval = int(calls), 1
+    rng = np.random.default_rng(_seed(problem.seed, "design_seeds", 10_000))
+    while search.left() > 0 and not search.done():
+        u = rng.uniform(search.lo, search.hi)
+        search.evaluate(u, _seed(problem.seed, "design_seeds", 20_000 + solver.calls))
+    best = search.best
+    return DesignResult(
+        generator=problem.generator.name,
+        mode="structure",
+        params=search.params(best.u),
+        seed=best.seed,
+        values=best.values,
+        target=dict(problem.target),
+        flag="reached" if best.worst <= problem.tolerance else "not_reached",
+        reasons=[],
+        calls=solver.calls,
+        cpu_seconds=solver.cpu_seconds,
+        seconds=time.perf_counter() - t0,
+        history=search.history,
+    )
+
+
+__all__ = ["MODES", "DesignResult", "Problem", "design", "random_search"]
