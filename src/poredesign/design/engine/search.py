@@ -17,8 +17,9 @@ target's keys as the solver gives them.
    on the search scale, at least one unit for whole-number parameters), then updated by Broyden's
    rule after each accepted step and measured afresh after two rejected ones. A step that lowers
    the sum of squared residuals is accepted (damping / 3), otherwise the damping grows (x 4).
-4. When the damping saturates (a stall: voxel noise or a bound), the search goes on from the best
-   parameters with the next seed. It stops when every key is within ``tolerance`` (relative) or
+4. When two steps fail after a fresh Jacobian (a stall: voxel noise, a percolation jump, a
+   bound), ``start_seeds`` new seeds are solved at the best parameters and the search goes on
+   from the best of them. It stops when every key is within ``tolerance`` (relative) or
    the budget of solver calls is spent. The best solved design (largest relative error smallest)
    is reported; nothing the solver did not solve is.
 
@@ -90,6 +91,9 @@ class Problem:
             )
         if not self.target:
             raise ValueError("--target: give at least one KEY=VALUE")
+        for key, value in self.target.items():
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"--target {key}={value}: must be a finite number > 0")
         gen.check_size(self.size)
         if self.mode not in MODES:
             raise ValueError(f"--mode {self.mode}: allowed {', '.join(MODES)}")
@@ -261,35 +265,45 @@ class _Search:
             raise ValueError("no solver call fits the budget")
         x = min(points, key=lambda p: p.cost)
         next_seed, outward = tries, False
-        while not self.done():
-            if not len(self.free):
-                break
-            J = self.jacobian(x)
+        J, fresh, damping, rejected = None, False, 1e-3, 0
+        while not self.done() and len(self.free):
             if J is None:
-                break
-            damping, rejected = 1e-3, 0
-            while not self.done():
-                A, g = J.T @ J, J.T @ x.r
-                step = -np.linalg.solve(A + damping * np.diag(np.diag(A) + 1e-9), g)
-                step *= min(1.0, 0.7 / max(np.max(np.abs(step)), 1e-12))  # trust region
-                target_u = x.u + step
-                outward = bool(np.any((target_u < self.lo - 1e-9) | (target_u > self.hi + 1e-9)))
-                y = self.evaluate(target_u, x.seed)
-                if y.cost < x.cost:
-                    moved = y.u - x.u
-                    if np.any(moved):
-                        J = J + np.outer((y.r - x.r) - J @ moved, moved) / (moved @ moved)
-                    x, damping, rejected = y, max(damping / 3, 1e-6), 0
-                    continue
-                damping *= 4
-                rejected += 1
-                if rejected >= 2 or damping > 1e3:
+                J, fresh, rejected = self.jacobian(x), True, 0
+                if J is None:
                     break
-            if damping > 1e3 and self.p.mode == "structure" and next_seed < len(seeds):
-                # a stall on this realisation: go on from the best parameters with a new seed
-                if self.left() >= self.per_eval:
-                    x = self.evaluate(self.best.u, seeds[next_seed])
-                    next_seed += 1
+            A, g = J.T @ J, J.T @ x.r
+            step = -np.linalg.solve(A + damping * np.diag(np.diag(A) + 1e-9), g)
+            step *= min(1.0, 0.7 / max(np.max(np.abs(step)), 1e-12))  # trust region
+            target_u = x.u + step
+            outward = bool(np.any((target_u < self.lo - 1e-9) | (target_u > self.hi + 1e-9)))
+            y = self.evaluate(target_u, x.seed)
+            if y.cost < x.cost:
+                moved = y.u - x.u
+                if np.any(moved):  # Broyden's update of the Jacobian
+                    J = J + np.outer((y.r - x.r) - J @ moved, moved) / (moved @ moved)
+                x, damping, rejected, fresh = y, max(damping / 3, 1e-6), 0, False
+                continue
+            damping *= 4
+            rejected += 1
+            if rejected < 2:
+                continue
+            if not fresh:  # an updated Jacobian misled twice: measure it afresh here
+                J = None
+                continue
+            # a stall with a fresh Jacobian (voxel noise, a percolation jump): seed selection at
+            # the best parameters, then on from the best of those realisations
+            if self.p.mode != "structure" or next_seed >= len(seeds):
+                break
+            tried = []
+            for s in seeds[next_seed : next_seed + tries]:
+                if self.done():
+                    break
+                tried.append(self.evaluate(self.best.u, s))
+            next_seed += tries
+            if not tried:
+                break
+            x = min(tried, key=lambda p: p.cost)
+            J, damping = None, 1e-3
         at_bound = bool(np.any(np.isclose(self.best.u, self.lo) | np.isclose(self.best.u, self.hi)))
         return self.best, at_bound and outward
 
