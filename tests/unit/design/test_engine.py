@@ -131,3 +131,24 @@ def test_a_new_generator_is_one_registered_class():
             register(Tube)
     finally:
         REGISTRY.pop("test-tube")
+
+
+def test_the_reach_samples_are_the_generator_s_structures_solved(tmp_path):
+    from poredesign.design.engine.reach import plot_reach, sample_reach
+
+    gen = get_generator("spinodoid")
+    samples = sample_reach(gen, ["porosity", "eta_z"], 16, 3, seed=1)
+    assert len({s["seed"] for s in samples}) == 3
+    for s in samples:
+        assert all(q.low <= s["params"][q.name] <= q.high for q in gen.params)
+        solid = gen.draw(s["params"], s["seed"], 16)
+        assert s["porosity"] == pytest.approx(1 - solid.mean())
+        assert s["eta_z"] <= s["porosity"] or math.isnan(s["eta_z"])
+    plot_reach(
+        samples,
+        [("porosity", "eta_z")],
+        [("t", {"porosity": 0.5, "eta_z": 0.2}, "reached")],
+        "test",
+        tmp_path / "reach.png",
+    )
+    assert (tmp_path / "reach.png").stat().st_size > 0
