@@ -7,7 +7,8 @@ Targets that a generator reaches are made by solving one of its structures (para
 the [R22]/[Z23] data band, or outside it, and a seed the search never tries), plus [R22]'s two
 written targets; infeasible targets break a physical bound or lie beyond the parameter box.
 Prints one line per target: flag, solver calls, CPU seconds, the largest relative error over the
-target's keys (the solver's), the proxy start's error and random search's at equal calls.
+target's keys (the solver's), the proxy start's error and random search's at equal calls (not
+for infeasible targets, which are never scored).
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def run(generator: str, targets, mode: str = "structure", budget: int = 200, siz
             "params": result.params,
             "seed": result.seed,
         }
-        if generator != "squares" and mode == "structure":
+        if generator != "squares" and mode == "structure" and result.flag != "infeasible":
             base = random_search(problem, result.calls)
             row["random_error"] = base.max_error
         rows.append(row)

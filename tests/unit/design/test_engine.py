@@ -152,3 +152,11 @@ def test_the_reach_samples_are_the_generator_s_structures_solved(tmp_path):
         tmp_path / "reach.png",
     )
     assert (tmp_path / "reach.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("budget", [5, 6, 7, 9])
+def test_the_search_never_spends_more_solver_calls_than_its_budget(budget):
+    # an infeasible target never ends early: every call of the budget is spent, none more
+    gen = get_generator("spinodoid")
+    result = design(Problem(gen, {"porosity": 0.5, "eta_x": 0.55}, 12, budget=budget))
+    assert result.calls == budget and len(result.history) == budget

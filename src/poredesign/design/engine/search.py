@@ -266,10 +266,10 @@ class _Search:
         x = min(points, key=lambda p: p.cost)
         next_seed, outward = tries, False
         J, fresh, damping, rejected = None, False, 1e-3, 0
-        while not self.done() and len(self.free):
+        while not self.done() and len(self.free) and math.isfinite(x.cost):
             if J is None:
                 J, fresh, rejected = self.jacobian(x), True, 0
-                if J is None:
+                if J is None or self.done():
                     break
             A, g = J.T @ J, J.T @ x.r
             step = -np.linalg.solve(A + damping * np.diag(np.diag(A) + 1e-9), g)
