@@ -59,7 +59,7 @@ def test_a_spinodoid_design_is_written_certified_and_reproducible(tmp_path):
         (
             ["--generator", "spinodoid", "--target", "eta_x=0.3", "--mode", "parameters"]
             + ["--budget", "10"],
-            ["--budget 10", ">= 20"],
+            ["--budget 10", ">= 24"],
         ),
     ],
 )
