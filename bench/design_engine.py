@@ -2,6 +2,7 @@
 random search in the same parameter box at the same number of solver calls.
 
     uv run python bench/design_engine.py [--only spinodoid|voronoi|squares|parameters] [--json F]
+        [--size N --fresh M]   (parameters mode: [R22]'s targets at N^3, judged on M fresh seeds)
 
 Targets that a generator reaches are made by solving one of its structures (parameters inside
 the [R22]/[Z23] data band, or outside it, and a seed the search never tries), plus [R22]'s two
@@ -98,11 +99,18 @@ def squares_targets() -> list[tuple[str, dict]]:
     ]
 
 
-def run(generator: str, targets, mode: str = "structure", budget: int = 200, size: int = SIZE):
+def run(
+    generator: str,
+    targets,
+    mode: str = "structure",
+    budget: int = 200,
+    size: int = SIZE,
+    fresh: int = 16,
+):
     rows = []
     gen = get_generator(generator)
     for name, target in targets:
-        problem = Problem(gen, target, size, budget, seed=0, mode=mode)
+        problem = Problem(gen, target, size, budget, seed=0, mode=mode, fresh=fresh)
         t0 = time.perf_counter()
         result = design(problem)
         wall = time.perf_counter() - t0
@@ -141,6 +149,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("spinodoid", "voronoi", "squares", "parameters"))
     parser.add_argument("--json", default=None)
+    parser.add_argument("--size", type=int, default=SIZE, help="parameters mode: edge (voxels)")
+    parser.add_argument("--fresh", type=int, default=16, help="parameters mode: fresh seeds")
     args = parser.parse_args()
     rows = []
     if args.only in (None, "spinodoid"):
@@ -150,7 +160,9 @@ def main() -> None:
     if args.only in (None, "squares"):
         rows += run("squares", squares_targets(), budget=100, size=50)
     if args.only in (None, "parameters"):
-        rows += run("spinodoid", spinodoid_targets()[:2], mode="parameters")
+        r22 = spinodoid_targets()[:2]  # the written targets, solved at any size
+        budget = 184 + args.fresh
+        rows += run("spinodoid", r22, "parameters", budget, args.size, args.fresh)
     if args.json:
         write_json(args.json, rows)
 
