@@ -71,6 +71,9 @@ def plot_reach(
                 ax.scatter(target[kx], target[ky], marker=m, c=c, s=40)
         ax.set_xlabel(kx)
         ax.set_ylabel(ky)
+        for key, set_scale in ((kx, ax.set_xscale), (ky, ax.set_yscale)):
+            if key.startswith(("tau", "k_")):  # spans decades near percolation
+                set_scale("log")
     for flag, (m, c) in {**markers, "infeasible": ("x", "tab:red")}.items():
         axes[0][0].scatter([], [], marker=m, c=c, label=f"target: {flag.replace('_', ' ')}")
     axes[0][0].legend(fontsize=7)
