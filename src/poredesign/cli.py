@@ -1,7 +1,7 @@
 """Command line: ``poredesign simulate FILE --property ... --axis ...`` and
 ``poredesign verify STORE ...`` (chunk checksums of zarr stores) and
-``poredesign design --target porosity=P,k=K`` (a square-pore design by the solver-in-the-loop
-search, :mod:`poredesign.design.search.command`).
+``poredesign design --generator G --target KEY=VALUE,...`` (a design for a property target on
+squares, spinodoids or Voronoi membranes, the solver deciding: :mod:`poredesign.design.engine`).
 
 ``--property permeability|diffusivity|all``, ``--axis x|y|z|all``.
 
@@ -295,7 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="poredesign",
         description="Transport properties of one volume (simulate), checksums of structure "
-        "stores (verify) and square-pore designs for a porosity and permeability target (design).",
+        "stores (verify) and structures designed for a property target on any generator, checked "
+        "by the solver (design).",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     parser.add_argument(
@@ -401,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("stores", nargs="+", help="zarr stores (.zarr folders)")
     ver.set_defaults(func=_verify)
 
-    from poredesign.design.search.command import add_design_command
+    from poredesign.design.engine.command import add_design_command
 
     add_design_command(commands)
     return parser

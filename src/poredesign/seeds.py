@@ -34,6 +34,10 @@ STREAMS: dict[str, int] = {
     "square_search": 0x5C19,
     # design (benchmark): the benchmark's target sets (design.benchmark)
     "benchmark_targets": 0x5C1A,
+    # design (engine): the realisation seeds a design search tries (design.engine)
+    "design_seeds": 0xD5E1,
+    # design (engine, parameters mode): the fresh seeds that validate a design (design.engine)
+    "design_fresh": 0xD5E2,
     # structures: the crops of a scan taken as a dataset (structures.scan_dataset)
     "scan_crops": 0xC80B,
     # structures: the derived seed of the transfer stage's second dataset
