@@ -14,7 +14,14 @@ pore = the lower, solid = the higher value. Prints a table (or JSON with ``--jso
 ``--crop x0:x1,y0:y1,z0:z1`` solves a sub-volume (voxel ranges, end exclusive, Python slices:
 an empty bound is the volume's edge) and ``--crop N`` the centred cube of edge N. Long solves
 report progress on stderr (iterations, residual, ETA; ``--quiet`` turns it off). A volume whose
-dense flow lattice would not fit in the available memory is refused with the size it needs.
+flow lattice would not fit in the available memory, or has more pore voxels than the lattice can
+index, is refused before any work with the memory it needs.
+
+Permeability along ``--axis all`` is the diagonal tensor from one set-up shared by the three
+axes. A long flow run saves its state every ``--checkpoint-every`` seconds, when the step budget
+runs out and on SIGTERM, in ``--checkpoint-dir``; the same command run again continues from it
+(a state saved for another volume, crop, axis or solver setting is never used). ``--cascade N``
+starts the flow from its solution on the volume coarsened by 2 (recursively, N levels).
 
 Pore phase: ``--pore-value V`` reads voxels equal to V as pore and every other value as solid
 (e.g. ``--pore-value 255`` for a segmented TIFF whose white voxels are pore, which the default
@@ -28,6 +35,7 @@ import argparse
 import json
 import logging
 import math
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -149,10 +157,14 @@ def _check_flow_memory(solid: np.ndarray, label: str, storage: str, factor: int 
     from poredesign.transport.flow_sparse import (
         SETUP_BYTES_PER_VOXEL,
         SPARSE_BYTES_PER_PORE_VOXEL,
+        lattice_limit_error,
         resolve_storage,
         sparse_lattice_bytes,
     )
 
+    too_big = lattice_limit_error(solid, storage, factor)
+    if too_big:  # more pore voxels than the lattice can index
+        raise SystemExit(f"{label}: {too_big}")
     try:
         chosen = resolve_storage(storage, solid)
     except ValueError as err:  # a dense lattice too large to index
@@ -177,6 +189,7 @@ def _check_flow_memory(solid: np.ndarray, label: str, storage: str, factor: int 
 
 def _simulate(args: argparse.Namespace) -> int:
     from poredesign.transport import properties
+    from poredesign.transport.flow_checkpoint import FlowInterrupted
     from poredesign.transport.progress import ProgressLine
     from poredesign.transport.results import AXES, flag_names
 
@@ -200,6 +213,10 @@ def _simulate(args: argparse.Namespace) -> int:
     flow = {"device": args.device, "threads": args.threads, "mirror": args.mirror}
     flow["lateral"] = args.lateral
     flow["storage"] = args.storage
+    flow["cascade"] = args.cascade
+    if args.checkpoint_every > 0:
+        flow["checkpoint_dir"] = args.checkpoint_dir
+        flow["checkpoint_every"] = args.checkpoint_every
     if args.max_steps:
         flow["max_steps"] = args.max_steps
     diffusion = {"method": args.method, "lateral": args.lateral}
@@ -219,6 +236,9 @@ def _simulate(args: argparse.Namespace) -> int:
     except ValueError as err:
         message = str(err)  # the input checks already name the input
         raise SystemExit(message if message.startswith(label) else f"{label}: {message}") from err
+    except FlowInterrupted as err:
+        print(f"{label}: permeability {err}", file=sys.stderr)
+        return 128 + signal.SIGTERM
     if args.json:
         out = {"source": label, "shape": list(solid.shape), "porosity": props.porosity, "axes": []}
         for axis in axes:
@@ -230,6 +250,8 @@ def _simulate(args: argparse.Namespace) -> int:
                 row["diffusivity"] = props.diffusivity_results[axis].as_dict()
             out["axes"].append(row)
         print(json.dumps(jsonable(out), indent=2, default=str))
+        for message in _checkpoint_notes(props):
+            print(f"note: {message}", file=sys.stderr)
         return 0
     k_unit = "m^2" if args.voxel_size else "voxel^2"
     print(f"{label}: shape {tuple(solid.shape)}, porosity {props.porosity:.6f}")
@@ -270,9 +292,18 @@ def _simulate(args: argparse.Namespace) -> int:
         for r in d.values()
         if r.flag
     ]
-    for message in messages:
+    for message in messages + _checkpoint_notes(props):
         print(f"note: {message}", file=sys.stderr)
     return 0
+
+
+def _checkpoint_notes(props) -> list[str]:
+    """Where the flow state of a run that spent its step budget was saved."""
+    return [
+        f"flow state along {'xyz'[axis]} saved in {r.checkpoint}: rerun to continue"
+        for axis, r in props.permeability_results.items()
+        if r.checkpoint
+    ]
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -375,7 +406,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="flow lattice: dense (every voxel, 156 B each), sparse (pore voxels only, 152 B "
         "each; the same k) or auto (default: sparse at porosity <= 0.5)",
     )
-    sim.add_argument("--max-steps", type=_at_least(1), help="flow step budget (>= 1)")
+    sim.add_argument(
+        "--max-steps", type=_at_least(1), help="flow step budget per axis, in total (>= 1)"
+    )
+    sim.add_argument(
+        "--cascade",
+        type=_at_least(0),
+        default=0,
+        metavar="LEVELS",
+        help="flow: first solve the volume coarsened by 2 (and by 4, ... for LEVELS > 1) and "
+        "start from that flow: fewer steps to the same steady state (default 0: from rest)",
+    )
+    sim.add_argument(
+        "--checkpoint-dir",
+        default=".",
+        metavar="DIR",
+        help="flow: where the state of a long run is saved (default: the current folder); a "
+        "rerun of the same command continues from it",
+    )
+    sim.add_argument(
+        "--checkpoint-every",
+        type=_non_negative_float,
+        default=300.0,
+        metavar="SECONDS",
+        help="flow: save the state this often, when the step budget runs out and on SIGTERM "
+        "(default 300; 0: never)",
+    )
     sim.add_argument(
         "--crop",
         metavar="X0:X1,Y0:Y1,Z0:Z1|N",
@@ -431,6 +487,13 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from err
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = _finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is below 0")
     return value
 
 
