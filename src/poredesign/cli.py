@@ -193,6 +193,10 @@ def _simulate(args: argparse.Namespace) -> int:
     from poredesign.transport.progress import ProgressLine
     from poredesign.transport.results import AXES, flag_names
 
+    if args.extrapolate and (
+        len(args.extrapolate) not in (2, 3) or sorted(set(args.extrapolate)) != args.extrapolate
+    ):
+        raise SystemExit(f"--extrapolate {args.extrapolate}: give two or three increasing levels")
     solid, label = load_volume(args)
     if args.crop:
         try:
@@ -204,8 +208,10 @@ def _simulate(args: argparse.Namespace) -> int:
         label = f"{label} [{ranges}]"
     wanted = PROPERTIES if args.property == "all" else (args.property,)
     axes = (0, 1, 2) if args.axis == "all" else (AXES.index(args.axis),)
+    finest = max(args.extrapolate or [args.refine])
     if "permeability" in wanted and args.device != "cuda":
-        _check_flow_memory(solid, label, args.storage, 2 if args.mirror else 1)
+        copies = (2 if args.mirror else 1) * finest**3
+        _check_flow_memory(solid, label, args.storage, copies)
 
     def progress(what: str, axis: int):
         return None if args.quiet else ProgressLine(f"{what} {AXES[axis]}")
@@ -222,17 +228,21 @@ def _simulate(args: argparse.Namespace) -> int:
     diffusion = {"method": args.method, "lateral": args.lateral}
     if args.method == "lbm":
         diffusion |= {"device": args.device, "threads": args.threads}
+    extrapolated = {}
     try:
+        solved_here = wanted if not args.extrapolate else tuple(set(wanted) - {"permeability"})
         props = properties(
             solid,
             axes=axes,
-            which=("porosity",) + tuple(wanted),
-            flow=flow,
+            which=("porosity",) + tuple(solved_here),
+            flow=dict(flow, refine=args.refine),
             diffusion=diffusion,
             voxel_size=args.voxel_size,
             name=label,
             progress=progress,
         )
+        if args.extrapolate and "permeability" in wanted:
+            extrapolated = _extrapolate(solid, axes, args, flow, label, progress, props)
     except ValueError as err:
         message = str(err)  # the input checks already name the input
         raise SystemExit(message if message.startswith(label) else f"{label}: {message}") from err
@@ -246,6 +256,8 @@ def _simulate(args: argparse.Namespace) -> int:
             if "permeability" in wanted:
                 r = props.permeability_results[axis]
                 row["permeability"] = r.as_dict()
+                if axis in extrapolated:
+                    row["refinement"] = extrapolated[axis].as_dict()
             if "diffusivity" in wanted:
                 row["diffusivity"] = props.diffusivity_results[axis].as_dict()
             out["axes"].append(row)
@@ -294,7 +306,37 @@ def _simulate(args: argparse.Namespace) -> int:
     ]
     for message in messages + _checkpoint_notes(props):
         print(f"note: {message}", file=sys.stderr)
+    for axis, e in extrapolated.items():
+        ks = ", ".join(f"N={n}: {_fmt(k, '.6g')}" for n, k in zip(e.levels, e.k, strict=True))
+        how = "measured" if e.order_measured else "assumed"
+        print(
+            f"k_{AXES[axis]} refined ({ks}) -> limit {_fmt(e.k_limit, '.6g')} +- "
+            f"{_fmt(e.uncertainty, '.2g')} {k_unit} (order {e.order:.2f}, {how})"
+        )
     return 0
+
+
+def _extrapolate(solid, axes, args, flow, label, progress, props) -> dict:
+    """k at each refinement of --extrapolate and its Richardson limit per axis; the finest
+    level's result goes into ``props`` (the table's k)."""
+    from poredesign.transport.flow_refine import permeability_extrapolated
+    from poredesign.transport.results import Flag
+
+    out = permeability_extrapolated(
+        solid,
+        axes,
+        levels=args.extrapolate,
+        voxel_size=args.voxel_size,
+        name=label,
+        progress=lambda axis: progress("permeability", axis),
+        **flow,
+    )
+    for axis, e in out.items():
+        finest = e.results[-1]
+        props.permeability_results[axis] = finest
+        props.k[axis] = finest.k if finest.k_m2 is None else finest.k_m2
+        props.flags_k[axis] = int(Flag(finest.flag))
+    return out
 
 
 def _checkpoint_notes(props) -> list[str]:
@@ -416,6 +458,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LEVELS",
         help="flow: first solve the volume coarsened by 2 (and by 4, ... for LEVELS > 1) and "
         "start from that flow: fewer steps to the same steady state (default 0: from rest)",
+    )
+    sim.add_argument(
+        "--refine",
+        type=_at_least(1),
+        default=1,
+        metavar="N",
+        help="flow: split each voxel into N^3 before solving (k stays in voxel^2 of the volume;"
+        " memory and work grow as N^3)",
+    )
+    sim.add_argument(
+        "--extrapolate",
+        type=_at_least(1),
+        nargs="+",
+        metavar="N",
+        help="flow: solve at two or three refinements (e.g. 1 2 3) and print k's refinement "
+        "limit (Richardson extrapolation) with its uncertainty",
     )
     sim.add_argument(
         "--checkpoint-dir",

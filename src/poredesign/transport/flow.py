@@ -62,6 +62,7 @@ from poredesign.transport.flow_checkpoint import (
     checkpoint_path,
     problem_key,
 )
+from poredesign.transport.flow_refine import refine as refine_volume
 from poredesign.transport.flow_sparse import (
     STORAGES,
     SparseLattice,
@@ -651,6 +652,7 @@ def permeability(
     cascade: int = 0,
     checkpoint_dir=None,
     checkpoint_every: float = DEFAULT_EVERY,
+    refine: int = 1,
 ) -> PermeabilityResult:
     """Permeability of ``solid`` (bool (x, y, z), True = solid) along ``axis`` (0/1/2 or x/y/z).
 
@@ -672,8 +674,9 @@ def permeability(
     coarser levels solved first, each the start of the next (:mod:`.flow_cascade`: fewer steps,
     the same steady state). ``checkpoint_dir``: save the state there every
     ``checkpoint_every`` seconds and on SIGTERM, and continue from it when the same problem is
-    run again (:mod:`.flow_checkpoint`). See the module docstring for the method and the
-    convergence test.
+    run again (:mod:`.flow_checkpoint`). ``refine=N`` splits each voxel into N^3 before
+    solving (:mod:`.flow_refine`; k stays in voxel^2 of the volume given). See the module
+    docstring for the method and the convergence test.
     """
     report = None if progress is None else (lambda _axis: progress)
     ax = axis_index(axis)
@@ -700,6 +703,7 @@ def permeability(
         cascade=cascade,
         checkpoint_dir=checkpoint_dir,
         checkpoint_every=checkpoint_every,
+        refine=refine,
     )[ax]
 
 
@@ -713,6 +717,7 @@ def permeability_axes(
     threads: int | None = None,
     name: str = "structure",
     progress=None,
+    refine: int = 1,
     **options,
 ) -> dict[int, PermeabilityResult]:
     """The diagonal of the permeability tensor: {axis: :class:`PermeabilityResult`} for each
@@ -720,16 +725,32 @@ def permeability_axes(
     the dense mask, built once when the axes solve the same domain: periodic sides, no mirror, no
     extrusion along an axis, the same closed pores). ``progress(axis)`` returns the progress
     callback of an axis (or None). The other options are those of :func:`permeability`; with
-    ``lateral="closed"`` each axis has its own walled domain (no sharing)."""
+    ``lateral="closed"`` each axis has its own walled domain (no sharing). ``refine=N`` splits
+    each voxel into N^3 first (:mod:`.flow_refine`); k stays in voxel^2 of the volume given."""
     if lateral not in ("periodic", "closed"):
         raise ValueError(f"{name}: lateral must be 'periodic' or 'closed'; got {lateral!r}")
     solid = as_solid(solid, name)
     axes = sorted({axis_index(a) for a in axes})
-    too_big = lattice_limit_error(
-        solid, options.get("storage", "dense"), 2 if options.get("mirror") else 1
-    )
+    copies = (2 if options.get("mirror") else 1) * int(refine) ** 3
+    too_big = lattice_limit_error(solid, options.get("storage", "dense"), copies)
     if too_big:  # before any work, also before the coarse levels
         raise ValueError(f"{name}: {too_big}")
+    if refine != 1:
+        results = permeability_axes(
+            refine_volume(solid, refine),
+            axes,
+            lateral=lateral,
+            cascade=cascade,
+            device=device,
+            threads=threads,
+            name=name,
+            progress=progress,
+            **dict(options, voxel_size=_finer(options.get("voxel_size"), refine)),
+        )
+        for result in results.values():  # k in voxel^2 of the volume given (k_m2 unchanged)
+            result.k /= refine**2
+            result.refine = refine
+        return results
     solver = _solver(device, threads)
     starts, levels = {}, {}
     if cascade > 0:
@@ -770,6 +791,10 @@ def permeability_axes(
         result.cascade = levels.get(ax, [])
         result.wall_time += sum(seconds for _, _, seconds in result.cascade[-1:])
     return results
+
+
+def _finer(voxel_size: float | None, refine: int) -> float | None:
+    return None if voxel_size is None else voxel_size / refine
 
 
 def _closed_sides(solver: FlowSolver, solid, axis, name: str, **options) -> PermeabilityResult:

@@ -97,6 +97,7 @@ class PermeabilityResult:
     density: Any = field(default=None, repr=False)  # rho' (x, y, z), with the velocity
     resumed_from: int = 0  # steps continued from a checkpoint (0: from the start)
     checkpoint: str = ""  # the state left for a rerun when the step budget ran out
+    refine: int = 1  # each voxel split into refine^3 before solving (k in the volume's voxel^2)
     cascade: list = field(default_factory=list)  # coarse levels solved first: (shape, steps, s)
 
     @property
