@@ -220,6 +220,7 @@ def _simulate(args: argparse.Namespace) -> int:
     flow["lateral"] = args.lateral
     flow["storage"] = args.storage
     flow["cascade"] = args.cascade
+    flow["relaxation_time"] = args.relaxation_time
     if args.checkpoint_every > 0:
         flow["checkpoint_dir"] = args.checkpoint_dir
         flow["checkpoint_every"] = args.checkpoint_every
@@ -460,6 +461,14 @@ def build_parser() -> argparse.ArgumentParser:
         "start from that flow: fewer steps to the same steady state (default 0: from rest)",
     )
     sim.add_argument(
+        "--relaxation-time",
+        type=_relaxation_time,
+        default="auto",
+        metavar="TAU",
+        help="flow: lattice relaxation time tau_+ in (0.5, 2.5], or auto (default); k does not "
+        "depend on it (TRT, magic parameter 3/16), the number of steps does",
+    )
+    sim.add_argument(
         "--refine",
         type=_at_least(1),
         default=1,
@@ -545,6 +554,15 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from err
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def _relaxation_time(text: str) -> float | str:
+    if text == "auto":
+        return text
+    value = _finite_float(text)
+    if not 0.5 < value <= 2.5:
+        raise argparse.ArgumentTypeError(f"{text} is not in (0.5, 2.5] (or auto)")
     return value
 
 

@@ -40,8 +40,8 @@ def test_the_cascade_reaches_the_k_of_a_start_from_rest(case):
     while levels < 2 and can_coarsen((edge,) * 3):  # a coarse edge of at least 8 voxels
         levels, edge = levels + 1, -(-edge // 2)
     assert len(started.cascade) == levels
-    if levels:
-        assert started.iterations < rest.iterations
+    if levels:  # never more steps on the full grid (fewer on most: bench/transport.py)
+        assert started.iterations <= rest.iterations
     else:
         assert started.iterations == rest.iterations
 

@@ -143,3 +143,18 @@ def test_more_pore_voxels_than_the_lattice_indexes_are_refused_before_any_work(
     np.save(tmp_path / "big.npy", solid)
     with pytest.raises(SystemExit, match=r"pore voxels.*would need about [0-9.]+ GB"):
         main(["simulate", str(tmp_path / "big.npy"), "--axis", "x", "--quiet"])
+
+
+def test_the_relaxation_time_is_a_lever_for_steps_not_for_k(tmp_path, capsys):
+    np.save(tmp_path / "scan.npy", _volume())
+    args = ["simulate", str(tmp_path / "scan.npy"), "--axis", "x", "--json", "--quiet"]
+    ks = []
+    for tau in ("0.6", "1.2"):
+        assert main([*args, "--relaxation-time", tau, "--checkpoint-every", "0"]) == 0
+        row = json.loads(capsys.readouterr().out)["axes"][0]["permeability"]
+        assert row["relaxation_time"] == float(tau)
+        ks.append(row["k"])
+    assert ks[0] == pytest.approx(ks[1], rel=2e-3)
+    with pytest.raises(SystemExit):
+        main([*args, "--relaxation-time", "0.5"])
+    assert "not in (0.5, 2.5]" in capsys.readouterr().err
