@@ -204,7 +204,7 @@ class FlowSolver:
                 start.apply(lattice, lattice.buf.src, params.force, params.nu)
                 run.started = True
             checkpoint = None
-            if checkpoint_dir is not None:
+            if checkpoint_dir is not None and not keep_velocity:  # (a record holds no field)
                 key = problem_key(
                     run.solid,
                     axis,
@@ -321,13 +321,13 @@ class FlowSolver:
         if checkpoint is not None:
             restored = checkpoint.load(lattice, a)
             if restored is not None:
-                march.steps, march.history = restored
+                march.steps, march.history, march.converged = restored
                 march.resumed_from = march.steps
                 if march.history:
                     march.mean = march.history[-1][1]
             checkpoint.watch_sigterm()
         try:
-            while march.steps < budget:
+            while march.steps < budget and not march.converged:
                 # checks fall on multiples of n_check (also across a resumed run), or at the
                 # end of the budget
                 target = (march.steps // n_check + 1) * n_check
@@ -377,8 +377,10 @@ class FlowSolver:
                 checkpoint.release_sigterm()
         march.populations = a
         if checkpoint is not None:
-            if march.converged or march.reason:
+            if march.reason:
                 checkpoint.remove()
+            elif march.converged:  # until the other axes of the run are done (permeability_axes)
+                checkpoint.save(lattice, a, march.steps, march.history, converged=True)
             else:  # budget spent: a rerun with a larger budget continues from here
                 checkpoint.save(lattice, a, march.steps, march.history)
                 march.checkpoint = str(checkpoint.path)
@@ -797,6 +799,10 @@ def permeability_axes(
     for ax, result in results.items():
         result.cascade = levels.get(ax, [])
         result.wall_time += sum(seconds for _, _, seconds in result.cascade[-1:])
+    if options.get("checkpoint_dir") is not None:  # every axis done: no record left behind
+        for ax, result in results.items():
+            if not result.checkpoint:  # (a run that spent its budget keeps its state)
+                checkpoint_path(options["checkpoint_dir"], name, ax).unlink(missing_ok=True)
     return results
 
 

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 FACTOR = 2
 MIN_COARSE_EDGE = 8  # no coarse level whose shortest edge would be below this (voxels)
 COARSE_TOL_FACTOR = 10.0  # a coarse level is converged to 10x the tolerance: a start only
-NODE_BLOCK = 1 << 21
+NODE_BLOCK = 1 << 20  # lattice nodes per block of the prolongation (float64 temporaries)
 
 
 def coarsen(solid: np.ndarray, factor: int = FACTOR) -> np.ndarray:

@@ -5,7 +5,9 @@ device one block of NODE_BLOCK nodes at a time so the host never holds a second 
 steps taken, the AA parity of the sparse lattice and the convergence history. It is written
 every ``every`` seconds of the march, when the step budget runs out, and when the process
 receives SIGTERM (as SLURM sends before a time limit); written to a temporary file first and
-renamed, so a killed write never leaves a half checkpoint. A converged run removes it.
+renamed, so a killed write never leaves a half checkpoint. A converged axis leaves a record of
+its history only, so that a rerun of an interrupted several-axis run does not solve it again;
+the records are removed when the whole run has finished.
 
 The file is keyed to the problem: a SHA-256 of the domain solved (the prepared volume), the axis
 and every parameter that changes the lattice's fixed point or its march (relaxation time, magic
@@ -93,8 +95,12 @@ class Checkpoint:
             signal.signal(signal.SIGTERM, self._previous)
             self._previous = None
 
-    def save(self, lattice, populations, steps: int, history: list) -> None:
-        """Write the state (atomically: a temporary file renamed)."""
+    def save(
+        self, lattice, populations, steps: int, history: list, converged: bool = False
+    ) -> None:
+        """Write the state (atomically: a temporary file renamed); a ``converged`` run writes
+        its history only (no populations): the record that lets a rerun of a several-axis run
+        skip this axis until the whole run has finished (:func:`~.flow.permeability_axes`)."""
         from poredesign.transport.flow_kernels import read_state
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,12 +110,13 @@ class Checkpoint:
             steps=int(steps),
             parity=int(getattr(lattice, "parity", 0)),
             history=[[int(s), float(u)] for s, u in history],
+            converged=bool(converged),
         )
         text = json.dumps(header).encode()
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "wb") as f:
             f.write(_MAGIC + len(text).to_bytes(8, "little") + text)
-            for start in range(0, lattice.nodes, NODE_BLOCK):
+            for start in range(0, 0 if converged else lattice.nodes, NODE_BLOCK):
                 count = min(NODE_BLOCK, lattice.nodes - start)
                 block = read_state(populations, lattice.nodes, start, count, lattice.cell_major)
                 f.write(block.tobytes())
@@ -117,9 +124,10 @@ class Checkpoint:
         self.last_save = time.perf_counter()
         log.info("flow state after %d steps saved in %s", steps, self.path)
 
-    def load(self, lattice, populations) -> tuple[int, list] | None:
-        """Restore the state into ``populations`` (and the lattice's parity): (steps, history),
-        or None when there is no checkpoint or it belongs to another problem (reported)."""
+    def load(self, lattice, populations) -> tuple[int, list, bool] | None:
+        """Restore the state into ``populations`` (and the lattice's parity): (steps, history,
+        converged), or None when there is no checkpoint or it belongs to another problem
+        (reported). A converged record restores no populations."""
         from poredesign.transport.flow_kernels import Q, write_state
 
         if not self.path.exists():
@@ -133,10 +141,11 @@ class Checkpoint:
                 return self._ignore(
                     "written for another problem (volume, crop, axis or solver parameters)"
                 )
+            converged = bool(header.get("converged"))
             size = os.fstat(f.fileno()).st_size - f.tell()
-            if size != lattice.nodes * Q * 4:
+            if size != (0 if converged else lattice.nodes * Q * 4):
                 return self._ignore("truncated")
-            for start in range(0, lattice.nodes, NODE_BLOCK):
+            for start in range(0, 0 if converged else lattice.nodes, NODE_BLOCK):
                 count = min(NODE_BLOCK, lattice.nodes - start)
                 block = np.fromfile(f, dtype=np.float32, count=count * Q).reshape(count, Q)
                 write_state(populations, lattice.nodes, start, block, lattice.cell_major)
@@ -144,7 +153,7 @@ class Checkpoint:
             lattice.parity = int(header["parity"])
         history = [(int(s), float(u)) for s, u in header["history"]]
         log.info("continuing from %s after %d steps", self.path, header["steps"])
-        return int(header["steps"]), history
+        return int(header["steps"]), history, converged
 
     def _ignore(self, why: str) -> None:
         message = f"checkpoint {self.path} not used: {why}; starting from rest"

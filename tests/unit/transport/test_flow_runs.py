@@ -158,3 +158,29 @@ def test_the_relaxation_time_is_a_lever_for_steps_not_for_k(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([*args, "--relaxation-time", "0.5"])
     assert "not in (0.5, 2.5]" in capsys.readouterr().err
+
+
+def test_an_interrupted_tensor_run_does_not_solve_its_finished_axes_again(tmp_path, monkeypatch):
+    solid = _volume()
+    full = permeability_axes(solid, "xyz", storage="sparse")
+    options = dict(storage="sparse", checkpoint_dir=tmp_path, name="scan")
+    step, steps = flow.SparseLattice.step, []
+    stop_at = full[0].iterations + full[1].iterations + 15  # mid-way through axis z
+
+    def step_then_sigterm(self, *args):
+        step(self, *args)
+        steps.append(1)
+        if len(steps) == stop_at:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(flow.SparseLattice, "step", step_then_sigterm)
+    with pytest.raises(FlowInterrupted):
+        permeability_axes(solid, "xyz", **options)
+    monkeypatch.setattr(flow.SparseLattice, "step", step)
+    again = permeability_axes(solid, "xyz", **options)
+    for ax in range(3):
+        assert again[ax].k == pytest.approx(full[ax].k, rel=1e-6)
+        assert again[ax].iterations == full[ax].iterations
+    assert again[0].resumed_from == full[0].iterations  # finished: not solved again
+    assert again[2].resumed_from == 15
+    assert not list(tmp_path.iterdir())
