@@ -199,10 +199,11 @@ class FlowSolver:
                 shared = None  # release the previous lattice before building the next
                 lattice = self._lattice(run, params.force)
                 shared = (run.solid, run.storage, lattice)
-            start = (starts or {}).get(axis)
+            start = (starts or {}).pop(axis, None)  # released once applied (coarse fields)
             if start is not None:
                 start.apply(lattice, lattice.buf.src, params.force, params.nu)
                 run.started = True
+                del start
             checkpoint = None
             if checkpoint_dir is not None and not keep_velocity:  # (a record holds no field)
                 key = problem_key(
