@@ -84,7 +84,7 @@ def flow_worker(args) -> dict:
     available memory is not allocated."""
     from flow_sparse import throughput
 
-    from poredesign.transport.flow import dense_lattice_bytes
+    from poredesign.transport.flow_dense import dense_lattice_bytes
     from poredesign.transport.flow_sparse import resolve_storage, sparse_lattice_bytes
 
     solid = _flow_domain(args.case, args.size, args.volume)

@@ -153,7 +153,7 @@ def parse_crop(text: str, shape: Sequence[int]) -> tuple[slice, slice, slice]:
 def _check_flow_memory(solid: np.ndarray, label: str, storage: str, factor: int = 1) -> None:
     """Refuse (one line) a flow run whose lattice (``storage``: dense, sparse or auto;
     ``factor`` x: mirroring) would not fit in the available memory."""
-    from poredesign.transport.flow import DENSE_BYTES_PER_VOXEL, dense_lattice_bytes
+    from poredesign.transport.flow_dense import DENSE_BYTES_PER_VOXEL, dense_lattice_bytes
     from poredesign.transport.flow_sparse import (
         SETUP_BYTES_PER_VOXEL,
         SPARSE_BYTES_PER_PORE_VOXEL,

@@ -13,7 +13,8 @@
 Modules: :mod:`.inputs` (input check), :mod:`.connectivity` (spanning and winding pore space),
 :mod:`.backend` (Taichi initialisation), :mod:`.lattice`, :mod:`.streaming` (periodic offsets,
 pull streaming with halfway bounce-back), :mod:`.flow_kernels`, :mod:`.flow`,
-:mod:`.flow_sparse_kernels` and :mod:`.flow_sparse` (pore-only storage), :mod:`.flow_checkpoint`
+:mod:`.flow_dense` (every voxel), :mod:`.flow_sparse_kernels` and :mod:`.flow_sparse` (pore-only
+storage), :mod:`.flow_checkpoint`
 (resumable runs), :mod:`.flow_cascade` (the start from a coarser grid), :mod:`.flow_refine`,
 :mod:`.diffusion_kernels`, :mod:`.diffusion` (the shared front end),
 :mod:`.diffusion_krylov` and :mod:`.diffusion_lbm` (one solver each), :mod:`.results`,

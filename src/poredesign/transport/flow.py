@@ -28,7 +28,8 @@ square-pore structures of [A25]) is solved on two slices: its periodic steady fl
 along the axis, so k is the same, at a fraction of the cost.
 
 Storage
-    ``storage="dense"`` (the default) marches every voxel (:class:`_Lattice`, 156 B per voxel);
+    ``storage="dense"`` (the default) marches every voxel
+    (:class:`~.flow_dense.DenseLattice`, 156 B per voxel);
     ``"sparse"`` only the pore voxels of the prepared domain (:class:`.flow_sparse.SparseLattice`,
     152 B per pore voxel: one population buffer updated in place, an int32 neighbour table),
     the same physics and march, so the same k to float32 round-off; ``"auto"`` picks sparse when
@@ -62,6 +63,10 @@ from poredesign.transport.flow_checkpoint import (
     checkpoint_path,
     problem_key,
 )
+from poredesign.transport.flow_dense import (
+    DenseBuffers,
+    DenseLattice,
+)
 from poredesign.transport.flow_refine import refine as refine_volume
 from poredesign.transport.flow_sparse import (
     STORAGES,
@@ -81,33 +86,6 @@ RELAXATION_TIME_RANGE = (0.55, 2.5)
 TARGET_MACH_SCALE = 0.01  # u_max of a slit spanning the box, lattice units
 
 
-# bytes per voxel of the dense lattice: two float32 population buffers and the uint32 mask
-DENSE_BYTES_PER_VOXEL = 2 * Q * 4 + 4
-
-
-def dense_lattice_bytes(shape) -> int:
-    """Memory of the dense D3Q19 arrays for a volume of ``shape`` (solid voxels included)."""
-    return DENSE_BYTES_PER_VOXEL * int(np.prod(shape))
-
-
-class _Buffers:
-    """Taichi arrays for one grid size, reused for a batch of equal-sized structures."""
-
-    def __init__(self, shape: tuple[int, int, int]):
-        import taichi as ti
-
-        self.shape = shape
-        self.generation = backend.generation()
-        nv = int(np.prod(shape))
-        self.src = ti.ndarray(ti.f32, Q * nv)
-        self.dst = ti.ndarray(ti.f32, Q * nv)
-        self.mask = ti.ndarray(ti.u32, nv)
-        self.partial = ti.ndarray(ti.f64, 5 * shape[0] * shape[1])
-
-    def valid_for(self, shape) -> bool:
-        return self.shape == tuple(shape) and self.generation == backend.generation()
-
-
 class FlowSolver:
     """Holds the Taichi arrays of the last grid size; kernels compile once per process.
 
@@ -119,12 +97,12 @@ class FlowSolver:
     def __init__(self, device: str = "auto", threads: int | None = None):
         self.device_request = device
         self.threads = threads
-        self._buffers: _Buffers | None = None
+        self._buffers: DenseBuffers | None = None
 
-    def _buffers_for(self, shape) -> _Buffers:
+    def _buffers_for(self, shape) -> DenseBuffers:
         if self._buffers is None or not self._buffers.valid_for(shape):
             self._buffers = None  # release the old arrays before allocating new ones
-            self._buffers = _Buffers(tuple(int(s) for s in shape))
+            self._buffers = DenseBuffers(tuple(int(s) for s in shape))
         return self._buffers
 
     def release(self) -> None:
@@ -387,12 +365,12 @@ class FlowSolver:
                 march.checkpoint = str(checkpoint.path)
         return march
 
-    def _lattice(self, run: _Run, g: float) -> _Lattice | SparseLattice:
+    def _lattice(self, run: _Run, g: float) -> DenseLattice | SparseLattice:
         """The lattice of ``run.storage``: dense (every voxel) or sparse (pore voxels only)."""
         if run.storage == "sparse":
             self._buffers = None  # the dense arrays of an earlier run are not needed
             return SparseLattice(run.solid, run.ax, g, self.device_request, self.threads)
-        return _Lattice(self, run, g)
+        return DenseLattice(self, run, g)
 
     @staticmethod
     def _result(
@@ -490,79 +468,11 @@ class _Parameters:
     force: float  # body force g along the axis, voxel per step^2
 
 
-class _Lattice:
-    """The Taichi arrays and kernels of one run: D3Q19 populations (float32, lattice units), the
-    neighbour mask and the body force vector."""
-
-    def __init__(self, solver: FlowSolver, run: _Run, g: float):
-        self.device = backend.ensure_backend(solver.device_request, solver.threads)
-        from poredesign.transport import flow_kernels as fk
-
-        self.fk = fk
-        self._step = fk.step_kernel(self.device)
-        self.cell_major = fk.cell_major(self.device)
-        solid = run.solid
-        self.shape = solid.shape
-        self.ax = run.ax
-        self.buf = buf = solver._buffers_for(self.shape)
-        self.dims = tuple(self.shape)
-        gvec = [0.0, 0.0, 0.0]
-        gvec[run.ax] = g
-        self.gvec = gvec
-        buf.mask.from_numpy(fk.neighbour_mask(solid))
-        fk.fill_zero(buf.src)
-        fk.fill_zero(buf.dst)
-        self.nv = solid.size
-
-    def step(self, a, b, lp: float, lm: float) -> None:
-        """One fused stream + collide + force step, populations ``a`` -> ``b``."""
-        self._step(a, b, self.buf.mask, *self.dims, *self.gvec, lp, lm)
-
-    def measure(self, arr) -> tuple[float, float, bool]:
-        """Mean velocity along the axis over the whole domain (superficial, lattice units), the
-        largest lattice Mach number |u| / c_s, and whether any velocity is not finite."""
-        buf = self.buf
-        self.fk.flow_measure(arr, buf.mask, *self.dims, *self.gvec, buf.partial, self.cell_major)
-        return self.fk.reduce_measurement(buf.partial.to_numpy(), self.ax, self.nv)
-
-    def restart(self, axis: int, g: float) -> None:
-        """Back to rest with the force ``g`` along ``axis`` (the mask is kept: same domain)."""
-        self.fk.fill_zero(self.buf.src)
-        self.fk.fill_zero(self.buf.dst)
-        self.ax = axis
-        self.gvec = [g if a == axis else 0.0 for a in range(3)]
-
-    @property
-    def nodes(self) -> int:
-        """Lattice nodes holding populations (every voxel)."""
-        return self.nv
-
-    def node_coordinates(self, start: int, count: int) -> tuple[np.ndarray, ...]:
-        """(x, y, z) of the lattice nodes ``start .. start + count``."""
-        return np.unravel_index(np.arange(start, start + count, dtype=np.int64), self.shape)
-
-    def fields(self, arr) -> tuple[np.ndarray, np.ndarray]:
-        """Velocity (3, x, y, z) and density deviation rho' (x, y, z) of the populations ``arr``
-        (lattice units; 0 in solid)."""
-        import taichi as ti
-
-        out = ti.ndarray(ti.f32, 4 * self.nv)
-        self.fk.flow_velocity_field(
-            arr, self.buf.mask, *self.dims, *self.gvec, out, self.cell_major
-        )
-        field = out.to_numpy().reshape(4, *self.shape)
-        return field[:3], field[3]
-
-    def velocity(self, arr) -> np.ndarray:
-        """Velocity field (3, x, y, z) of the populations ``arr`` (lattice units; 0 in solid)."""
-        return self.fields(arr)[0]
-
-
 @dataclass
 class _March:
     """State of the time march: steps taken, the last measurement, how it ended."""
 
-    lattice: _Lattice | SparseLattice
+    lattice: DenseLattice | SparseLattice
     populations: Any  # the Taichi array holding the latest state
     steps: int = 0
     mean: float = math.nan  # mean velocity along the axis, lattice units

@@ -1,9 +1,10 @@
 """Pore-only (sparse) storage for the D3Q19 TRT flow solver: the lattice of the fluid voxels.
 
-:class:`SparseLattice` has the interface of the dense ``_Lattice`` of :mod:`.flow` (``step``,
-``measure``, ``velocity``, ``buf.src`` / ``buf.dst``), so :class:`~.flow.FlowSolver` runs the
-same march (force, magic parameter, convergence control, two-step velocity average) on it; it is
-chosen by ``storage="sparse"`` (or ``"auto"``) in :func:`~.flow.permeability`.
+:class:`SparseLattice` has the interface of :class:`~.flow_dense.DenseLattice` (``step``,
+``measure``, ``fields``, ``restart``, ``buf.src`` / ``buf.dst``), so
+:class:`~.flow.FlowSolver` runs the same march (force, magic parameter, convergence control,
+two-step velocity average) on it; it is chosen by ``storage="sparse"`` (or ``"auto"``) in
+:func:`~.flow.permeability`.
 
 Only the voxels of the prepared domain that carry flow (closed pores filled, extrusions reduced
 by :meth:`~.flow.FlowSolver._prepare`) are stored: their dense indices (int32), a neighbour table

@@ -24,7 +24,7 @@ def test_the_tensor_axes_equal_three_single_axis_runs_from_one_set_up(storage, m
     solid = _volume()
     single = {ax: permeability(solid, ax, storage=storage) for ax in range(3)}
     built = []
-    for name in ("SparseLattice", "_Lattice"):
+    for name in ("SparseLattice", "DenseLattice"):
         original = getattr(flow, name)
 
         def counting(*args, _original=original, **kwargs):
@@ -73,7 +73,7 @@ def test_sigterm_saves_the_state_and_a_rerun_continues(tmp_path, storage, monkey
     solid = _volume()
     full = permeability(solid, "x", storage=storage)
     options = dict(storage=storage, checkpoint_dir=tmp_path, checkpoint_every=1e9)
-    lattice = flow.SparseLattice if storage == "sparse" else flow._Lattice
+    lattice = flow.SparseLattice if storage == "sparse" else flow.DenseLattice
     step, steps = lattice.step, []
 
     def step_then_sigterm(self, *args):

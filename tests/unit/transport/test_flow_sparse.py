@@ -7,7 +7,8 @@ import pytest
 
 from poredesign.structures import spinodoid
 from poredesign.transport import Flag, permeability
-from poredesign.transport.flow import DENSE_BYTES_PER_VOXEL, FlowSolver
+from poredesign.transport.flow import FlowSolver
+from poredesign.transport.flow_dense import DENSE_BYTES_PER_VOXEL
 from poredesign.transport.flow_sparse import (
     SPARSE_BYTES_PER_PORE_VOXEL,
     SparseLattice,
