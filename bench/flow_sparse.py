@@ -55,7 +55,7 @@ def steppers(
 
     from poredesign.transport import backend
     from poredesign.transport import flow_kernels as fk
-    from poredesign.transport.flow import DENSE_BYTES_PER_VOXEL
+    from poredesign.transport.flow_dense import DENSE_BYTES_PER_VOXEL
     from poredesign.transport.flow_sparse import SPARSE_BYTES_PER_PORE_VOXEL, SparseLattice
 
     active = backend.ensure_backend(device, threads)
@@ -104,7 +104,7 @@ def throughput(
     rounds; the fastest round of each (a shared machine's load varies). Per kind: MLUPS (all
     voxels), MFLUPS (fluid voxels), CPU seconds per wall second, bytes per pore voxel and the
     state's memory relative to the dense lattice."""
-    from poredesign.transport.flow import DENSE_BYTES_PER_VOXEL
+    from poredesign.transport.flow_dense import DENSE_BYTES_PER_VOXEL
 
     nv, nf = solid.size, int((~solid).sum())
     stepping = steppers(solid, kinds, device, threads)

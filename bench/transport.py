@@ -4,7 +4,9 @@
         [--volume TF-500x500x500-1x2x6-v3.tiff] [--flow-sizes 100 200 500]
         [--converge-sizes 100] [--rounds 3] [--diffusion-sizes 100 200 500] [--axes 0 1 2]
         [--lateral closed|periodic] [--skip-taufactor] [--taufactor-max 200]
+        [--steady-sizes 100 200 500] [--cascade 2] [--steady-axis 1] [--rest-max 200]
         [--skip-porespy] [--porespy-max 200] [--timeout 1800] [--skip-flow] [--skip-diffusion]
+        [--skip-steady]
 
 Flow (D3Q19 TRT, float32), per volume and lattice in its own process: the dense lattice (two
 population buffers + mask over every voxel, 156 B per voxel) and the pore-only sparse lattice
@@ -18,6 +20,13 @@ skipped and said so. Then k, steps and wall time of the full solve with each lat
 (``--converge-sizes``). Volumes: with ``--volume``, its n^3 corner crops (default 100, 200, 500;
 converged at 100); without, a slit (97 % pore, the dense worst case) and a spinodoid of porosity
 0.5, a = 0.1, at 64 and 128 (CPU) or 128 and 256 (CUDA).
+
+Flow to steady state (``--steady-sizes``, default 100 200 500 with ``--volume``): the converged
+k of each crop along ``--steady-axis`` (y), sparse lattice, ``--lateral`` sides, as ``poredesign
+simulate`` solves it, from rest (today's path; up to ``--rest-max``) and started from
+``--cascade`` coarse levels (:mod:`poredesign.transport.flow_cascade`), each in its own process:
+k and its difference from the start from rest, steps on the full grid and on each coarse level,
+wall seconds, peak RSS and the load average.
 
 Diffusivity: per size and axis, our Krylov path (CG + matrix-free geometric multigrid), TauFactor
 2 on the CPU (``taufactor.Solver``, its default 1 % flux criterion; run through ``uv run --with
@@ -75,7 +84,7 @@ def flow_worker(args) -> dict:
     available memory is not allocated."""
     from flow_sparse import throughput
 
-    from poredesign.transport.flow import dense_lattice_bytes
+    from poredesign.transport.flow_dense import dense_lattice_bytes
     from poredesign.transport.flow_sparse import resolve_storage, sparse_lattice_bytes
 
     solid = _flow_domain(args.case, args.size, args.volume)
@@ -174,6 +183,70 @@ def bench_flow(args, sizes, device) -> None:
             )
 
 
+def steady_worker(args) -> dict:
+    """One converged permeability (sparse lattice, axis ``args.axis``, ``args.lateral`` sides)
+    of the volume's n^3 crop as ``poredesign simulate`` solves it: from rest (``--cascade 0``)
+    or started from the coarse levels; k, steps on the full grid and per coarse level, wall."""
+    from poredesign.transport import permeability
+
+    solid = _volume(args.size, args.volume)
+    wall = time.perf_counter()
+    res = permeability(
+        solid,
+        args.axis,
+        lateral=args.lateral,
+        storage="sparse",
+        cascade=args.cascade,
+        device=args.device,
+        threads=args.threads,
+    )
+    return {
+        "k": res.k,
+        "steps": res.iterations,
+        "flag": int(res.flag),
+        "levels": [[list(shape), steps, seconds] for shape, steps, seconds in res.cascade],
+        "relax": res.relaxation_time,
+        "wall": time.perf_counter() - wall,
+    }
+
+
+def bench_steady(args, sizes) -> None:
+    """Converged k from rest and from the coarse-level cascade, each in its own process."""
+    axis = "xyz"[args.steady_axis]
+    print(
+        f"\n## Flow to steady state: from rest vs started from {args.cascade} coarse level(s)"
+        f" (sparse lattice, axis {axis}, {args.lateral} sides, tol 1e-4)"
+    )
+    header = (
+        f"{'case':<14} {'start':<10} {'k':>10} {'dk %':>7} {'steps':>6} {'coarse steps':<18} "
+        f"{'wall s':>8} {'RSS GB':>6} {'load':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for n in sizes:
+        rest = None
+        for cascade in (0, args.cascade):
+            name = f"crop {n}^3" if args.volume else f"spinodoid {n}^3"
+            start = "rest" if cascade == 0 else f"cascade {cascade}"
+            if cascade == 0 and n > args.rest_max:
+                print(f"{name:<14} {start:<10} skipped (above --rest-max {args.rest_max})")
+                continue
+            extra = ("--cascade", str(cascade))
+            r = _run_worker("steady", n, args.steady_axis, args, extra)
+            if "error" in r:
+                print(f"{name:<14} {start:<10} {r['error']}", flush=True)
+                continue
+            if cascade == 0:
+                rest = r["k"]
+            dk = "" if rest is None or cascade == 0 else f"{100 * (r['k'] / rest - 1):+.3f}"
+            coarse = "+".join(str(steps) for _, steps, _ in r["levels"]) or "-"
+            print(
+                f"{name:<14} {start:<10} {r['k']:10.6g} {dk:>7} {r['steps']:6d} {coarse:<18} "
+                f"{r['wall']:8.1f} {r['rss_gb']:6.2f} {r['load'][0]:4.1f}-{r['load'][1]:<4.1f}",
+                flush=True,
+            )
+
+
 def _volume(n: int, path: str | None) -> np.ndarray:
     """Solid (True) of the n^3 corner crop of TauFactor's test volume (pore = 255), or a
     spinodoid of porosity 0.3 (a = 0.1) without one. The TIFF is read as ``poredesign
@@ -195,8 +268,8 @@ def worker(args) -> None:
     import resource
 
     load = os.getloadavg()[0]
-    if args.worker == "flow":
-        out = flow_worker(args)
+    if args.worker in ("flow", "steady"):
+        out = flow_worker(args) if args.worker == "flow" else steady_worker(args)
         out["rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
         out["load"] = [load, os.getloadavg()[0]]
         print("RESULT " + json.dumps(out), flush=True)
@@ -336,7 +409,20 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per solve")
     parser.add_argument("--skip-flow", action="store_true")
     parser.add_argument("--skip-diffusion", action="store_true")
-    kinds = ("ours", "taufactor", "porespy", "flow")
+    parser.add_argument(
+        "--steady-sizes",
+        type=int,
+        nargs="*",
+        default=None,
+        help="converged k from rest vs the cascade; default 100 200 500 with --volume, else 64",
+    )
+    parser.add_argument("--cascade", type=int, default=2, help="coarse levels of the cascade")
+    parser.add_argument("--steady-axis", type=int, default=1, help="0/1/2 (default y)")
+    parser.add_argument(
+        "--rest-max", type=int, default=200, help="largest size solved from rest (hours above)"
+    )
+    parser.add_argument("--skip-steady", action="store_true")
+    kinds = ("ours", "taufactor", "porespy", "flow", "steady")
     parser.add_argument("--worker", choices=kinds, help=argparse.SUPPRESS)
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--lattice", choices=FLOW_LATTICES, help=argparse.SUPPRESS)
@@ -362,6 +448,9 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     if not args.skip_flow:
         bench_flow(args, sizes, device)
+    if not args.skip_steady:
+        steady = args.steady_sizes or ([100, 200, 500] if args.volume else [64])
+        bench_steady(args, steady)
     if not args.skip_diffusion:
         bench_diffusion(args)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")

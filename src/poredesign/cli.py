@@ -14,7 +14,14 @@ pore = the lower, solid = the higher value. Prints a table (or JSON with ``--jso
 ``--crop x0:x1,y0:y1,z0:z1`` solves a sub-volume (voxel ranges, end exclusive, Python slices:
 an empty bound is the volume's edge) and ``--crop N`` the centred cube of edge N. Long solves
 report progress on stderr (iterations, residual, ETA; ``--quiet`` turns it off). A volume whose
-dense flow lattice would not fit in the available memory is refused with the size it needs.
+flow lattice would not fit in the available memory, or has more pore voxels than the lattice can
+index, is refused before any work with the memory it needs.
+
+Permeability along ``--axis all`` is the diagonal tensor from one set-up shared by the three
+axes. A long flow run saves its state every ``--checkpoint-every`` seconds, when the step budget
+runs out and on SIGTERM, in ``--checkpoint-dir``; the same command run again continues from it
+(a state saved for another volume, crop, axis or solver setting is never used). ``--cascade N``
+starts the flow from its solution on the volume coarsened by 2 (recursively, N levels).
 
 Pore phase: ``--pore-value V`` reads voxels equal to V as pore and every other value as solid
 (e.g. ``--pore-value 255`` for a segmented TIFF whose white voxels are pore, which the default
@@ -28,6 +35,7 @@ import argparse
 import json
 import logging
 import math
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -145,14 +153,18 @@ def parse_crop(text: str, shape: Sequence[int]) -> tuple[slice, slice, slice]:
 def _check_flow_memory(solid: np.ndarray, label: str, storage: str, factor: int = 1) -> None:
     """Refuse (one line) a flow run whose lattice (``storage``: dense, sparse or auto;
     ``factor`` x: mirroring) would not fit in the available memory."""
-    from poredesign.transport.flow import DENSE_BYTES_PER_VOXEL, dense_lattice_bytes
+    from poredesign.transport.flow_dense import DENSE_BYTES_PER_VOXEL, dense_lattice_bytes
     from poredesign.transport.flow_sparse import (
         SETUP_BYTES_PER_VOXEL,
         SPARSE_BYTES_PER_PORE_VOXEL,
+        lattice_limit_error,
         resolve_storage,
         sparse_lattice_bytes,
     )
 
+    too_big = lattice_limit_error(solid, storage, factor)
+    if too_big:  # more pore voxels than the lattice can index
+        raise SystemExit(f"{label}: {too_big}")
     try:
         chosen = resolve_storage(storage, solid)
     except ValueError as err:  # a dense lattice too large to index
@@ -177,9 +189,14 @@ def _check_flow_memory(solid: np.ndarray, label: str, storage: str, factor: int 
 
 def _simulate(args: argparse.Namespace) -> int:
     from poredesign.transport import properties
+    from poredesign.transport.flow_checkpoint import FlowInterrupted
     from poredesign.transport.progress import ProgressLine
     from poredesign.transport.results import AXES, flag_names
 
+    if args.extrapolate and (
+        len(args.extrapolate) not in (2, 3) or sorted(set(args.extrapolate)) != args.extrapolate
+    ):
+        raise SystemExit(f"--extrapolate {args.extrapolate}: give two or three increasing levels")
     solid, label = load_volume(args)
     if args.crop:
         try:
@@ -191,8 +208,10 @@ def _simulate(args: argparse.Namespace) -> int:
         label = f"{label} [{ranges}]"
     wanted = PROPERTIES if args.property == "all" else (args.property,)
     axes = (0, 1, 2) if args.axis == "all" else (AXES.index(args.axis),)
+    finest = max(args.extrapolate or [args.refine])
     if "permeability" in wanted and args.device != "cuda":
-        _check_flow_memory(solid, label, args.storage, 2 if args.mirror else 1)
+        copies = (2 if args.mirror else 1) * finest**3
+        _check_flow_memory(solid, label, args.storage, copies)
 
     def progress(what: str, axis: int):
         return None if args.quiet else ProgressLine(f"{what} {AXES[axis]}")
@@ -200,25 +219,37 @@ def _simulate(args: argparse.Namespace) -> int:
     flow = {"device": args.device, "threads": args.threads, "mirror": args.mirror}
     flow["lateral"] = args.lateral
     flow["storage"] = args.storage
+    flow["cascade"] = args.cascade
+    flow["relaxation_time"] = args.relaxation_time
+    if args.checkpoint_every > 0:
+        flow["checkpoint_dir"] = args.checkpoint_dir
+        flow["checkpoint_every"] = args.checkpoint_every
     if args.max_steps:
         flow["max_steps"] = args.max_steps
     diffusion = {"method": args.method, "lateral": args.lateral}
     if args.method == "lbm":
         diffusion |= {"device": args.device, "threads": args.threads}
+    extrapolated = {}
     try:
+        solved_here = wanted if not args.extrapolate else tuple(set(wanted) - {"permeability"})
         props = properties(
             solid,
             axes=axes,
-            which=("porosity",) + tuple(wanted),
-            flow=flow,
+            which=("porosity",) + tuple(solved_here),
+            flow=dict(flow, refine=args.refine),
             diffusion=diffusion,
             voxel_size=args.voxel_size,
             name=label,
             progress=progress,
         )
+        if args.extrapolate and "permeability" in wanted:
+            extrapolated = _extrapolate(solid, axes, args, flow, label, progress, props)
     except ValueError as err:
         message = str(err)  # the input checks already name the input
         raise SystemExit(message if message.startswith(label) else f"{label}: {message}") from err
+    except FlowInterrupted as err:
+        print(f"{label}: permeability {err}", file=sys.stderr)
+        return 128 + signal.SIGTERM
     if args.json:
         out = {"source": label, "shape": list(solid.shape), "porosity": props.porosity, "axes": []}
         for axis in axes:
@@ -226,10 +257,14 @@ def _simulate(args: argparse.Namespace) -> int:
             if "permeability" in wanted:
                 r = props.permeability_results[axis]
                 row["permeability"] = r.as_dict()
+                if axis in extrapolated:
+                    row["refinement"] = extrapolated[axis].as_dict()
             if "diffusivity" in wanted:
                 row["diffusivity"] = props.diffusivity_results[axis].as_dict()
             out["axes"].append(row)
         print(json.dumps(jsonable(out), indent=2, default=str))
+        for message in _checkpoint_notes(props):
+            print(f"note: {message}", file=sys.stderr)
         return 0
     k_unit = "m^2" if args.voxel_size else "voxel^2"
     print(f"{label}: shape {tuple(solid.shape)}, porosity {props.porosity:.6f}")
@@ -270,9 +305,48 @@ def _simulate(args: argparse.Namespace) -> int:
         for r in d.values()
         if r.flag
     ]
-    for message in messages:
+    for message in messages + _checkpoint_notes(props):
         print(f"note: {message}", file=sys.stderr)
+    for axis, e in extrapolated.items():
+        ks = ", ".join(f"N={n}: {_fmt(k, '.6g')}" for n, k in zip(e.levels, e.k, strict=True))
+        how = "measured" if e.order_measured else "assumed"
+        print(
+            f"k_{AXES[axis]} refined ({ks}) -> limit {_fmt(e.k_limit, '.6g')} +- "
+            f"{_fmt(e.uncertainty, '.2g')} {k_unit} (order {e.order:.2f}, {how})"
+        )
     return 0
+
+
+def _extrapolate(solid, axes, args, flow, label, progress, props) -> dict:
+    """k at each refinement of --extrapolate and its Richardson limit per axis; the finest
+    level's result goes into ``props`` (the table's k)."""
+    from poredesign.transport.flow_refine import permeability_extrapolated
+    from poredesign.transport.results import Flag
+
+    out = permeability_extrapolated(
+        solid,
+        axes,
+        levels=args.extrapolate,
+        voxel_size=args.voxel_size,
+        name=label,
+        progress=lambda axis: progress("permeability", axis),
+        **flow,
+    )
+    for axis, e in out.items():
+        finest = e.results[-1]
+        props.permeability_results[axis] = finest
+        props.k[axis] = finest.k if finest.k_m2 is None else finest.k_m2
+        props.flags_k[axis] = int(Flag(finest.flag))
+    return out
+
+
+def _checkpoint_notes(props) -> list[str]:
+    """Where the flow state of a run that spent its step budget was saved."""
+    return [
+        f"flow state along {'xyz'[axis]} saved in {r.checkpoint}: rerun to continue"
+        for axis, r in props.permeability_results.items()
+        if r.checkpoint
+    ]
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -380,7 +454,56 @@ def build_parser() -> argparse.ArgumentParser:
         help="flow lattice: dense (every voxel, 156 B each), sparse (pore voxels only, 152 B "
         "each; the same k) or auto (default: sparse at porosity <= 0.5)",
     )
-    sim.add_argument("--max-steps", type=_at_least(1), help="flow step budget (>= 1)")
+    sim.add_argument(
+        "--max-steps", type=_at_least(1), help="flow step budget per axis, in total (>= 1)"
+    )
+    sim.add_argument(
+        "--cascade",
+        type=_at_least(0),
+        default=0,
+        metavar="LEVELS",
+        help="flow: first solve the volume coarsened by 2 (and by 4, ... for LEVELS > 1) and "
+        "start from that flow: fewer steps to the same steady state (default 0: from rest)",
+    )
+    sim.add_argument(
+        "--relaxation-time",
+        type=_relaxation_time,
+        default="auto",
+        metavar="TAU",
+        help="flow: lattice relaxation time tau_+ in (0.5, 2.5], or auto (default); k does not "
+        "depend on it (TRT, magic parameter 3/16), the number of steps does",
+    )
+    sim.add_argument(
+        "--refine",
+        type=_at_least(1),
+        default=1,
+        metavar="N",
+        help="flow: split each voxel into N^3 before solving (k stays in voxel^2 of the volume;"
+        " memory and work grow as N^3)",
+    )
+    sim.add_argument(
+        "--extrapolate",
+        type=_at_least(1),
+        nargs="+",
+        metavar="N",
+        help="flow: solve at two or three refinements (e.g. 1 2 3) and print k's refinement "
+        "limit (Richardson extrapolation) with its uncertainty",
+    )
+    sim.add_argument(
+        "--checkpoint-dir",
+        default=".",
+        metavar="DIR",
+        help="flow: where the state of a long run is saved (default: the current folder); a "
+        "rerun of the same command continues from it",
+    )
+    sim.add_argument(
+        "--checkpoint-every",
+        type=_non_negative_float,
+        default=300.0,
+        metavar="SECONDS",
+        help="flow: save the state this often, when the step budget runs out and on SIGTERM "
+        "(default 300; 0: never)",
+    )
     sim.add_argument(
         "--crop",
         metavar="X0:X1,Y0:Y1,Z0:Z1|N",
@@ -436,6 +559,22 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from err
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def _relaxation_time(text: str) -> float | str:
+    if text == "auto":
+        return text
+    value = _finite_float(text)
+    if not 0.5 < value <= 2.5:
+        raise argparse.ArgumentTypeError(f"{text} is not in (0.5, 2.5] (or auto)")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = _finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is below 0")
     return value
 
 

@@ -28,7 +28,8 @@ square-pore structures of [A25]) is solved on two slices: its periodic steady fl
 along the axis, so k is the same, at a fraction of the cost.
 
 Storage
-    ``storage="dense"`` (the default) marches every voxel (:class:`_Lattice`, 156 B per voxel);
+    ``storage="dense"`` (the default) marches every voxel
+    (:class:`~.flow_dense.DenseLattice`, 156 B per voxel);
     ``"sparse"`` only the pore voxels of the prepared domain (:class:`.flow_sparse.SparseLattice`,
     152 B per pore voxel: one population buffer updated in place, an int32 neighbour table),
     the same physics and march, so the same k to float32 round-off; ``"auto"`` picks sparse when
@@ -54,7 +55,25 @@ import numpy as np
 
 from poredesign.transport import backend
 from poredesign.transport.connectivity import winding_mask
-from poredesign.transport.flow_sparse import STORAGES, SparseLattice, resolve_storage
+from poredesign.transport.flow_cascade import coarse_starts
+from poredesign.transport.flow_checkpoint import (
+    DEFAULT_EVERY,
+    Checkpoint,
+    FlowInterrupted,
+    checkpoint_path,
+    problem_key,
+)
+from poredesign.transport.flow_dense import (
+    DenseBuffers,
+    DenseLattice,
+)
+from poredesign.transport.flow_refine import refine as refine_volume
+from poredesign.transport.flow_sparse import (
+    STORAGES,
+    SparseLattice,
+    lattice_limit_error,
+    resolve_storage,
+)
 from poredesign.transport.inputs import as_solid
 from poredesign.transport.lattice import MAGIC_FLOW, trt_rates
 from poredesign.transport.results import AXES, Flag, PermeabilityResult, axis_index
@@ -65,33 +84,6 @@ Q = 19
 DEFAULT_RELAXATION_TIME = "auto"
 RELAXATION_TIME_RANGE = (0.55, 2.5)
 TARGET_MACH_SCALE = 0.01  # u_max of a slit spanning the box, lattice units
-
-
-# bytes per voxel of the dense lattice: two float32 population buffers and the uint32 mask
-DENSE_BYTES_PER_VOXEL = 2 * Q * 4 + 4
-
-
-def dense_lattice_bytes(shape) -> int:
-    """Memory of the dense D3Q19 arrays for a volume of ``shape`` (solid voxels included)."""
-    return DENSE_BYTES_PER_VOXEL * int(np.prod(shape))
-
-
-class _Buffers:
-    """Taichi arrays for one grid size, reused for a batch of equal-sized structures."""
-
-    def __init__(self, shape: tuple[int, int, int]):
-        import taichi as ti
-
-        self.shape = shape
-        self.generation = backend.generation()
-        nv = int(np.prod(shape))
-        self.src = ti.ndarray(ti.f32, Q * nv)
-        self.dst = ti.ndarray(ti.f32, Q * nv)
-        self.mask = ti.ndarray(ti.u32, nv)
-        self.partial = ti.ndarray(ti.f64, 5 * shape[0] * shape[1])
-
-    def valid_for(self, shape) -> bool:
-        return self.shape == tuple(shape) and self.generation == backend.generation()
 
 
 class FlowSolver:
@@ -105,21 +97,31 @@ class FlowSolver:
     def __init__(self, device: str = "auto", threads: int | None = None):
         self.device_request = device
         self.threads = threads
-        self._buffers: _Buffers | None = None
+        self._buffers: DenseBuffers | None = None
 
-    def _buffers_for(self, shape) -> _Buffers:
+    def _buffers_for(self, shape) -> DenseBuffers:
         if self._buffers is None or not self._buffers.valid_for(shape):
             self._buffers = None  # release the old arrays before allocating new ones
-            self._buffers = _Buffers(tuple(int(s) for s in shape))
+            self._buffers = DenseBuffers(tuple(int(s) for s in shape))
         return self._buffers
 
     def release(self) -> None:
         self._buffers = None
 
-    def solve(
+    def solve(self, solid, axis: int | str, **options) -> PermeabilityResult:
+        """Permeability of ``solid`` along ``axis``: k in lattice units (voxel^2), see
+        :func:`permeability` for the arguments (:meth:`solve_axes` with one axis)."""
+        start = options.pop("start", None)
+        report = options.pop("progress", None)
+        options["progress"] = None if report is None else (lambda _axis: report)
+        ax = axis_index(axis)
+        starts = None if start is None else {ax: start}
+        return self.solve_axes(solid, (ax,), starts=starts, **options)[ax]
+
+    def solve_axes(
         self,
         solid,
-        axis: int | str,
+        axes,
         *,
         relaxation_time: float | str = DEFAULT_RELAXATION_TIME,
         magic: float = MAGIC_FLOW,
@@ -136,23 +138,77 @@ class FlowSolver:
         reduce_extrusion: bool = True,
         progress=None,
         storage: str = "dense",
-    ) -> PermeabilityResult:
-        """Permeability of ``solid`` along ``axis``: k in lattice units (voxel^2), see
-        :func:`permeability` for the arguments. Four steps: :meth:`_prepare` (the domain),
-        :meth:`_parameters` (relaxation time, rates, force), :meth:`_iterate` (the time march to
-        steady state) and :meth:`_result`."""
+        starts: dict | None = None,
+        checkpoint_dir=None,
+        checkpoint_every: float = DEFAULT_EVERY,
+    ) -> dict[int, PermeabilityResult]:
+        """Permeability along each of ``axes``: {axis: result}. Four steps per axis:
+        :meth:`_prepare` (the domain), :meth:`_parameters` (relaxation time, rates, force),
+        :meth:`_iterate` (the time march to steady state) and :meth:`_result`. Axes whose
+        prepared domains are the same voxels share one lattice (fluid index, neighbour table or
+        mask), set back to rest between axes. ``progress(axis)`` gives the progress callback
+        of an axis (or None)."""
         if storage not in STORAGES:
             raise ValueError(f"{name}: storage must be one of {STORAGES}; got {storage!r}")
-        run = _Run(name=name, t0=time.perf_counter(), voxel_size=voxel_size)
-        trivial = self._prepare(run, solid, axis, magic, mirror, reduce_extrusion)
-        if trivial is not None:
-            return trivial
-        run.base["storage"] = run.storage = resolve_storage(storage, run.solid)
-        params = self._parameters(run, relaxation_time, magic, force)
-        march = self._iterate(
-            run, params, tol, max_steps, check_every, min_steps, mach_limit, progress
-        )
-        return self._result(run, params, march, tol, keep_velocity)
+        solid = as_solid(solid, name)
+        too_big = lattice_limit_error(solid, storage, 2 if mirror else 1)
+        if too_big:
+            raise ValueError(f"{name}: {too_big}")
+        results: dict[int, PermeabilityResult] = {}
+        shared: tuple[np.ndarray, str, Any] | None = None  # (domain, storage, lattice)
+        for axis in sorted({axis_index(a) for a in axes}):
+            run = _Run(name=name, t0=time.perf_counter(), voxel_size=voxel_size)
+            trivial = self._prepare(run, solid, axis, magic, mirror, reduce_extrusion)
+            if trivial is not None:
+                results[axis] = trivial
+                continue
+            run.base["storage"] = run.storage = resolve_storage(storage, run.solid)
+            params = self._parameters(run, relaxation_time, magic, force)
+            reuse = (
+                shared is not None
+                and shared[1] == run.storage
+                and shared[0].shape == run.solid.shape
+                and np.array_equal(shared[0], run.solid)
+            )
+            if reuse:
+                lattice = shared[2]
+                lattice.restart(axis, params.force)
+            else:
+                shared = None  # release the previous lattice before building the next
+                lattice = self._lattice(run, params.force)
+                shared = (run.solid, run.storage, lattice)
+            start = (starts or {}).pop(axis, None)  # released once applied (coarse fields)
+            if start is not None:
+                start.apply(lattice, lattice.buf.src, params.force, params.nu)
+                run.started = True
+                del start
+            checkpoint = None
+            if checkpoint_dir is not None and not keep_velocity:  # (a record holds no field)
+                key = problem_key(
+                    run.solid,
+                    axis,
+                    relaxation_time=params.relaxation_time,
+                    magic=magic,
+                    force=params.force,
+                    storage=run.storage,
+                )
+                path = checkpoint_path(checkpoint_dir, name, axis)
+                checkpoint = Checkpoint(path, key, float(checkpoint_every))
+            report = progress(axis) if callable(progress) else None
+            march = self._iterate(
+                run,
+                params,
+                lattice,
+                tol,
+                max_steps,
+                check_every,
+                min_steps,
+                mach_limit,
+                report,
+                checkpoint,
+            )
+            results[axis] = self._result(run, params, march, tol, keep_velocity)
+        return results
 
     @staticmethod
     def _prepare(
@@ -218,65 +274,103 @@ class FlowSolver:
         self,
         run: _Run,
         params: _Parameters,
+        lattice,
         tol: float,
         max_steps: int | None,
         check_every: int | None,
         min_steps: int,
         mach_limit: float,
         progress=None,
+        checkpoint: Checkpoint | None = None,
     ) -> _March:
         """March the D3Q19 populations in time (lattice units: one step = one time unit) until
         the mean velocity passes :func:`_converged`, diverges (NaN, lattice Mach number above
-        ``mach_limit``) or the step budget is spent. The mean velocity is measured every
-        ``check_every`` steps as the average of two consecutive states (module docstring);
-        ``progress(steps, relative change of the mean velocity, tol)`` after every check."""
+        ``mach_limit``) or the step budget (total steps) is spent. The mean velocity is measured
+        every ``check_every`` steps as the average of two consecutive states (module docstring);
+        ``progress(steps, relative change of the mean velocity, tol)`` after every check. With a
+        ``checkpoint`` the march continues from its file when it holds this problem's state,
+        saves the state every ``checkpoint.every`` seconds, when the budget runs out and on
+        SIGTERM (then raises :class:`FlowInterrupted`), and removes it when the run ends."""
         shape = run.solid.shape
-        lattice = self._lattice(run, params.force)
         n_check = check_every or max(10, min(200, int(round(max(shape) / 2))))
         budget = max_steps or default_max_steps(shape)
         march = _March(lattice=lattice, populations=lattice.buf.src)
         a, b = lattice.buf.src, lattice.buf.dst
         lp, lm = params.lp, params.lm
-        while march.steps < budget:
-            todo = max(2, min(n_check, budget - march.steps))
-            for _ in range(todo - 1):
+        if checkpoint is not None:
+            restored = checkpoint.load(lattice, a)
+            if restored is not None:
+                march.steps, march.history, march.converged = restored
+                march.resumed_from = march.steps
+                if march.history:
+                    march.mean = march.history[-1][1]
+            checkpoint.watch_sigterm()
+        try:
+            while march.steps < budget and not march.converged:
+                # checks fall on multiples of n_check (also across a resumed run), or at the
+                # end of the budget
+                target = (march.steps // n_check + 1) * n_check
+                target = max(march.steps + 2, min(target, budget))
+                while march.steps < target - 1:
+                    if checkpoint is not None and checkpoint.terminated:
+                        checkpoint.save(lattice, a, march.steps, march.history)
+                        raise FlowInterrupted(checkpoint.path, march.steps)
+                    lattice.step(a, b, lp, lm)
+                    a, b = b, a
+                    march.steps += 1
+                # average two consecutive states: voxels whose populations along the axis all
+                # bounce back hold an undamped period-2 oscillation of that momentum (0, -g, ...)
+                mean_1, mach_1, bad_1 = lattice.measure(a)
                 lattice.step(a, b, lp, lm)
                 a, b = b, a
-            # average two consecutive states: voxels whose populations along the axis all
-            # bounce back hold an undamped period-2 oscillation of that momentum (0, -g, 0, ...)
-            mean_1, mach_1, bad_1 = lattice.measure(a)
-            lattice.step(a, b, lp, lm)
-            a, b = b, a
-            march.steps += todo
-            mean_2, mach_2, bad_2 = lattice.measure(a)
-            mean, mach, bad = 0.5 * (mean_1 + mean_2), max(mach_1, mach_2), bad_1 or bad_2
-            march.mean, march.mach = mean, mach
-            march.history.append((march.steps, mean))
-            if progress is not None:
-                # the march starts from rest: the first check's change is from a zero velocity
-                previous = march.history[-2][1] if len(march.history) > 1 else 0.0
-                change = abs(mean - previous) / max(abs(mean), 1e-300)
-                progress(march.steps, change, tol)
-            if bad:
-                march.reason = f"NaN in the velocity after {march.steps} steps"
-                break
-            if mach > mach_limit:
-                march.reason = (
-                    f"lattice Mach number {mach:.3g} above {mach_limit} after {march.steps} steps"
-                )
-                break
-            if march.steps >= min_steps and _converged(march.history, tol):
-                march.converged = True
-                break
+                march.steps += 1
+                mean_2, mach_2, bad_2 = lattice.measure(a)
+                mean, mach, bad = 0.5 * (mean_1 + mean_2), max(mach_1, mach_2), bad_1 or bad_2
+                march.mean, march.mach = mean, mach
+                march.history.append((march.steps, mean))
+                if progress is not None:
+                    # from rest, the first check's change is from a zero velocity
+                    previous = march.history[-2][1] if len(march.history) > 1 else 0.0
+                    change = abs(mean - previous) / max(abs(mean), 1e-300)
+                    progress(march.steps, change, tol)
+                if bad:
+                    march.reason = f"NaN in the velocity after {march.steps} steps"
+                    break
+                if mach > mach_limit:
+                    march.reason = (
+                        f"lattice Mach number {mach:.3g} above {mach_limit} after "
+                        f"{march.steps} steps"
+                    )
+                    break
+                passed = march.steps >= min_steps and _converged(march.history, tol)
+                # from a start near the steady state, the fast transient can die out and change
+                # sign before the slow modes show: a started run must pass two checks running
+                if passed and (march.passed or not run.started):
+                    march.converged = True
+                    break
+                march.passed = passed
+                if checkpoint is not None and checkpoint.due():
+                    checkpoint.save(lattice, a, march.steps, march.history)
+        finally:
+            if checkpoint is not None:
+                checkpoint.release_sigterm()
         march.populations = a
+        if checkpoint is not None:
+            if march.reason:
+                checkpoint.remove()
+            elif march.converged:  # until the other axes of the run are done (permeability_axes)
+                checkpoint.save(lattice, a, march.steps, march.history, converged=True)
+            else:  # budget spent: a rerun with a larger budget continues from here
+                checkpoint.save(lattice, a, march.steps, march.history)
+                march.checkpoint = str(checkpoint.path)
         return march
 
-    def _lattice(self, run: _Run, g: float) -> _Lattice | SparseLattice:
+    def _lattice(self, run: _Run, g: float) -> DenseLattice | SparseLattice:
         """The lattice of ``run.storage``: dense (every voxel) or sparse (pore voxels only)."""
         if run.storage == "sparse":
             self._buffers = None  # the dense arrays of an earlier run are not needed
             return SparseLattice(run.solid, run.ax, g, self.device_request, self.threads)
-        return _Lattice(self, run, g)
+        return DenseLattice(self, run, g)
 
     @staticmethod
     def _result(
@@ -286,14 +380,16 @@ class FlowSolver:
         voxel size), or NaN with the DIVERGED or NOT_CONVERGED flag and a warning naming the
         structure; the velocity field (3, x, y, z; lattice units) when ``keep_velocity``."""
         ax, name, steps, mean = run.ax, run.name, march.steps, march.mean
-        velocity = None
+        velocity = density = None
         if keep_velocity:
-            velocity = march.lattice.velocity(march.populations)
+            velocity, density = march.lattice.fields(march.populations)
             if run.extruded:
                 velocity = np.repeat(
                     np.take(velocity, [0], axis=ax + 1), run.full_length, axis=ax + 1
                 )
+                density = np.repeat(np.take(density, [0], axis=ax), run.full_length, axis=ax)
         extra = dict(mean_velocity=mean, max_mach=march.mach, history=march.history)
+        extra.update(resumed_from=march.resumed_from, checkpoint=march.checkpoint)
         if march.reason:
             reason = march.reason
             log.warning("%s: permeability along %s diverged: %s", name, AXES[ax], reason)
@@ -316,6 +412,7 @@ class FlowSolver:
                 k, steps, True, Flag.OK, f"converged after {steps} steps{note}", **extra
             )
         result.velocity = velocity
+        result.density = density
         log.debug(
             "%s: k_%s = %.6g (%d steps, %.2f s, %s)",
             name,
@@ -341,6 +438,7 @@ class _Run:
     full_length: int = 0  # voxels along the axis before the extrusion was reduced
     extruded: bool = False
     storage: str = "dense"  # the lattice solved on: "dense" or "sparse" (pore voxels only)
+    started: bool = False  # from a coarse solution (flow_cascade), not from rest
 
     def finish(self, k, iterations, converged, flag, message, **extra) -> PermeabilityResult:
         """A :class:`PermeabilityResult` with k in voxel^2 (and m^2 when a voxel size is set)."""
@@ -370,57 +468,11 @@ class _Parameters:
     force: float  # body force g along the axis, voxel per step^2
 
 
-class _Lattice:
-    """The Taichi arrays and kernels of one run: D3Q19 populations (float32, lattice units), the
-    neighbour mask and the body force vector."""
-
-    def __init__(self, solver: FlowSolver, run: _Run, g: float):
-        self.device = backend.ensure_backend(solver.device_request, solver.threads)
-        from poredesign.transport import flow_kernels as fk
-
-        self.fk = fk
-        self._step = fk.step_kernel(self.device)
-        self.cell_major = fk.cell_major(self.device)
-        solid = run.solid
-        self.shape = solid.shape
-        self.ax = run.ax
-        self.buf = buf = solver._buffers_for(self.shape)
-        self.dims = tuple(self.shape)
-        gvec = [0.0, 0.0, 0.0]
-        gvec[run.ax] = g
-        self.gvec = gvec
-        buf.mask.from_numpy(fk.neighbour_mask(solid))
-        fk.fill_zero(buf.src)
-        fk.fill_zero(buf.dst)
-        self.nv = solid.size
-
-    def step(self, a, b, lp: float, lm: float) -> None:
-        """One fused stream + collide + force step, populations ``a`` -> ``b``."""
-        self._step(a, b, self.buf.mask, *self.dims, *self.gvec, lp, lm)
-
-    def measure(self, arr) -> tuple[float, float, bool]:
-        """Mean velocity along the axis over the whole domain (superficial, lattice units), the
-        largest lattice Mach number |u| / c_s, and whether any velocity is not finite."""
-        buf = self.buf
-        self.fk.flow_measure(arr, buf.mask, *self.dims, *self.gvec, buf.partial, self.cell_major)
-        return self.fk.reduce_measurement(buf.partial.to_numpy(), self.ax, self.nv)
-
-    def velocity(self, arr) -> np.ndarray:
-        """Velocity field (3, x, y, z) of the populations ``arr`` (lattice units; 0 in solid)."""
-        import taichi as ti
-
-        out = ti.ndarray(ti.f32, 3 * self.nv)
-        self.fk.flow_velocity_field(
-            arr, self.buf.mask, *self.dims, *self.gvec, out, self.cell_major
-        )
-        return out.to_numpy().reshape(3, *self.shape)
-
-
 @dataclass
 class _March:
     """State of the time march: steps taken, the last measurement, how it ended."""
 
-    lattice: _Lattice | SparseLattice
+    lattice: DenseLattice | SparseLattice
     populations: Any  # the Taichi array holding the latest state
     steps: int = 0
     mean: float = math.nan  # mean velocity along the axis, lattice units
@@ -428,6 +480,9 @@ class _March:
     history: list[tuple[int, float]] = field(default_factory=list)
     converged: bool = False
     reason: str = ""  # why it diverged; empty otherwise
+    resumed_from: int = 0  # steps restored from a checkpoint
+    checkpoint: str = ""  # the checkpoint left for a rerun (budget spent)
+    passed: bool = False  # the last check passed the convergence test
 
 
 def auto_relaxation_time(solid: np.ndarray, axis: int) -> float:
@@ -514,6 +569,10 @@ def permeability(
     progress=None,
     lateral: str = "periodic",
     storage: str = "dense",
+    cascade: int = 0,
+    checkpoint_dir=None,
+    checkpoint_every: float = DEFAULT_EVERY,
+    refine: int = 1,
 ) -> PermeabilityResult:
     """Permeability of ``solid`` (bool (x, y, z), True = solid) along ``axis`` (0/1/2 or x/y/z).
 
@@ -531,69 +590,155 @@ def permeability(
     on the far side of each lateral axis of the periodic box, and reports k over the sample's own
     cross section. ``storage``: ``"dense"`` (every voxel, the default), ``"sparse"`` (the pore
     voxels only, :mod:`.flow_sparse`: less memory at low porosity, the same k) or ``"auto"``
-    (sparse when the porosity of the domain solved is at most 0.5). See the module docstring for
-    the method and the convergence test.
+    (sparse when the porosity of the domain solved is at most 0.5). ``cascade``: number of
+    coarser levels solved first, each the start of the next (:mod:`.flow_cascade`: fewer steps,
+    the same steady state). ``checkpoint_dir``: save the state there every
+    ``checkpoint_every`` seconds and on SIGTERM, and continue from it when the same problem is
+    run again (:mod:`.flow_checkpoint`). ``refine=N`` splits each voxel into N^3 before
+    solving (:mod:`.flow_refine`; k stays in voxel^2 of the volume given). See the module
+    docstring for the method and the convergence test.
     """
-    if lateral not in ("periodic", "closed"):
-        raise ValueError(f"{name}: lateral must be 'periodic' or 'closed'; got {lateral!r}")
-    if lateral == "closed":
-        return _closed_sides(
-            solid,
-            axis,
-            name,
-            voxel_size=voxel_size,
-            relaxation_time=relaxation_time,
-            tol=tol,
-            max_steps=max_steps,
-            check_every=check_every,
-            mirror=mirror,
-            force=force,
-            mach_limit=mach_limit,
-            device=device,
-            threads=threads,
-            magic=magic,
-            keep_velocity=keep_velocity,
-            reduce_extrusion=reduce_extrusion,
-            progress=progress,
-            storage=storage,
-        )
-    return _solver(device, threads).solve(
+    report = None if progress is None else (lambda _axis: progress)
+    ax = axis_index(axis)
+    return permeability_axes(
         solid,
-        axis,
+        (ax,),
+        voxel_size=voxel_size,
         relaxation_time=relaxation_time,
-        magic=magic,
-        force=force,
         tol=tol,
         max_steps=max_steps,
         check_every=check_every,
         mirror=mirror,
-        voxel_size=voxel_size,
+        force=force,
         mach_limit=mach_limit,
+        device=device,
+        threads=threads,
         name=name,
+        magic=magic,
         keep_velocity=keep_velocity,
         reduce_extrusion=reduce_extrusion,
-        progress=progress,
+        progress=report,
+        lateral=lateral,
         storage=storage,
-    )
+        cascade=cascade,
+        checkpoint_dir=checkpoint_dir,
+        checkpoint_every=checkpoint_every,
+        refine=refine,
+    )[ax]
 
 
-def _closed_sides(solid, axis, name: str, **options) -> PermeabilityResult:
-    """:func:`permeability` with solid walls on the lateral faces: one solid layer appended on
-    each lateral axis (the periodic wrap makes it the wall of both faces), k rescaled from the
-    padded box's cross section to the sample's."""
+def permeability_axes(
+    solid,
+    axes=("x", "y", "z"),
+    *,
+    lateral: str = "periodic",
+    cascade: int = 0,
+    device: str = "auto",
+    threads: int | None = None,
+    name: str = "structure",
+    progress=None,
+    refine: int = 1,
+    **options,
+) -> dict[int, PermeabilityResult]:
+    """The diagonal of the permeability tensor: {axis: :class:`PermeabilityResult`} for each
+    of ``axes``, one run per axis with the set-up shared (fluid index and neighbour table, or
+    the dense mask, built once when the axes solve the same domain: periodic sides, no mirror, no
+    extrusion along an axis, the same closed pores). ``progress(axis)`` returns the progress
+    callback of an axis (or None). The other options are those of :func:`permeability`; with
+    ``lateral="closed"`` each axis has its own walled domain (no sharing). ``refine=N`` splits
+    each voxel into N^3 first (:mod:`.flow_refine`); k stays in voxel^2 of the volume given."""
+    if lateral not in ("periodic", "closed"):
+        raise ValueError(f"{name}: lateral must be 'periodic' or 'closed'; got {lateral!r}")
     solid = as_solid(solid, name)
+    axes = sorted({axis_index(a) for a in axes})
+    copies = (2 if options.get("mirror") else 1) * int(refine) ** 3
+    too_big = lattice_limit_error(solid, options.get("storage", "dense"), copies)
+    if too_big:  # before any work, also before the coarse levels
+        raise ValueError(f"{name}: {too_big}")
+    if refine != 1:
+        results = permeability_axes(
+            refine_volume(solid, refine),
+            axes,
+            lateral=lateral,
+            cascade=cascade,
+            device=device,
+            threads=threads,
+            name=name,
+            progress=progress,
+            **dict(options, voxel_size=_finer(options.get("voxel_size"), refine)),
+        )
+        for result in results.values():  # k in voxel^2 of the volume given (k_m2 unchanged)
+            result.k /= refine**2
+            result.refine = refine
+        return results
+    solver = _solver(device, threads)
+    starts, levels = {}, {}
+    if cascade > 0:
+
+        def coarse_level(coarse, coarse_axes, cascade, tol):
+            coarse_options = dict(options, tol=tol, keep_velocity=True, checkpoint_dir=None)
+            coarse_options.pop("max_steps", None)
+            return permeability_axes(
+                coarse,
+                coarse_axes,
+                lateral=lateral,
+                cascade=cascade,
+                device=device,
+                threads=threads,
+                name=f"{name} (coarse)",
+                **coarse_options,
+            )
+
+        starts, levels = coarse_starts(solid, axes, cascade, coarse_level, options.get("tol", 1e-4))
+    if lateral == "closed":
+        results = {
+            ax: _closed_sides(
+                solver,
+                solid,
+                ax,
+                name,
+                start=starts.get(ax),
+                progress=None if progress is None else progress(ax),
+                **options,
+            )
+            for ax in axes
+        }
+    else:
+        results = solver.solve_axes(
+            solid, axes, name=name, starts=starts, progress=progress, **options
+        )
+    for ax, result in results.items():
+        result.cascade = levels.get(ax, [])
+        result.wall_time += sum(seconds for _, _, seconds in result.cascade[-1:])
+    if options.get("checkpoint_dir") is not None:  # every axis done: no record left behind
+        for ax, result in results.items():
+            if not result.checkpoint:  # (a run that spent its budget keeps its state)
+                checkpoint_path(options["checkpoint_dir"], name, ax).unlink(missing_ok=True)
+    return results
+
+
+def _finer(voxel_size: float | None, refine: int) -> float | None:
+    return None if voxel_size is None else voxel_size / refine
+
+
+def _closed_sides(solver: FlowSolver, solid, axis, name: str, **options) -> PermeabilityResult:
+    """:meth:`FlowSolver.solve` with solid walls on the lateral faces: one solid layer appended
+    on each lateral axis (the periodic wrap makes it the wall of both faces), k rescaled from the
+    padded box's cross section to the sample's."""
     ax = axis_index(axis)
     pad = [(0, 0) if a == ax else (0, 1) for a in range(3)]
     walled = np.pad(solid, pad, constant_values=True)
-    result = permeability(walled, ax, name=name, lateral="periodic", **options)
+    result = solver.solve(walled, ax, name=name, **options)
     area = math.prod(s for a, s in enumerate(solid.shape) if a != ax)
     scale = math.prod(s for a, s in enumerate(walled.shape) if a != ax) / area
     result.k *= scale
     result.mean_velocity *= scale
     if result.k_m2 is not None:
         result.k_m2 *= scale
+    nx, ny, nz = solid.shape
     if result.velocity is not None:
-        nx, ny, nz = solid.shape
         result.velocity = result.velocity[:, :nx, :ny, :nz]
+    if result.density is not None:
+        result.density = result.density[:nx, :ny, :nz]
     result.lateral = "closed"
     return result

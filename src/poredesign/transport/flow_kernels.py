@@ -395,7 +395,8 @@ def flow_velocity_field(
     out: F32,
     cell_major: ti.template(),
 ):
-    """Velocity (3 * V, component-major) of the state in ``src``; zero in solid voxels."""
+    """Velocity and density deviation (4 * V, component-major: j_x, j_y, j_z, rho') of the
+    state in ``src``; zero in solid voxels."""
     nv = nx * ny * nz
     g = Vec3(gx, gy, gz)
     for x, y in ti.ndrange(nx, ny):
@@ -406,21 +407,58 @@ def flow_velocity_field(
             i = base + z
             m = mask[i]
             j = Vec3(0.0)
+            rho = ti.f32(0.0)
             if m & ti.u32(1) == 0:
-                j = momentum(
-                    pair_differences(
-                        stream_with_bounce_back(
-                            src, i, m, nv, row_voxel_offsets(xm, xp, ym, yp, z, nz), cell_major
-                        )
-                    ),
-                    g,
+                h = stream_with_bounce_back(
+                    src, i, m, nv, row_voxel_offsets(xm, xp, ym, yp, z, nz), cell_major
                 )
+                j = momentum(pair_differences(h), g)
+                rho = density(h[0], pair_sums(h))
             out[i] = j[0]
             out[nv + i] = j[1]
             out[2 * nv + i] = j[2]
+            out[3 * nv + i] = rho
 
 
 @ti.kernel
 def fill_zero(a: F32):
     for i in a:
         a[i] = 0.0
+
+
+@ti.kernel
+def copy_out(src: F32, dst: F32, offset: ti.i32):
+    """dst = src[offset : offset + len(dst)] (a block of a device array, for the host)."""
+    for i in dst:
+        dst[i] = src[offset + i]
+
+
+@ti.kernel
+def copy_in(dst: F32, src: F32, offset: ti.i32):
+    """dst[offset : offset + len(src)] = src (a host block written into a device array)."""
+    for i in src:
+        dst[offset + i] = src[i]
+
+
+def read_state(arr, nodes: int, start: int, count: int, cell_major: bool) -> np.ndarray:
+    """Populations (count, 19) of lattice nodes ``start .. start + count`` of ``arr`` (``nodes``
+    nodes, either layout), copied to the host one block at a time."""
+    block = ti.ndarray(ti.f32, count * Q if cell_major else count)
+    if cell_major:
+        copy_out(arr, block, start * Q)
+        return block.to_numpy().reshape(count, Q)
+    out = np.empty((count, Q), dtype=np.float32)
+    for q in range(Q):
+        copy_out(arr, block, q * nodes + start)
+        out[:, q] = block.to_numpy()
+    return out
+
+
+def write_state(arr, nodes: int, start: int, h: np.ndarray, cell_major: bool) -> None:
+    """Write populations ``h`` (count, 19) to lattice nodes ``start ..`` of ``arr``."""
+    h = np.asarray(h, dtype=np.float32)
+    if cell_major:
+        copy_in(arr, np.ascontiguousarray(h).ravel(), start * Q)
+        return
+    for q in range(Q):
+        copy_in(arr, np.ascontiguousarray(h[:, q]), q * nodes + start)

@@ -1,9 +1,10 @@
 """Pore-only (sparse) storage for the D3Q19 TRT flow solver: the lattice of the fluid voxels.
 
-:class:`SparseLattice` has the interface of the dense ``_Lattice`` of :mod:`.flow` (``step``,
-``measure``, ``velocity``, ``buf.src`` / ``buf.dst``), so :class:`~.flow.FlowSolver` runs the
-same march (force, magic parameter, convergence control, two-step velocity average) on it; it is
-chosen by ``storage="sparse"`` (or ``"auto"``) in :func:`~.flow.permeability`.
+:class:`SparseLattice` has the interface of :class:`~.flow_dense.DenseLattice` (``step``,
+``measure``, ``fields``, ``restart``, ``buf.src`` / ``buf.dst``), so
+:class:`~.flow.FlowSolver` runs the same march (force, magic parameter, convergence control,
+two-step velocity average) on it; it is chosen by ``storage="sparse"`` (or ``"auto"``) in
+:func:`~.flow.permeability`.
 
 Only the voxels of the prepared domain that carry flow (closed pores filled, extrusions reduced
 by :meth:`~.flow.FlowSolver._prepare`) are stored: their dense indices (int32), a neighbour table
@@ -79,6 +80,25 @@ def resolve_storage(storage: str, solid: np.ndarray) -> str:
             f" {solid.size:,}: use storage 'sparse' or 'auto' (pore voxels only) or a crop"
         )
     return storage
+
+
+def lattice_limit_error(solid: np.ndarray, storage: str, copies: int = 1) -> str | None:
+    """Why ``solid`` (True = solid; ``copies`` x along the axis when mirrored) cannot be solved,
+    before any work: more pore voxels than the sparse lattice can index, or more voxels than the
+    dense one can (storage ``"dense"``); None when it can. The message states the memory such a
+    lattice would need (SPARSE_BYTES_PER_PORE_VOXEL per pore voxel)."""
+    pores = copies * int(solid.size - np.count_nonzero(solid))
+    if storage == "dense" and copies * solid.size > MAX_LATTICE_NODES:
+        return None  # resolve_storage names this case
+    if pores <= MAX_LATTICE_NODES:
+        return None
+    need = SPARSE_BYTES_PER_PORE_VOXEL["aa"] * pores + SETUP_BYTES_PER_VOXEL * copies * solid.size
+    return (
+        f"{pores:,} pore voxels: the flow lattice holds at most {MAX_LATTICE_NODES:,} (Taichi"
+        f" indexes an array with 32-bit integers and each pore voxel has 19 populations); it"
+        f" would need about {need / 1e9:.1f} GB ({SPARSE_BYTES_PER_PORE_VOXEL['aa']} B per pore"
+        f" voxel): solve a crop (--crop) or a coarser volume"
+    )
 
 
 def fluid_numbers(solid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -204,15 +224,40 @@ class SparseLattice:
         )
         return self.fk.reduce_measurement(buf.partial.to_numpy(), self.ax, self.nv)
 
-    def velocity(self, arr) -> np.ndarray:
-        """Velocity field (3, x, y, z) of the state ``arr`` (lattice units; 0 in solid)."""
+    def restart(self, axis: int, g: float) -> None:
+        """Back to rest with the force ``g`` along ``axis``: the next run on the same domain
+        (another axis of the tensor) reuses the fluid index and the neighbour table."""
+        self.fk.fill_zero(self.buf.src)
+        if self.buf.dst is not self.buf.src:
+            self.fk.fill_zero(self.buf.dst)
+        self.ax = axis
+        self.gvec = [g if a == axis else 0.0 for a in range(3)]
+        self.parity = 0
+
+    @property
+    def nodes(self) -> int:
+        """Lattice nodes (fluid voxels) holding populations."""
+        return self.nf
+
+    def node_coordinates(self, start: int, count: int) -> tuple[np.ndarray, ...]:
+        """(x, y, z) of the lattice nodes ``start .. start + count``."""
+        return np.unravel_index(self.index[start : start + count].astype(np.int64), self.shape)
+
+    def fields(self, arr) -> tuple[np.ndarray, np.ndarray]:
+        """Velocity (3, x, y, z) and density deviation rho' (x, y, z) of the state ``arr``
+        (lattice units; 0 in solid)."""
         import taichi as ti
 
-        out = ti.ndarray(ti.f32, 3 * self.nf)
+        out = ti.ndarray(ti.f32, 4 * self.nf)
         self.sk.sparse_velocity(
             arr, self.buf.nbr, self.nf, *self.gvec, out, self._mode(), self.cell_major
         )
-        fluid_u = out.to_numpy().reshape(3, self.nf)
-        field = np.zeros((3, self.nv), dtype=np.float32)
-        field[:, self.index] = fluid_u
-        return field.reshape(3, *self.shape)
+        fluid = out.to_numpy().reshape(4, self.nf)
+        field = np.zeros((4, self.nv), dtype=np.float32)
+        field[:, self.index] = fluid
+        field = field.reshape(4, *self.shape)
+        return field[:3], field[3]
+
+    def velocity(self, arr) -> np.ndarray:
+        """Velocity field (3, x, y, z) of the state ``arr`` (lattice units; 0 in solid)."""
+        return self.fields(arr)[0]

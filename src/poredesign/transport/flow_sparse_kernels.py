@@ -240,10 +240,13 @@ def sparse_velocity(
     mode: ti.template(),
     cm: ti.template(),
 ):
-    """Velocity of the fluid voxels (3 * nf, component-major; lattice units)."""
+    """Velocity and density deviation of the fluid voxels (4 * nf, component-major: j_x, j_y,
+    j_z, rho'; lattice units)."""
     g = Vec3(gx, gy, gz)
     for n in range(nf):
-        j = momentum(pair_differences(load(src, nbr, n, nf, mode, cm)), g)
+        h = load(src, nbr, n, nf, mode, cm)
+        j = momentum(pair_differences(h), g)
         out[n] = j[0]
         out[nf + n] = j[1]
         out[2 * nf + n] = j[2]
+        out[3 * nf + n] = density(h[0], pair_sums(h))

@@ -99,7 +99,8 @@ def properties(
     ``axes``: transport axes (0/1/2 or 'x'/'y'/'z'); ``which``: any of
     ``porosity, porosity_eff, specific_surface, permeability, diffusivity`` (porosity is always
     computed; tau and porosity_eff come with diffusivity). ``flow`` / ``diffusion``: keyword
-    options of :func:`~poredesign.transport.permeability` / :func:`~.diffusivity`. With a
+    options of :func:`~poredesign.transport.flow.permeability_axes` (the axes share one
+    lattice set-up) / :func:`~.diffusivity`. With a
     ``voxel_size`` (m), k is in m^2 and the specific surface in 1/m. ``progress(property,
     axis)``, when given, returns the progress callback of that solve (or None).
     """
@@ -138,13 +139,15 @@ def properties(
             out.porosity_eff[axis] = result.porosity_eff
             out.flags_eta[axis] = int(result.flag)
     if "permeability" in which:
-        from poredesign.transport.flow import permeability
+        from poredesign.transport.flow import permeability_axes
 
-        for axis in axes:
-            report = None if progress is None else progress("permeability", axis)
-            result = permeability(
-                solid, axis, name=name, voxel_size=voxel_size, progress=report, **dict(flow or {})
-            )
+        def report(axis: int):
+            return None if progress is None else progress("permeability", axis)
+
+        results = permeability_axes(
+            solid, axes, name=name, voxel_size=voxel_size, progress=report, **dict(flow or {})
+        )
+        for axis, result in results.items():
             out.permeability_results[axis] = result
             out.k[axis] = result.k if result.k_m2 is None else result.k_m2
             out.flags_k[axis] = int(result.flag)

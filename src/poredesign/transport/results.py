@@ -94,13 +94,19 @@ class PermeabilityResult:
     device: str = ""
     history: list[tuple[int, float]] = field(default_factory=list, repr=False)
     velocity: Any = field(default=None, repr=False)  # (3, x, y, z) when asked for
+    density: Any = field(default=None, repr=False)  # rho' (x, y, z), with the velocity
+    resumed_from: int = 0  # steps continued from a checkpoint (0: from the start)
+    checkpoint: str = ""  # the state left for a rerun when the step budget ran out
+    refine: int = 1  # each voxel split into refine^3 before solving (k in the volume's voxel^2)
+    cascade: list = field(default_factory=list)  # coarse levels solved first: (shape, steps, s)
 
     @property
     def ok(self) -> bool:
         return self.flag == Flag.OK
 
     def as_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items() if k not in ("history", "velocity")}
+        arrays = ("history", "velocity", "density")
+        out = {k: v for k, v in self.__dict__.items() if k not in arrays}
         out["flag"] = int(self.flag)
         out["flag_names"] = flag_names(self.flag)
         out["shape"] = list(self.shape)

@@ -7,7 +7,8 @@ import pytest
 
 from poredesign.structures import spinodoid
 from poredesign.transport import Flag, permeability
-from poredesign.transport.flow import DENSE_BYTES_PER_VOXEL, FlowSolver
+from poredesign.transport.flow import FlowSolver
+from poredesign.transport.flow_dense import DENSE_BYTES_PER_VOXEL
 from poredesign.transport.flow_sparse import (
     SPARSE_BYTES_PER_PORE_VOXEL,
     SparseLattice,
@@ -112,7 +113,9 @@ def test_a_volume_too_large_for_the_dense_lattice_goes_sparse(monkeypatch):
     result = permeability(solid, "x", storage="auto")  # porosity 0.6: dense if it could index
     assert result.storage == "sparse" and result.k > 0
     monkeypatch.setattr(flow_sparse, "MAX_LATTICE_NODES", 100)
-    with pytest.raises(ValueError, match=r"pore voxels: the sparse flow lattice holds at most 100"):
+    pores = int(np.count_nonzero(~solid))
+    need = r"would need about [0-9.]+ GB \(152 B per pore voxel\)"
+    with pytest.raises(ValueError, match=rf"{pores:,} pore voxels: .* at most 100 .*{need}"):
         permeability(solid, "x", storage="sparse")
 
 
