@@ -39,6 +39,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -191,21 +192,13 @@ def _simulate(args: argparse.Namespace) -> int:
     from poredesign.transport import properties
     from poredesign.transport.flow_checkpoint import FlowInterrupted
     from poredesign.transport.progress import ProgressLine
-    from poredesign.transport.results import AXES, flag_names
+    from poredesign.transport.results import AXES
 
     if args.extrapolate and (
         len(args.extrapolate) not in (2, 3) or sorted(set(args.extrapolate)) != args.extrapolate
     ):
         raise SystemExit(f"--extrapolate {args.extrapolate}: give two or three increasing levels")
-    solid, label = load_volume(args)
-    if args.crop:
-        try:
-            crop = parse_crop(args.crop, solid.shape)
-        except ValueError as err:
-            raise SystemExit(f"{label}: {err}") from err
-        solid = np.ascontiguousarray(solid[crop])
-        ranges = ",".join(f"{c.start}:{c.stop}" for c in crop)
-        label = f"{label} [{ranges}]"
+    solid, label = _load_cropped(args)
     wanted = PROPERTIES if args.property == "all" else (args.property,)
     axes = (0, 1, 2) if args.axis == "all" else (AXES.index(args.axis),)
     finest = max(args.extrapolate or [args.refine])
@@ -216,19 +209,7 @@ def _simulate(args: argparse.Namespace) -> int:
     def progress(what: str, axis: int):
         return None if args.quiet else ProgressLine(f"{what} {AXES[axis]}")
 
-    flow = {"device": args.device, "threads": args.threads, "mirror": args.mirror}
-    flow["lateral"] = args.lateral
-    flow["storage"] = args.storage
-    flow["cascade"] = args.cascade
-    flow["relaxation_time"] = args.relaxation_time
-    if args.checkpoint_every > 0:
-        flow["checkpoint_dir"] = args.checkpoint_dir
-        flow["checkpoint_every"] = args.checkpoint_every
-    if args.max_steps:
-        flow["max_steps"] = args.max_steps
-    diffusion = {"method": args.method, "lateral": args.lateral}
-    if args.method == "lbm":
-        diffusion |= {"device": args.device, "threads": args.threads}
+    flow, diffusion = _solver_options(args)
     extrapolated = {}
     try:
         solved_here = wanted if not args.extrapolate else tuple(set(wanted) - {"permeability"})
@@ -251,29 +232,70 @@ def _simulate(args: argparse.Namespace) -> int:
         print(f"{label}: permeability {err}", file=sys.stderr)
         return 128 + signal.SIGTERM
     if args.json:
-        out = {"source": label, "shape": list(solid.shape), "porosity": props.porosity, "axes": []}
-        for axis in axes:
-            row = {"axis": AXES[axis]}
-            if "permeability" in wanted:
-                r = props.permeability_results[axis]
-                row["permeability"] = r.as_dict()
-                if axis in extrapolated:
-                    row["refinement"] = extrapolated[axis].as_dict()
-            if "diffusivity" in wanted:
-                row["diffusivity"] = props.diffusivity_results[axis].as_dict()
-            out["axes"].append(row)
-        print(json.dumps(jsonable(out), indent=2, default=str))
-        for message in _checkpoint_notes(props):
-            print(f"note: {message}", file=sys.stderr)
-        return 0
-    k_unit = "m^2" if args.voxel_size else "voxel^2"
-    print(f"{label}: shape {tuple(solid.shape)}, porosity {props.porosity:.6f}")
-    columns = ["axis"]
-    if "permeability" in wanted:
-        columns += [f"k [{k_unit}]", "steps", "s"]
-    if "diffusivity" in wanted:
-        columns += ["eta", "tau", "eps_eff", "iter", "s"]
-    columns.append("flags")
+        _print_json(label, solid.shape, props, axes, wanted, extrapolated)
+    else:
+        k_unit = "m^2" if args.voxel_size else "voxel^2"
+        _print_table(label, solid.shape, props, axes, wanted, extrapolated, k_unit)
+    return 0
+
+
+def _load_cropped(args: argparse.Namespace) -> tuple[np.ndarray, str]:
+    """The volume as asked (``--crop`` applied) and how messages name it."""
+    solid, label = load_volume(args)
+    if args.crop:
+        try:
+            crop = parse_crop(args.crop, solid.shape)
+        except ValueError as err:
+            raise SystemExit(f"{label}: {err}") from err
+        solid = np.ascontiguousarray(solid[crop])
+        ranges = ",".join(f"{c.start}:{c.stop}" for c in crop)
+        label = f"{label} [{ranges}]"
+    return solid, label
+
+
+def _solver_options(args: argparse.Namespace) -> tuple[dict, dict]:
+    """The flow and diffusion solvers' options from the command line."""
+    flow = {"device": args.device, "threads": args.threads, "mirror": args.mirror}
+    flow["lateral"] = args.lateral
+    flow["storage"] = args.storage
+    flow["cascade"] = args.cascade
+    flow["relaxation_time"] = args.relaxation_time
+    if args.checkpoint_every > 0:
+        flow["checkpoint_dir"] = args.checkpoint_dir
+        flow["checkpoint_every"] = args.checkpoint_every
+    if args.max_steps:
+        flow["max_steps"] = args.max_steps
+    diffusion = {"method": args.method, "lateral": args.lateral}
+    if args.method == "lbm":
+        diffusion |= {"device": args.device, "threads": args.threads}
+    return flow, diffusion
+
+
+def _print_json(label, shape, props, axes, wanted, extrapolated) -> None:
+    """One JSON document on stdout; notes on stderr."""
+    from poredesign.transport.results import AXES
+
+    out = {"source": label, "shape": list(shape), "porosity": props.porosity, "axes": []}
+    for axis in axes:
+        row = {"axis": AXES[axis]}
+        if "permeability" in wanted:
+            r = props.permeability_results[axis]
+            row["permeability"] = r.as_dict()
+            if axis in extrapolated:
+                row["refinement"] = extrapolated[axis].as_dict()
+        if "diffusivity" in wanted:
+            row["diffusivity"] = props.diffusivity_results[axis].as_dict()
+        out["axes"].append(row)
+    print(json.dumps(jsonable(out), indent=2, default=str))
+    for message in _checkpoint_notes(props):
+        print(f"note: {message}", file=sys.stderr)
+
+
+def _table_rows(props, axes, wanted) -> list[list[str]]:
+    """One row per axis: k, steps and seconds; eta, tau, effective porosity, iterations and
+    seconds; the flags."""
+    from poredesign.transport.results import AXES, flag_names
+
     rows = []
     for axis in axes:
         row = [AXES[axis]]
@@ -294,6 +316,22 @@ def _simulate(args: argparse.Namespace) -> int:
             flags.append(f"eta:{flag_names(r.flag)}")
         row.append(" ".join(flags))
         rows.append(row)
+    return rows
+
+
+def _print_table(label, shape, props, axes, wanted, extrapolated, k_unit: str) -> None:
+    """The results as a table on stdout; flagged results' messages and the refinement limits
+    below it."""
+    from poredesign.transport.results import AXES
+
+    print(f"{label}: shape {tuple(shape)}, porosity {props.porosity:.6f}")
+    columns = ["axis"]
+    if "permeability" in wanted:
+        columns += [f"k [{k_unit}]", "steps", "s"]
+    if "diffusivity" in wanted:
+        columns += ["eta", "tau", "eps_eff", "iter", "s"]
+    columns.append("flags")
+    rows = _table_rows(props, axes, wanted)
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
     print("  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True)))
     print("  ".join("-" * w for w in widths))
@@ -314,7 +352,6 @@ def _simulate(args: argparse.Namespace) -> int:
             f"k_{AXES[axis]} refined ({ks}) -> limit {_fmt(e.k_limit, '.6g')} +- "
             f"{_fmt(e.uncertainty, '.2g')} {k_unit} (order {e.order:.2f}, {how})"
         )
-    return 0
 
 
 def _extrapolate(solid, axes, args, flow, label, progress, props) -> dict:
@@ -377,7 +414,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="show the traceback of an error (default: one line)"
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_simulate_command(commands)
+    _add_verify_command(commands)
+    from poredesign.design.engine.command import add_design_command
 
+    add_design_command(commands)
+    return parser
+
+
+def _add_simulate_command(commands: Any) -> None:
+    """``poredesign simulate``: what to read, how to solve, how to report."""
     sim = commands.add_parser(
         "simulate",
         help="transport properties of one volume",
@@ -387,134 +433,15 @@ def build_parser() -> argparse.ArgumentParser:
         "natural order) z, as in ImageJ/Fiji; a .npy array is (x, y, z) as stored; a raw file "
         "is x fastest (--order F) unless --order C.",
     )
-    sim.add_argument(
-        "file",
-        help=".npy, TIFF (multi-page file or folder of slices: columns x, rows y, pages z), raw "
-        "binary, or a structures .zarr",
-    )
-    sim.add_argument("--property", choices=(*PROPERTIES, "all"), default="permeability")
-    sim.add_argument("--axis", choices=("x", "y", "z", "all"), default="all")
-    sim.add_argument(
-        "--index", type=_at_least(0), help="structure index in a .zarr structure store"
-    )
-    sim.add_argument(
-        "--shape", type=int, nargs=3, metavar=("NX", "NY", "NZ"), help="raw files: shape in voxels"
-    )
-    sim.add_argument("--dtype", help="raw files: voxel type, e.g. uint8")
-    sim.add_argument("--byte-order", default="little", choices=("little", "big"))
-    sim.add_argument(
-        "--offset", type=_at_least(0), default=0, help="raw files: header bytes to skip"
-    )
-    sim.add_argument(
-        "--order",
-        default="F",
-        choices=("F", "C"),
-        help="raw files: F = x fastest (ImageJ), C = z fastest",
-    )
-    sim.add_argument(
-        "--pore-value",
-        type=_finite_float,
-        metavar="V",
-        help="voxels equal to V are pore, every other value solid (e.g. 255 for a segmented "
-        "TIFF with white pores); default: 0/1 volumes as True = solid, two other values as "
-        "pore = the lower",
-    )
-    sim.add_argument(
-        "--invert",
-        action="store_true",
-        help="swap pore and solid after reading (after --pore-value)",
-    )
-    sim.add_argument(
-        "--voxel-size", type=_positive_float, help="voxel edge in metres (k in m^2), > 0"
-    )
-    sim.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    sim.add_argument(
-        "--threads", type=_at_least(1), help="CPU threads of the lattice Boltzmann solver"
-    )
-    sim.add_argument(
-        "--method", default="krylov", choices=("krylov", "lbm"), help="diffusion solver"
-    )
-    sim.add_argument(
-        "--mirror",
-        action="store_true",
-        help="mirror the volume along the flow axis (volumes not periodic)",
-    )
-    sim.add_argument(
-        "--lateral",
-        default="periodic",
-        choices=("periodic", "closed"),
-        help="the four faces parallel to the transport axis: periodic (default, as the "
-        "workflow's generated structures) or closed, sealed walls (no flux through them: "
-        "TauFactor's and porespy's convention, and a sleeved sample in a permeameter)",
-    )
-    sim.add_argument(
-        "--storage",
-        default="auto",
-        choices=("dense", "sparse", "auto"),
-        help="flow lattice: dense (every voxel, 156 B each), sparse (pore voxels only, 152 B "
-        "each; the same k) or auto (default: sparse at porosity <= 0.5)",
-    )
-    sim.add_argument(
-        "--max-steps", type=_at_least(1), help="flow step budget per axis, in total (>= 1)"
-    )
-    sim.add_argument(
-        "--cascade",
-        type=_at_least(0),
-        default=0,
-        metavar="LEVELS",
-        help="flow: first solve the volume coarsened by 2 (and by 4, ... for LEVELS > 1) and "
-        "start from that flow: fewer steps to the same steady state (default 0: from rest)",
-    )
-    sim.add_argument(
-        "--relaxation-time",
-        type=_relaxation_time,
-        default="auto",
-        metavar="TAU",
-        help="flow: lattice relaxation time tau_+ in (0.5, 2.5], or auto (default); k does not "
-        "depend on it (TRT, magic parameter 3/16), the number of steps does",
-    )
-    sim.add_argument(
-        "--refine",
-        type=_at_least(1),
-        default=1,
-        metavar="N",
-        help="flow: split each voxel into N^3 before solving (k stays in voxel^2 of the volume;"
-        " memory and work grow as N^3)",
-    )
-    sim.add_argument(
-        "--extrapolate",
-        type=_at_least(1),
-        nargs="+",
-        metavar="N",
-        help="flow: solve at two or three refinements (e.g. 1 2 3) and print k's refinement "
-        "limit (Richardson extrapolation) with its uncertainty",
-    )
-    sim.add_argument(
-        "--checkpoint-dir",
-        default=".",
-        metavar="DIR",
-        help="flow: where the state of a long run is saved (default: the current folder); a "
-        "rerun of the same command continues from it",
-    )
-    sim.add_argument(
-        "--checkpoint-every",
-        type=_non_negative_float,
-        default=300.0,
-        metavar="SECONDS",
-        help="flow: save the state this often, when the step budget runs out and on SIGTERM "
-        "(default 300; 0: never)",
-    )
-    sim.add_argument(
-        "--crop",
-        metavar="X0:X1,Y0:Y1,Z0:Z1|N",
-        help="solve a sub-volume: voxel ranges (end exclusive) or N, the centred cube of edge N",
-    )
-    sim.add_argument(
-        "--quiet", action="store_true", help="no progress lines (iterations, residual, ETA)"
-    )
-    sim.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_input_options(sim)
+    _add_solver_options(sim)
+    _add_flow_options(sim)
+    _add_output_options(sim)
     sim.set_defaults(func=_simulate)
 
+
+def _add_verify_command(commands: Any) -> None:
+    """``poredesign verify``: stores against their integrity records."""
     ver = commands.add_parser(
         "verify",
         help="check zarr stores against their recorded chunk checksums",
@@ -525,10 +452,147 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("stores", nargs="+", help="zarr stores (.zarr folders)")
     ver.set_defaults(func=_verify)
 
-    from poredesign.design.engine.command import add_design_command
 
-    add_design_command(commands)
-    return parser
+def _add_input_options(parser: argparse.ArgumentParser) -> None:
+    """The volume: file, format, pore phase, crop, which properties along which axes."""
+    parser.add_argument(
+        "file",
+        help=".npy, TIFF (multi-page file or folder of slices: columns x, rows y, pages z), raw "
+        "binary, or a structures .zarr",
+    )
+    parser.add_argument("--property", choices=(*PROPERTIES, "all"), default="permeability")
+    parser.add_argument("--axis", choices=("x", "y", "z", "all"), default="all")
+    parser.add_argument(
+        "--index", type=_at_least(0), help="structure index in a .zarr structure store"
+    )
+    parser.add_argument(
+        "--shape", type=int, nargs=3, metavar=("NX", "NY", "NZ"), help="raw files: shape in voxels"
+    )
+    parser.add_argument("--dtype", help="raw files: voxel type, e.g. uint8")
+    parser.add_argument("--byte-order", default="little", choices=("little", "big"))
+    parser.add_argument(
+        "--offset", type=_at_least(0), default=0, help="raw files: header bytes to skip"
+    )
+    parser.add_argument(
+        "--order",
+        default="F",
+        choices=("F", "C"),
+        help="raw files: F = x fastest (ImageJ), C = z fastest",
+    )
+    parser.add_argument(
+        "--pore-value",
+        type=_finite_float,
+        metavar="V",
+        help="voxels equal to V are pore, every other value solid (e.g. 255 for a segmented "
+        "TIFF with white pores); default: 0/1 volumes as True = solid, two other values as "
+        "pore = the lower",
+    )
+    parser.add_argument(
+        "--invert",
+        action="store_true",
+        help="swap pore and solid after reading (after --pore-value)",
+    )
+    parser.add_argument(
+        "--voxel-size", type=_positive_float, help="voxel edge in metres (k in m^2), > 0"
+    )
+    parser.add_argument(
+        "--crop",
+        metavar="X0:X1,Y0:Y1,Z0:Z1|N",
+        help="solve a sub-volume: voxel ranges (end exclusive) or N, the centred cube of edge N",
+    )
+
+
+def _add_solver_options(parser: argparse.ArgumentParser) -> None:
+    """Device and solver choices shared by both properties."""
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument(
+        "--threads", type=_at_least(1), help="CPU threads of the lattice Boltzmann solver"
+    )
+    parser.add_argument(
+        "--method", default="krylov", choices=("krylov", "lbm"), help="diffusion solver"
+    )
+    parser.add_argument(
+        "--mirror",
+        action="store_true",
+        help="mirror the volume along the flow axis (volumes not periodic)",
+    )
+    parser.add_argument(
+        "--lateral",
+        default="periodic",
+        choices=("periodic", "closed"),
+        help="the four faces parallel to the transport axis: periodic (default, as the "
+        "workflow's generated structures) or closed, sealed walls (no flux through them: "
+        "TauFactor's and porespy's convention, and a sleeved sample in a permeameter)",
+    )
+
+
+def _add_flow_options(parser: argparse.ArgumentParser) -> None:
+    """Permeability only: lattice storage, step budget, start, refinement, checkpoints."""
+    parser.add_argument(
+        "--storage",
+        default="auto",
+        choices=("dense", "sparse", "auto"),
+        help="flow lattice: dense (every voxel, 156 B each), sparse (pore voxels only, 152 B "
+        "each; the same k) or auto (default: sparse at porosity <= 0.5)",
+    )
+    parser.add_argument(
+        "--max-steps", type=_at_least(1), help="flow step budget per axis, in total (>= 1)"
+    )
+    parser.add_argument(
+        "--cascade",
+        type=_at_least(0),
+        default=0,
+        metavar="LEVELS",
+        help="flow: first solve the volume coarsened by 2 (and by 4, ... for LEVELS > 1) and "
+        "start from that flow: fewer steps to the same steady state (default 0: from rest)",
+    )
+    parser.add_argument(
+        "--relaxation-time",
+        type=_relaxation_time,
+        default="auto",
+        metavar="TAU",
+        help="flow: lattice relaxation time tau_+ in (0.5, 2.5], or auto (default); k does not "
+        "depend on it (TRT, magic parameter 3/16), the number of steps does",
+    )
+    parser.add_argument(
+        "--refine",
+        type=_at_least(1),
+        default=1,
+        metavar="N",
+        help="flow: split each voxel into N^3 before solving (k stays in voxel^2 of the volume;"
+        " memory and work grow as N^3)",
+    )
+    parser.add_argument(
+        "--extrapolate",
+        type=_at_least(1),
+        nargs="+",
+        metavar="N",
+        help="flow: solve at two or three refinements (e.g. 1 2 3) and print k's refinement "
+        "limit (Richardson extrapolation) with its uncertainty",
+    )
+    parser.add_argument(
+        "--checkpoint-dir",
+        default=".",
+        metavar="DIR",
+        help="flow: where the state of a long run is saved (default: the current folder); a "
+        "rerun of the same command continues from it",
+    )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=_non_negative_float,
+        default=300.0,
+        metavar="SECONDS",
+        help="flow: save the state this often, when the step budget runs out and on SIGTERM "
+        "(default 300; 0: never)",
+    )
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    """What is printed."""
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress lines (iterations, residual, ETA)"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
