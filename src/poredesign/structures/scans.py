@@ -257,39 +257,19 @@ def import_scan(
     )
     scan_porosity = porosity(solid)
     log.info("%s: scan %s of %s, porosity %.4f", name, gray.shape, gray.dtype, scan_porosity)
-    levels = []  # (strain, compressed scan, crop origins) per compression level
-    for strain in opts.strains:
-        level = compress_z(solid, strain, name=f"imports.{name} ({opts.path})")
-        if opts.crop > level.shape[2]:
-            raise ValueError(
-                f"imports.{name}: crop {opts.crop} voxels is taller than the scan compressed by "
-                f"strain {strain} ({level.shape[2]} voxels along z); choose a smaller crop"
-            )
-        levels.append((strain, level, cube_origins(level.shape, opts.crop, opts.stride)))
-        if strain:
-            log.info(
-                "%s: strain %.3f: %s, porosity %.4f", name, strain, level.shape, porosity(level)
-            )
+    levels = _compression_levels(solid, opts)
     origins = np.array([o for _, _, found in levels for o in found], dtype=np.int64)
     strains = np.concatenate([np.full(len(found), strain) for strain, _, found in levels])
     n = len(origins)
     params = np.full((n, len(param_names)), np.nan)
     if "strain" in param_names:
         params[:, param_names.index("strain")] = strains
-    percolates = np.zeros((n, 3), dtype=bool)
-    chords = np.full((n, 3), np.nan)
     mid = gray.shape[2] // 2
-    crops = ((level, o) for _, level, found in levels for o in found)
     with atomic_group(out_path) as group:
         structures, params_array, attempts = create_structure_arrays(group, n, size, param_names)
-        for i in progress(range(n), f"import {name}", progress_file, unit="crop"):
-            level, (x, y, z) = next(crops)
-            cube = level[x : x + opts.crop, y : y + opts.crop, z : z + opts.crop]
-            crop = resize_binary(cube, int(size), periodic=False)
-            structures[i] = crop
-            params[i, param_names.index("porosity")] = porosity(crop)
-            percolates[i] = pore_percolates(crop)
-            chords[i] = mean_chord_lengths(~crop)
+        percolates, chords = _write_crops(
+            structures, params, param_names.index("porosity"), levels, opts, size, progress_file
+        )
         params_array[...] = params
         attempts[...] = np.ones(n, dtype=np.int32)
         write_array(group, "strain", strains, units="1", axis="z", sign="compressive")
@@ -299,23 +279,7 @@ def import_scan(
         write_array(group, "slice_gray", gray[:, :, mid].astype(np.float32), z=mid)
         write_array(group, "slice_solid", solid[:, :, mid], z=mid)
         group.attrs.update(
-            provenance(
-                n=n,
-                size=[int(size)] * 3,
-                name=name,
-                source=opts.path,
-                options=opts.as_dict(),
-                crop=opts.crop,
-                stride=opts.stride or opts.crop,
-                scale=opts.crop / size,
-                scan_shape=list(gray.shape),
-                scan_porosity=scan_porosity,
-                strains=list(opts.strains),
-                generator="imported",
-                study_generator=study_generator,
-                periodic=False,
-                seed=seed,
-            )
+            _provenance(opts, n, int(size), gray.shape, scan_porosity, study_generator, seed)
         )
     crop_porosity = params[:, param_names.index("porosity")]
     log.info(
@@ -338,3 +302,79 @@ def import_scan(
         scan_porosity=scan_porosity,
         strain=strains,
     )
+
+
+def _provenance(
+    opts: ScanOptions,
+    n: int,
+    size: int,
+    scan_shape: Sequence[int],
+    scan_porosity: float,
+    study_generator: str | None,
+    seed: int | None,
+) -> dict[str, Any]:
+    """The crop store's attributes: where the crops come from and how they were cut."""
+    return provenance(
+        n=n,
+        size=[size] * 3,
+        name=opts.name,
+        source=opts.path,
+        options=opts.as_dict(),
+        crop=opts.crop,
+        stride=opts.stride or opts.crop,
+        scale=opts.crop / size,
+        scan_shape=list(scan_shape),
+        scan_porosity=scan_porosity,
+        strains=list(opts.strains),
+        generator="imported",
+        study_generator=study_generator,
+        periodic=False,
+        seed=seed,
+    )
+
+
+def _compression_levels(
+    solid: np.ndarray, opts: ScanOptions
+) -> list[tuple[float, np.ndarray, list[tuple[int, int, int]]]]:
+    """(strain, the scan compressed by it, its crop origins) per compression level."""
+    name = opts.name
+    levels = []
+    for strain in opts.strains:
+        level = compress_z(solid, strain, name=f"imports.{name} ({opts.path})")
+        if opts.crop > level.shape[2]:
+            raise ValueError(
+                f"imports.{name}: crop {opts.crop} voxels is taller than the scan compressed by "
+                f"strain {strain} ({level.shape[2]} voxels along z); choose a smaller crop"
+            )
+        levels.append((strain, level, cube_origins(level.shape, opts.crop, opts.stride)))
+        if strain:
+            log.info(
+                "%s: strain %.3f: %s, porosity %.4f", name, strain, level.shape, porosity(level)
+            )
+    return levels
+
+
+def _write_crops(
+    structures: Any,
+    params: np.ndarray,
+    porosity_column: int,
+    levels: Sequence[tuple[float, np.ndarray, Sequence[tuple[int, int, int]]]],
+    opts: ScanOptions,
+    size: int,
+    progress_file: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut every level's crops, resize them to ``size`` and write them; each crop's porosity
+    goes into ``params``. Returns the pore percolation per axis and the mean pore chords."""
+    n = len(params)
+    percolates = np.zeros((n, 3), dtype=bool)
+    chords = np.full((n, 3), np.nan)
+    crops = ((level, o) for _, level, found in levels for o in found)
+    for i in progress(range(n), f"import {opts.name}", progress_file, unit="crop"):
+        level, (x, y, z) = next(crops)
+        cube = level[x : x + opts.crop, y : y + opts.crop, z : z + opts.crop]
+        crop = resize_binary(cube, int(size), periodic=False)
+        structures[i] = crop
+        params[i, porosity_column] = porosity(crop)
+        percolates[i] = pore_percolates(crop)
+        chords[i] = mean_chord_lengths(~crop)
+    return percolates, chords
