@@ -256,8 +256,46 @@ def run_benchmark(
         settings, band, reach, per_full_image, np.asarray(train_properties), seed
     )
     goal = np.array([[t["porosity"], t["k"]] for t in targets])
-    designs: list[dict[str, Any]] = []
     nearest = nearest_structures(train_properties, goal)
+    designs = _nearest_designs(targets, nearest, train_images, pore, flow)
+    if latent is not None:
+        designs += _latent_designs(targets, goal, latent, pore, budget, settings, flow)
+    search_designs, search_runs = _search_designs(
+        targets, nearest, train_images, train_properties, pore, seed, settings, flow, progress
+    )
+    designs += search_designs
+    methods = [m for m in METHODS if any(d["method"] == m for d in designs)]
+    out = {
+        "image": image,
+        "pore": pore,
+        "levels": {"per_full_image": per_full_image, "counts": counts},
+        "budget": {"solver_calls_per_target": budget},
+        "settings": settings.as_record(),
+        "infeasible_criterion": (
+            "k below n k_1, the solver's k of n isolated squares (disjoint channels): no "
+            "arrangement of n squares has a lower k (Stokes flow's variational principle)"
+        ),
+        "band": band.as_dict(),
+        "reach": {str(n): v for n, v in reach.items()},
+        "targets": targets,
+        "designs": designs,
+        "search_runs": search_runs,
+        "scores": score_designs(designs, methods, float(settings.success)),
+        "seconds": time.perf_counter() - t_all,
+    }
+    out["goals"] = goals(out["scores"], budget)
+    return out
+
+
+def _nearest_designs(
+    targets: list[dict[str, Any]],
+    nearest: np.ndarray,
+    train_images: np.ndarray,
+    pore: int,
+    flow: Mapping[str, Any] | None,
+) -> list[dict[str, Any]]:
+    """The baseline: per target the training structure nearest it, solved (one call)."""
+    designs = []
     for t, target in enumerate(targets):
         t0, c0 = time.perf_counter(), time.process_time()
         solid = train_images[nearest[t]]
@@ -276,48 +314,79 @@ def run_benchmark(
                 target_index=t,
             )
         )
-    if latent is not None:
-        starts = max(1, min(int(settings.latent_starts), budget))
-        t0, c0 = time.perf_counter(), time.process_time()
-        images, losses, _ = latent(goal, starts)
-        share, cpu_share = (
-            (time.perf_counter() - t0) / len(targets),
-            (time.process_time() - c0) / len(targets),
+    return designs
+
+
+def _latent_designs(
+    targets: list[dict[str, Any]],
+    goal: np.ndarray,
+    latent: LatentMethod,
+    pore: int,
+    budget: int,
+    settings: BenchmarkSettings,
+    flow: Mapping[str, Any] | None,
+) -> list[dict[str, Any]]:
+    """The latent descent's pick by its loss (the paper's) and the best of its starts by the
+    solver, each with the descent's time shared over the targets."""
+    starts = max(1, min(int(settings.latent_starts), budget))
+    t0, c0 = time.perf_counter(), time.process_time()
+    images, losses, _ = latent(goal, starts)
+    share, cpu_share = (
+        (time.perf_counter() - t0) / len(targets),
+        (time.process_time() - c0) / len(targets),
+    )
+    designs = []
+    for t, target in enumerate(targets):
+        t1, c1 = time.perf_counter(), time.process_time()
+        evaluations = [solve_image(img, flow) for img in images[t]]
+        solver_s = [time.perf_counter() - t1, time.process_time() - c1]
+        paper = int(np.argmin(losses[t]))
+        per_call = [solver_s[0] / len(evaluations), solver_s[1] / len(evaluations)]
+        designs.append(
+            _record(
+                "latent",
+                target,
+                evaluations[paper],
+                pore,
+                images[t, paper],
+                1,
+                share + per_call[0],
+                cpu_share + per_call[1],
+                target_index=t,
+            )
         )
-        for t, target in enumerate(targets):
-            t1, c1 = time.perf_counter(), time.process_time()
-            evaluations = [solve_image(img, flow) for img in images[t]]
-            solver_s = [time.perf_counter() - t1, time.process_time() - c1]
-            paper = int(np.argmin(losses[t]))
-            per_call = [solver_s[0] / len(evaluations), solver_s[1] / len(evaluations)]
-            designs.append(
-                _record(
-                    "latent",
-                    target,
-                    evaluations[paper],
-                    pore,
-                    images[t, paper],
-                    1,
-                    share + per_call[0],
-                    cpu_share + per_call[1],
-                    target_index=t,
-                )
+        best = int(np.argmin([_combined_error(e, target) for e in evaluations]))
+        designs.append(
+            _record(
+                "latent_best_of_starts",
+                target,
+                evaluations[best],
+                pore,
+                images[t, best],
+                len(evaluations),
+                share + solver_s[0],
+                cpu_share + solver_s[1],
+                target_index=t,
             )
-            best = int(np.argmin([_combined_error(e, target) for e in evaluations]))
-            designs.append(
-                _record(
-                    "latent_best_of_starts",
-                    target,
-                    evaluations[best],
-                    pore,
-                    images[t, best],
-                    len(evaluations),
-                    share + solver_s[0],
-                    cpu_share + solver_s[1],
-                    target_index=t,
-                )
-            )
-    search_runs = []
+        )
+    return designs
+
+
+def _search_designs(
+    targets: list[dict[str, Any]],
+    nearest: np.ndarray,
+    train_images: np.ndarray,
+    train_properties: np.ndarray,
+    pore: int,
+    seed: int,
+    settings: BenchmarkSettings,
+    flow: Mapping[str, Any] | None,
+    progress: Callable[[str], None] | None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The search in square-pore space per target, from the training structure of the target's
+    porosity nearest its k; its designs and its runs' solved states."""
+    image, budget = int(train_images.shape[1]), int(settings.budget)
+    designs, search_runs = [], []
     for t, target in enumerate(targets):
         same = np.flatnonzero(np.isclose(train_properties[:, 0], target["porosity"]))
         pick = (
@@ -359,27 +428,7 @@ def run_benchmark(
                 f"search {t + 1}/{len(targets)} ({target['set']}): k error "
                 f"{100 * result.k_error:.2f} % in {result.solver_calls} calls"
             )
-    methods = [m for m in METHODS if any(d["method"] == m for d in designs)]
-    out = {
-        "image": image,
-        "pore": pore,
-        "levels": {"per_full_image": per_full_image, "counts": counts},
-        "budget": {"solver_calls_per_target": budget},
-        "settings": settings.as_record(),
-        "infeasible_criterion": (
-            "k below n k_1, the solver's k of n isolated squares (disjoint channels): no "
-            "arrangement of n squares has a lower k (Stokes flow's variational principle)"
-        ),
-        "band": band.as_dict(),
-        "reach": {str(n): v for n, v in reach.items()},
-        "targets": targets,
-        "designs": designs,
-        "search_runs": search_runs,
-        "scores": score_designs(designs, methods, float(settings.success)),
-        "seconds": time.perf_counter() - t_all,
-    }
-    out["goals"] = goals(out["scores"], budget)
-    return out
+    return designs, search_runs
 
 
 def _mape(values: list[float | None]) -> float | None:
