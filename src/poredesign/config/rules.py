@@ -17,31 +17,70 @@ from poredesign.splits import split_problems
 def check_consistency(config: MutableMapping[str, Any]) -> None:
     """Rules a JSON Schema cannot state: ranges ordered, sizes compatible, input files readable
     (a shard size above the dataset's size is lowered to it)."""
-    problems = []
-
-    def check_range(section: str, key: str) -> None:
-        value = config.get(section, {}).get(key)
-        if value is not None and value[0] > value[1]:
-            problems.append(f"config key '{section}.{key}': range {value} has min > max")
-
-    for section, keys in (
-        ("spinodoid", ("m_range", "beta_range", "porosity_range")),
-        ("squares", ("n_pores_range",)),
-        ("voronoi", ("n_points_range", "stretch_range")),
-    ):
-        for key in keys:
-            check_range(section, key)
     dataset = config.get("dataset", {})
     if dataset.get("shard_size", 1) > dataset.get("n_structures", 1):
         # a shard size is an upper bound: a dataset smaller than one shard is one shard
         dataset["shard_size"] = dataset["n_structures"]
+    design = config.get("design", {})
+    problems = [
+        problem
+        for section, keys in GENERATOR_RANGES
+        for key in keys
+        for problem in _range_problems(f"{section}.{key}", config.get(section, {}).get(key))
+    ]
+    problems += _study_problems(config)
+    problems += _split_sum_problems(config)
+    problems += _schedule_problems(design)
+    problems += _model_input_problems(config)
+    search = config.get("learn", {}).get("pvae", {}).get("search", {})
+    problems += _range_problems("learn.pvae.search.latent_range", search.get("latent_range"))
+    problems += _import_problems(config)
+    for key, value in design.get("bo", {}).get("bounds", {}).items():
+        problems += _range_problems(f"design.bo.bounds.{key}", value)
+    problems += _squares_problems(config)
+    problems += _dims_problems(config)
+    problems += _label_problems(config)
+    problems += _latent_design_problems(config)
+    problems += split_problems(config)
+    problems += memory_problems(config)
+    latent_targets = design.get("latent", {}).get("targets", {})
+    for key in ("porosity", "k"):
+        problems += _range_problems(f"design.latent.targets.{key}", latent_targets.get(key))
+    problems += _stage_problems(config)
+    if problems:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+#: the generators' parameter ranges, (min, max) each
+GENERATOR_RANGES = (
+    ("spinodoid", ("m_range", "beta_range", "porosity_range")),
+    ("squares", ("n_pores_range",)),
+    ("voronoi", ("n_points_range", "stretch_range")),
+)
+
+
+def _range_problems(key: str, value: Any) -> list[str]:
+    """A (min, max) range whose min exceeds its max (None: the key is not set)."""
+    if value is not None and value[0] > value[1]:
+        return [f"config key '{key}': range {value} has min > max"]
+    return []
+
+
+def _study_problems(config: Mapping[str, Any]) -> list[str]:
+    """The study name is a plain folder under results/."""
     study = str(config.get("study", "default"))
     results = Path("results").resolve()
     if (results / study).resolve().parent != results:
-        problems.append(
+        return [
             f"config key 'study': {study!r} would write outside results/; allowed: a plain "
             f"folder name"
-        )
+        ]
+    return []
+
+
+def _split_sum_problems(config: Mapping[str, Any]) -> list[str]:
+    """Split fractions sum to 1."""
+    problems = []
     for section in ("learn", "transfer_data"):
         split = config.get(section, {}).get("split")
         if split is not None and not math.isclose(sum(split), 1.0, abs_tol=1e-9):
@@ -49,7 +88,12 @@ def check_consistency(config: MutableMapping[str, Any]) -> None:
                 f"config key '{section}.split': {split} sums to {sum(split):g}; allowed: train, "
                 f"validation and test fractions that sum to 1"
             )
-    design = config.get("design", {})
+    return problems
+
+
+def _schedule_problems(design: Mapping[str, Any]) -> list[str]:
+    """ABC tolerance schedules decrease strictly (one generation per value)."""
+    problems = []
     for key, tolerances in (
         ("design.abc.tolerances", design.get("abc", {}).get("tolerances")),
         ("design.refine.abc_tolerances", design.get("refine", {}).get("abc_tolerances")),
@@ -59,37 +103,28 @@ def check_consistency(config: MutableMapping[str, Any]) -> None:
                 f"config key '{key}': {tolerances} does not decrease; allowed: a "
                 f"strictly decreasing schedule (one ABC generation per value)"
             )
-    problems += _model_input_problems(config)
-    search = config.get("learn", {}).get("pvae", {}).get("search", {})
-    lo_hi = search.get("latent_range")
-    if lo_hi is not None and lo_hi[0] > lo_hi[1]:
-        problems.append(f"config key 'learn.pvae.search.latent_range': range {lo_hi} has min > max")
-    problems += _import_problems(config)
-    for key, value in config.get("design", {}).get("bo", {}).get("bounds", {}).items():
-        if value[0] > value[1]:
-            problems.append(f"config key 'design.bo.bounds.{key}': range {value} has min > max")
-    squares, size = config.get("squares", {}), dataset.get("size")
-    if config.get("generator") == "squares" and squares and size is not None:
-        pore = squares.get("pore", 1)
-        capacity = (size // pore) ** 2
-        most = squares.get("n_pores_range", [0, 0])[1]
-        if pore > size or most > capacity:
-            problems.append(
-                f"config key 'squares.n_pores_range': up to {most} pores of {pore}x{pore} do not "
-                f"fit a {size}x{size} image (dataset.size); allowed: at most {capacity}"
-            )
-    problems += _dims_problems(config)
-    problems += _label_problems(config)
-    problems += _latent_design_problems(config)
-    problems += split_problems(config)
-    problems += memory_problems(config)
-    latent_targets = config.get("design", {}).get("latent", {}).get("targets", {})
-    for key in ("porosity", "k"):
-        value = latent_targets.get(key)
-        if value is not None and value[0] > value[1]:
-            problems.append(
-                f"config key 'design.latent.targets.{key}': range {value} has min > max"
-            )
+    return problems
+
+
+def _squares_problems(config: Mapping[str, Any]) -> list[str]:
+    """The largest number of square pores fits the image."""
+    squares, size = config.get("squares", {}), config.get("dataset", {}).get("size")
+    if config.get("generator") != "squares" or not squares or size is None:
+        return []
+    pore = squares.get("pore", 1)
+    capacity = (size // pore) ** 2
+    most = squares.get("n_pores_range", [0, 0])[1]
+    if pore > size or most > capacity:
+        return [
+            f"config key 'squares.n_pores_range': up to {most} pores of {pore}x{pore} do not "
+            f"fit a {size}x{size} image (dataset.size); allowed: at most {capacity}"
+        ]
+    return []
+
+
+def _stage_problems(config: Mapping[str, Any]) -> list[str]:
+    """Each design stage asked for is available for the study's generator."""
+    problems = []
     stages_with_design = DESIGN_STAGE_GENERATORS.keys() & set(config.get("stages", []))
     for stage in sorted(stages_with_design):
         generators = DESIGN_STAGE_GENERATORS[stage]
@@ -98,8 +133,7 @@ def check_consistency(config: MutableMapping[str, Any]) -> None:
                 f"config key 'stages': stage {stage!r} is not available for generator "
                 f"{config.get('generator')!r}; allowed for generators: {', '.join(generators)}"
             )
-    if problems:
-        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+    return problems
 
 
 def _import_problems(config: Mapping[str, Any]) -> list[str]:
