@@ -276,53 +276,10 @@ def fit(
     work_dir = Path(work_dir)
     ckpt_dir, log_dir = work_dir / "checkpoints", work_dir / "logs"
     last = ckpt_dir / "last.ckpt"
-    fp_path = work_dir / "resume.json"
     max_epochs = int(settings.epochs if epochs is None else epochs)
-    # the epoch budget of this fit (a pVAE phase's own) is part of what it learns
-    fp = fingerprint_hash(
-        {
-            **(fingerprint or {}),
-            "max_epochs": max_epochs,
-            "precision": settings.resolved_precision(),
-        }
-    )
-    resume = last.exists() and fp_path.exists() and read_json(fp_path).get("hash") == fp
-    resumed_from = _resume_epoch(last, model, work_dir) if resume else None
+    resumed_from = _resume_or_reset(model, work_dir, settings, fingerprint, max_epochs)
     resume = resumed_from is not None
-    if resume:
-        k = len(list(log_dir.glob("metrics-*.csv")))
-        if (log_dir / "metrics.csv").exists():
-            os.replace(log_dir / "metrics.csv", log_dir / f"metrics-{k:03d}.csv")
-        log.info("resuming %s from %s (epoch %d)", type(model).__name__, last, resumed_from)
-    else:
-        if last.exists():
-            log.warning(
-                "%s was trained with other settings (the epoch budget, the data or the model "
-                "differ; %s lists them): training from scratch",
-                last,
-                fp_path,
-            )
-        shutil.rmtree(ckpt_dir, ignore_errors=True)
-        shutil.rmtree(log_dir, ignore_errors=True)
-        ckpt_dir.mkdir(parents=True)
-        write_json(fp_path, {"hash": fp, "fingerprint": fingerprint or {}}, nan_as_none=False)
-    # two callbacks: Lightning's save_last only refreshes last.ckpt when the best one changes
-    checkpoint = ModelCheckpoint(
-        dirpath=ckpt_dir,
-        filename="best",
-        monitor=monitor,
-        mode="min",
-        save_top_k=1,
-        enable_version_counter=False,
-    )
-    latest = ModelCheckpoint(
-        dirpath=ckpt_dir, filename="last", save_top_k=1, enable_version_counter=False
-    )
-    callbacks: list[Callback] = [checkpoint, latest, _EpochLog(), _RandomState()]
-    if settings.early_stopping:
-        callbacks.append(
-            EarlyStopping(monitor=monitor, mode="min", patience=int(settings.early_stopping))
-        )
+    checkpoint, callbacks = _callbacks(ckpt_dir, monitor, settings)
     on_gpu = settings.accelerator() == "gpu"
     if on_gpu:
         torch.set_float32_matmul_precision("high")
@@ -356,6 +313,71 @@ def fit(
         resumed_from,
         seconds,
     )
+
+
+def _resume_or_reset(
+    model: pl.LightningModule,
+    work_dir: Path,
+    settings: TrainSettings,
+    fingerprint: Mapping[str, Any] | None,
+    max_epochs: int,
+) -> int | None:
+    """The epoch ``last.ckpt`` resumes from when it was written under the same fingerprint;
+    otherwise None, with the checkpoints and logs cleared and the new fingerprint recorded."""
+    ckpt_dir, log_dir = work_dir / "checkpoints", work_dir / "logs"
+    last, fp_path = ckpt_dir / "last.ckpt", work_dir / "resume.json"
+    # the epoch budget of this fit (a pVAE phase's own) is part of what it learns
+    fp = fingerprint_hash(
+        {
+            **(fingerprint or {}),
+            "max_epochs": max_epochs,
+            "precision": settings.resolved_precision(),
+        }
+    )
+    resume = last.exists() and fp_path.exists() and read_json(fp_path).get("hash") == fp
+    resumed_from = _resume_epoch(last, model, work_dir) if resume else None
+    if resumed_from is not None:
+        k = len(list(log_dir.glob("metrics-*.csv")))
+        if (log_dir / "metrics.csv").exists():
+            os.replace(log_dir / "metrics.csv", log_dir / f"metrics-{k:03d}.csv")
+        log.info("resuming %s from %s (epoch %d)", type(model).__name__, last, resumed_from)
+        return resumed_from
+    if last.exists():
+        log.warning(
+            "%s was trained with other settings (the epoch budget, the data or the model "
+            "differ; %s lists them): training from scratch",
+            last,
+            fp_path,
+        )
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
+    shutil.rmtree(log_dir, ignore_errors=True)
+    ckpt_dir.mkdir(parents=True)
+    write_json(fp_path, {"hash": fp, "fingerprint": fingerprint or {}}, nan_as_none=False)
+    return None
+
+
+def _callbacks(
+    ckpt_dir: Path, monitor: str, settings: TrainSettings
+) -> tuple[ModelCheckpoint, list[Callback]]:
+    """The best-model checkpoint and every callback of a fit."""
+    # two callbacks: Lightning's save_last only refreshes last.ckpt when the best one changes
+    checkpoint = ModelCheckpoint(
+        dirpath=ckpt_dir,
+        filename="best",
+        monitor=monitor,
+        mode="min",
+        save_top_k=1,
+        enable_version_counter=False,
+    )
+    latest = ModelCheckpoint(
+        dirpath=ckpt_dir, filename="last", save_top_k=1, enable_version_counter=False
+    )
+    callbacks: list[Callback] = [checkpoint, latest, _EpochLog(), _RandomState()]
+    if settings.early_stopping:
+        callbacks.append(
+            EarlyStopping(monitor=monitor, mode="min", patience=int(settings.early_stopping))
+        )
+    return checkpoint, callbacks
 
 
 def quick_fit(

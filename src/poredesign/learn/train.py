@@ -120,19 +120,7 @@ def train(
 
     pl.seed_everything(settings.seed, workers=True, verbose=False)
     model = build_model(name, model_kwargs, dm, encoder)
-    fingerprint = {
-        "model": name,
-        "hparams": dict(model.hparams),
-        "data": dm.data.to_dict(),
-        "settings": {k: v for k, v in asdict(settings).items() if k not in NOT_FINGERPRINTED},
-        "structures": store_identity(structures),
-        "properties": store_identity(properties) if data_cfg.targets else None,
-        "encoder": None
-        if encoder is None
-        else fingerprint_hash(
-            {k: v.float().sum().item() for k, v in load_state_dict(encoder).items()}
-        ),
-    }
+    fingerprint = _fingerprint(name, model, dm, settings, structures, properties, encoder)
     log.info(
         "training %s (%s, %d parameters, %d trainable) on %s, precision %s",
         name,
@@ -147,7 +135,58 @@ def train(
         result = fit_phases(model, dm, out_dir, settings, fingerprint)
     else:
         result = fit(model, dm, out_dir, settings, fingerprint)
+    metrics, arrays, spread = _evaluate(name, model, dm, settings, result)
+    if search_result is not None:
+        metrics["latent_search"] = search_result
 
+    save_model(
+        model,
+        outs.model,
+        data=dm.data.to_dict(),  # dims resolved from the store
+        model_name=name,
+        target_range=jsonable({"lo": model.scaler.lo, "hi": model.scaler.hi})
+        if hasattr(model, "scaler")
+        else None,
+        spread=None if spread is None else spread.as_dict(),
+    )
+    write_json(outs.metrics, metrics, nan_as_none=False)
+    _figures(name, model, dm, arrays["test"], result.history, outs, out_dir, spread)
+    log.info(
+        "%s: test %s", name, {k: v for k, v in metrics["test"].items() if isinstance(v, float)}
+    )
+    return metrics
+
+
+def _fingerprint(
+    name: str,
+    model: pl.LightningModule,
+    dm: PoreDataModule,
+    settings: TrainSettings,
+    structures: str | os.PathLike,
+    properties: str | os.PathLike | None,
+    encoder: str | os.PathLike | None,
+) -> dict[str, Any]:
+    """What the trained model is a function of: a checkpoint resumes only under the same one."""
+    return {
+        "model": name,
+        "hparams": dict(model.hparams),
+        "data": dm.data.to_dict(),
+        "settings": {k: v for k, v in asdict(settings).items() if k not in NOT_FINGERPRINTED},
+        "structures": store_identity(structures),
+        "properties": store_identity(properties) if dm.data.targets else None,
+        "encoder": None
+        if encoder is None
+        else fingerprint_hash(
+            {k: v.float().sum().item() for k, v in load_state_dict(encoder).items()}
+        ),
+    }
+
+
+def _evaluate(
+    name: str, model: pl.LightningModule, dm: PoreDataModule, settings: TrainSettings, result: Any
+) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """metrics.json's content (each split's report beside the porosity-only baseline, the
+    calibrated spread where the model has one), the predictions per split and the spread."""
     metrics: dict[str, Any] = {
         "model": name,
         "class": type(model).__name__,
@@ -175,25 +214,7 @@ def train(
         for split, dataset in (("val", dm.val_set), ("test", dm.test_set)):
             arrays[split]["axis"] = view_axes(dataset)
         spread, metrics["spread"] = spread_report(arrays["val"], arrays["test"])
-    if search_result is not None:
-        metrics["latent_search"] = search_result
-
-    save_model(
-        model,
-        outs.model,
-        data=dm.data.to_dict(),  # dims resolved from the store
-        model_name=name,
-        target_range=jsonable({"lo": model.scaler.lo, "hi": model.scaler.hi})
-        if hasattr(model, "scaler")
-        else None,
-        spread=None if spread is None else spread.as_dict(),
-    )
-    write_json(outs.metrics, metrics, nan_as_none=False)
-    _figures(name, model, dm, arrays["test"], result.history, outs, out_dir, spread)
-    log.info(
-        "%s: test %s", name, {k: v for k, v in metrics["test"].items() if isinstance(v, float)}
-    )
-    return metrics
+    return metrics, arrays, spread
 
 
 def has_logit_spread(model: pl.LightningModule) -> bool:
