@@ -10,7 +10,7 @@ rotation, augmentation), one module per model on ``base`` (target scaling, the L
 ``metrics`` (MSE, MAPE, R^2), ``registry`` (model names: each model's class, input scale and
 channel widths; torch-free), ``encode`` (a trained VAE on a store: its split, latent means),
 ``factory`` (``build_model``),
-``fit`` (Trainer, checkpoints, resume, evaluation), ``experiments`` (pVAE phases, latent-size
+``fit`` (Trainer, checkpoints, resume, evaluation), ``pvae_training`` (pVAE phases, latent-size
 search), ``transfer_experiment`` (the transfer stage: both variants of the transfer regressor,
 repeated, and Welch's test), ``train`` (what the Snakemake rules call), ``io`` (weights-only saving
 and loading), ``figures``.
@@ -54,7 +54,7 @@ _EXPORTS = {
     "r2": "poredesign.learn.metrics",
     "rotate_to_x": "poredesign.learn.transforms",
     "save_model": "poredesign.learn.io",
-    "search_latent_size": "poredesign.learn.experiments",
+    "search_latent_size": "poredesign.learn.pvae_training",
     "split_indices": "poredesign.learn.data",
     "to_input": "poredesign.learn.transforms",
     "to_input_torch": "poredesign.learn.transforms",

@@ -18,7 +18,7 @@ Training in three phases (``phase``, one of :data:`PHASES`):
 The paper's 100^3 inputs are not a multiple of 16; the decoder mirrors the encoder's sizes
 (100 -> 50 -> 25 -> 12 -> 6 -> ... -> 100) with output padding. The paper does not give the conv
 widths, dense width and steepness; the defaults (channels 16-128, hidden 512, k = 5) are ours, and
-Optuna (:func:`poredesign.learn.experiments.search_latent_size`) chooses the latent size.
+Optuna (:func:`poredesign.learn.pvae_training.search_latent_size`) chooses the latent size.
 
 ``dims=2`` builds every convolution in 2D for the image of an extrusion (every slice along the
 axis equal): [A25]'s square-pore pVAE is 2D on the 100 x 100 image; 3D stays for volumes.
@@ -51,7 +51,7 @@ PHASES = ("vae", "regressor", "joint")
 
 
 class PropertyVAE(VariationalModule):
-    #: trained phase by phase (:func:`poredesign.learn.experiments.fit_phases`)
+    #: trained phase by phase (:func:`poredesign.learn.pvae_training.fit_phases`)
     PHASES: ClassVar[tuple[str, ...]] = PHASES
 
     def __init__(

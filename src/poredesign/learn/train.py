@@ -2,7 +2,7 @@
 
 :func:`train` builds the data module and the model (:mod:`poredesign.learn.factory`), fits it
 (:mod:`poredesign.learn.fit`; the pVAE phase by phase, after an optional latent-size search:
-:mod:`poredesign.learn.experiments`), evaluates it through
+:mod:`poredesign.learn.pvae_training`), evaluates it through
 the model's own ``predict_step``/``split_report`` and writes
 
 - ``model.pt`` + ``model.json``: the best-validation weights (state_dict only) and hyperparameters;
@@ -30,7 +30,6 @@ import pytorch_lightning as pl
 from poredesign.jsonable import jsonable, write_json
 from poredesign.learn.base import n_parameters
 from poredesign.learn.data import DataConfig, PoreDataModule
-from poredesign.learn.experiments import fit_phases, search_latent_size
 from poredesign.learn.factory import MODELS, build_model
 from poredesign.learn.figures import plot_loss_curves, plot_parity
 from poredesign.learn.fit import (
@@ -45,6 +44,7 @@ from poredesign.learn.fit import (
 )
 from poredesign.learn.io import load_state_dict, save_model
 from poredesign.learn.metrics import porosity_only_baseline, r2
+from poredesign.learn.pvae_training import fit_phases, search_latent_size
 from poredesign.learn.registry import model_class
 from poredesign.learn.uncertainty import LogitSpread, coverage, spread_report, view_axes
 

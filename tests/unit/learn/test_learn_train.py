@@ -14,8 +14,8 @@ from learn_stores import make_stores
 
 from poredesign.learn import PoreDataModule, PropertyVAE, TransferRegressor, load_model
 from poredesign.learn.base import concat_outputs
-from poredesign.learn.experiments import resolve_phase_epochs
 from poredesign.learn.fit import TrainSettings, evaluate, predict_split
+from poredesign.learn.pvae_training import resolve_phase_epochs
 from poredesign.learn.train import train
 
 SMALL = {"channels": [4, 8, 8, 16], "hidden": 32, "latent_dim": 8}

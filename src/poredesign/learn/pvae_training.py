@@ -1,4 +1,4 @@
-"""Training experiments beyond one fit: the pVAE's phases and its latent-size search (the transfer
+"""The pVAE's staged training: its three phases and the search of its latent size (the transfer
 experiment, repeated runs of the transfer regressor, is the transfer stage's:
 :mod:`poredesign.learn.transfer_experiment`).
 
