@@ -23,7 +23,8 @@ from typing import Any
 
 import yaml
 
-TABLE_PATH = Path(__file__).resolve().parents[2] / "config" / "resources.yaml"
+#: shipped with the package beside the schema (config/resources.yaml links to it)
+TABLE_PATH = Path(__file__).resolve().parent / "config" / "resources.yaml"
 
 #: the rules whose jobs the dry run checks against the memory of a node (the stages' big jobs)
 CHECKED_RULES = {
