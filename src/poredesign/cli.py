@@ -616,11 +616,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _positive_float(text: str) -> float:
+def _number(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from err
+
+
+def _positive_float(text: str) -> float:
+    value = _number(text)
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"{text} is not a positive number")
     return value
@@ -643,10 +647,7 @@ def _non_negative_float(text: str) -> float:
 
 
 def _finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from err
+    value = _number(text)
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text} is not a finite number")
     return value
